@@ -1,0 +1,1 @@
+"""The `animus` command line: parsing, rendering, exit codes. No business logic lives here."""

@@ -1,0 +1,116 @@
+"""Entry point of the `animus` command: a lazy command table, global options, exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from animus import __version__
+from animus.cli.app import AppContext, example, render_error
+from animus.domain.errors import EXIT_INTERNAL, EXIT_INVALID, AnimusError, InvalidInput
+
+# name → (module, attribute, one-line help). Modules are imported only when their command runs,
+# so `animus task list` never pays for the engine, the daemon or the web stack.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("animus.cli.init_cmd", "init", "Write a commented default .animus/workflows.yaml."),
+    "config": ("animus.cli.config_cmd", "config", "Validate, show and describe the workflow configuration."),
+    "task": ("animus.cli.task", "task", "Create, list, update and order tasks."),
+    "doctor": ("animus.cli.doctor", "doctor", "Check git, state dir, config, database and agent CLIs."),
+    "agent": ("animus.cli.agent", "agent", "Run, inspect and stop agent CLI processes."),
+    "logs": ("animus.cli.agent", "logs", "Show an agent run's output (normalized or raw), live or finished."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=example(
+        "animus init && animus config validate",
+        "animus task create --title 'Fix the login redirect' --priority high",
+        "animus task next --json",
+    ),
+)
+@click.option("--json", "json_flag", is_flag=True, help="Machine output: the animus.cli.v1 JSON envelope.")
+@click.option(
+    "--project-root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Project root (default: $ANIMUS_PROJECT_ROOT, else the main worktree of the git repo holding the cwd).",
+)
+@click.version_option(__version__, "--version", prog_name="animus")
+@click.pass_context
+def cli(ctx: click.Context, json_flag: bool, project_root: str | None) -> None:
+    """animus: a durable orchestrator for autonomous coding agents."""
+    ctx.obj = AppContext(json_output=json_flag, project_root=project_root)
+
+
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    json_output = _wants_json(args)
+    try:
+        cli.main(args=args, prog_name="animus", standalone_mode=False)
+    except AnimusError as err:
+        render_error(err, json_output)
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        message = exc.format_message()
+        if exc.ctx is not None and not json_output:
+            message += f"\nhint: run `{exc.ctx.command_path} --help` for usage and an example"
+        render_error(InvalidInput(message), json_output)
+        sys.exit(EXIT_INVALID)
+    except click.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        # `animus task list | head`: the reader went away; that is not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
+        except OSError:
+            pass
+        sys.exit(0)
+    except Exception as exc:  # an animus bug or an unmapped third-party error: say so, exit 1
+        if os.environ.get("ANIMUS_DEBUG"):
+            raise
+        err = AnimusError(f"internal error: {type(exc).__name__}: {exc}", hint="set ANIMUS_DEBUG=1 for a traceback")
+        render_error(err, json_output)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)
+
+
+def run_module() -> Any:
+    return main()
+
+
+if __name__ == "__main__":
+    main()

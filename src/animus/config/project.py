@@ -1,0 +1,113 @@
+"""Discover the project root and its repo-scoped state dir (no subprocess: read .git files directly)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from animus.domain.errors import InvalidInput
+
+ENV_PROJECT_ROOT = "ANIMUS_PROJECT_ROOT"
+ENV_HOME = "ANIMUS_HOME"
+CONFIG_DIRNAME = ".animus"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project: its canonical root (the main worktree) and the state dir outside it."""
+
+    root: Path
+    state_dir: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / CONFIG_DIRNAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "animus.db"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.state_dir / "worktrees"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+
+def animus_home() -> Path:
+    raw = os.environ.get(ENV_HOME)
+    return Path(raw).expanduser() if raw else Path.home() / ".animus"
+
+
+def scope_name(root: Path) -> str:
+    """``<sanitized folder name>-<12 hex of sha256(canonical path)>``."""
+    canonical = str(root.resolve())
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    name = re.sub(r"[^a-z0-9]+", "-", root.name.lower()).strip("-") or "project"
+    return f"{name[:48]}-{digest}"
+
+
+def state_dir_for(root: Path) -> Path:
+    return animus_home() / scope_name(root)
+
+
+def main_worktree_of(start: Path) -> Path | None:
+    """The main worktree of the git repository containing ``start`` (also from a linked worktree)."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        dotgit = candidate / ".git"
+        if dotgit.is_dir():
+            return candidate
+        if dotgit.is_file():
+            return _main_from_gitfile(candidate, dotgit)
+    return None
+
+
+def _main_from_gitfile(worktree: Path, dotgit: Path) -> Path:
+    # A linked worktree's .git file says "gitdir: <common>/worktrees/<name>"; <gitdir>/commondir
+    # points back at the common dir, whose parent is the main worktree.
+    try:
+        text = dotgit.read_text(encoding="utf-8").strip()
+    except OSError:
+        return worktree
+    if not text.startswith("gitdir:"):
+        return worktree
+    gitdir = Path(text[len("gitdir:") :].strip())
+    if not gitdir.is_absolute():
+        gitdir = (worktree / gitdir).resolve()
+    commondir_file = gitdir / "commondir"
+    if not commondir_file.is_file():
+        return worktree  # a submodule or something else: treat it as its own root
+    common = Path(commondir_file.read_text(encoding="utf-8").strip())
+    if not common.is_absolute():
+        common = (gitdir / common).resolve()
+    return common.parent if common.name == ".git" else common
+
+
+def resolve_project(project_root: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Project:
+    """``--project-root`` → ``ANIMUS_PROJECT_ROOT`` → main worktree of the repo holding cwd → error."""
+    raw = project_root if project_root not in (None, "") else os.environ.get(ENV_PROJECT_ROOT) or None
+    if raw is not None:
+        root = Path(raw).expanduser()
+        if not root.is_dir():
+            source = "--project-root" if project_root not in (None, "") else ENV_PROJECT_ROOT
+            raise InvalidInput(f"project root {str(raw)!r} (from {source}) is not a directory")
+        root = root.resolve()
+    else:
+        found = main_worktree_of(cwd or Path.cwd())
+        if found is None:
+            raise InvalidInput(
+                f"{cwd or Path.cwd()} is not inside a git repository, so there is no project here",
+                hint="run inside a git repository (`git init`), or pass --project-root DIR / set ANIMUS_PROJECT_ROOT",
+            )
+        root = found
+    return Project(root=root, state_dir=state_dir_for(root))

@@ -1,0 +1,1 @@
+"""Test fixtures shared across the suite (fake repos, model endpoint, helpers)."""
