@@ -43,7 +43,7 @@ class AppContext:
         if self._store is None:
             from animus.store import open_store
 
-            self._store = open_store(project=self.project())
+            self._store = open_store(db_path=self.project().db_path)
         return self._store
 
     def close(self) -> None:

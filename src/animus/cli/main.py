@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         # `animus task list | head`: the reader went away; that is not an error.
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
+            sys.stdout = open(os.devnull, "w")  # keep interpreter shutdown quiet
         except OSError:
             pass
         sys.exit(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Final
 
 from animus.domain.errors import Conflict, InvalidInput
@@ -12,7 +12,7 @@ from animus.domain.errors import Conflict, InvalidInput
 TASK_ID_RE: Final = re.compile(r"^TASK-([1-9][0-9]*)$")
 
 
-class TaskType(str, Enum):
+class TaskType(StrEnum):
     FEATURE = "feature"
     BUGFIX = "bugfix"
     REFACTOR = "refactor"
@@ -21,7 +21,7 @@ class TaskType(str, Enum):
     CHORE = "chore"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
@@ -41,7 +41,7 @@ _PRIORITY_RANK: Final[dict[Priority, int]] = {
 }
 
 
-class TaskStatus(str, Enum):
+class TaskStatus(StrEnum):
     BACKLOG = "backlog"  # captured, not yet ready to be worked on
     READY = "ready"  # may be picked up (by `task next`, the queue, the daemon)
     IN_PROGRESS = "in_progress"  # a workflow run owns it

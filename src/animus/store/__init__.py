@@ -1,0 +1,30 @@
+"""The database: tasks and runs, on SQLite (WAL) by default or PostgreSQL by URL; nothing else writes state.
+
+Example::
+
+    from animus.store import NewTask, open_store
+    with open_store("sqlite:////tmp/animus.db") as store:
+        task = store.create_task(NewTask(title="Fix the login redirect"))
+"""
+
+from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection
+from animus.store._migrations import LATEST_VERSION, MIGRATIONS
+from animus.store._store import ENV_DATABASE_URL, Store, database_url, open_store, redact_url
+from animus.store._tasks import SORT_KEYS, NewTask, TaskPatch, TaskQuery
+
+__all__ = [
+    "ENV_DATABASE_URL",
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "SORT_KEYS",
+    "Connection",
+    "NewTask",
+    "SqlAlchemyConnection",
+    "SqliteConnection",
+    "Store",
+    "TaskPatch",
+    "TaskQuery",
+    "database_url",
+    "open_store",
+    "redact_url",
+]

@@ -1,0 +1,129 @@
+"""Versioned schema migrations, applied automatically and exactly once per database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from animus.store._db import Connection
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]  # portable SQL, or per-dialect via the mapping below
+    sqlite: tuple[str, ...] = ()
+    postgresql: tuple[str, ...] = ()
+
+    def for_dialect(self, dialect: str) -> tuple[str, ...]:
+        extra = self.sqlite if dialect == "sqlite" else self.postgresql
+        return self.statements + extra
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "tasks",
+        (
+            """CREATE TABLE counters (
+                name TEXT PRIMARY KEY,
+                value BIGINT NOT NULL
+            )""",
+            """CREATE TABLE tasks (
+                id TEXT PRIMARY KEY,
+                number BIGINT NOT NULL UNIQUE,
+                title TEXT NOT NULL,
+                description TEXT NOT NULL,
+                type TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                priority_rank INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                workflow TEXT,
+                blocked_reason TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX tasks_status_rank ON tasks (status, priority_rank, number)",
+            """CREATE TABLE task_labels (
+                task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+                label TEXT NOT NULL,
+                PRIMARY KEY (task_id, label)
+            )""",
+            "CREATE INDEX task_labels_label ON task_labels (label)",
+            """CREATE TABLE task_deps (
+                task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+                depends_on TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+                PRIMARY KEY (task_id, depends_on)
+            )""",
+            "CREATE INDEX task_deps_depends_on ON task_deps (depends_on)",
+            "INSERT INTO counters (name, value) VALUES ('task', 0)",
+        ),
+        sqlite=(
+            """CREATE TABLE events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+        ),
+        postgresql=(
+            """CREATE TABLE events (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+_CREATE_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration, or 0 for a database animus has never touched."""
+    if conn.dialect == "sqlite":
+        exists = conn.execute("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    else:
+        exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS x")
+        exists = exists if exists and exists[0]["x"] else []
+    if not exists:
+        return 0
+    rows = conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+    return int(rows[0]["v"])
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply every pending migration, each in its own transaction; returns the versions applied.
+
+    Concurrent processes serialise on the write lock (SQLite BEGIN IMMEDIATE) or an advisory lock
+    (PostgreSQL) and re-check the version inside it, so each migration runs exactly once.
+    """
+    if current_version(conn) >= LATEST_VERSION:
+        return []
+    applied: list[int] = []
+    with conn.transaction():
+        if conn.dialect == "postgresql":
+            conn.execute("SELECT pg_advisory_xact_lock(4177001)")
+        conn.execute(_CREATE_VERSIONS)
+        done = current_version(conn)
+        for migration in MIGRATIONS:
+            if migration.version <= done:
+                continue
+            for statement in migration.for_dialect(conn.dialect):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :at)",
+                {"v": migration.version, "n": migration.name, "at": datetime.now(UTC).isoformat()},
+            )
+            applied.append(migration.version)
+    return applied

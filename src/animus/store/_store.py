@@ -1,0 +1,134 @@
+"""The Store: the one way state is read and written, on SQLite (default) or PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from animus.domain.errors import InvalidInput
+from animus.domain.tasks import Task, TaskStatus
+from animus.store import _tasks
+from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, sqlite_path_from_url
+from animus.store._migrations import LATEST_VERSION, current_version, migrate
+from animus.store._tasks import NewTask, TaskPatch, TaskQuery
+
+ENV_DATABASE_URL = "ANIMUS_DATABASE_URL"
+
+
+class Store:
+    """Tasks (and, as later layers land, runs and decisions) behind one connection.
+
+    Every method is one transaction; errors are animus errors (NotFound, Conflict, InvalidInput,
+    Unavailable, StoreError), never driver exceptions.
+    """
+
+    def __init__(self, conn: Connection, url: str) -> None:
+        self.conn = conn
+        self.url = url
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return current_version(self.conn)
+
+    def migrate(self) -> list[int]:
+        return migrate(self.conn)
+
+    # -- tasks ----------------------------------------------------------------------------------
+    def create_task(self, new: NewTask) -> Task:
+        return _tasks.create_task(self.conn, new)
+
+    def get_task(self, task_id: str) -> Task:
+        return _tasks.get_task(self.conn, task_id)
+
+    def list_tasks(self, query: TaskQuery | None = None) -> list[Task]:
+        return _tasks.list_tasks(self.conn, query or TaskQuery())
+
+    def count_by_status(self) -> dict[str, int]:
+        return _tasks.count_by_status(self.conn)
+
+    def update_task(self, task_id: str, patch: TaskPatch) -> Task:
+        return _tasks.update_task(self.conn, task_id, patch)
+
+    def set_status(self, task_id: str, status: TaskStatus, *, force: bool = False, reason: str | None = None) -> Task:
+        return _tasks.set_status(self.conn, task_id, status, force=force, reason=reason)
+
+    def delete_task(self, task_id: str, *, force: bool = False) -> Task:
+        return _tasks.delete_task(self.conn, task_id, force=force)
+
+    def next_task(self) -> Task | None:
+        return _tasks.next_task(self.conn)
+
+    def add_dependency(self, task_id: str, depends_on: str) -> Task:
+        return _tasks.add_dependency(self.conn, task_id, depends_on)
+
+    def remove_dependency(self, task_id: str, depends_on: str) -> Task:
+        return _tasks.remove_dependency(self.conn, task_id, depends_on)
+
+    def events(self, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        return self.conn.execute(
+            "SELECT seq, at, kind, subject, data FROM events WHERE seq > :after ORDER BY seq LIMIT :limit",
+            {"after": after_seq, "limit": limit},
+        )
+
+
+def database_url(db_path: Path | None = None) -> str:
+    """``ANIMUS_DATABASE_URL`` if set, else the SQLite file ``db_path`` (the project's state dir)."""
+    url = os.environ.get(ENV_DATABASE_URL, "").strip()
+    if url:
+        return url
+    if db_path is None:
+        raise InvalidInput(f"no database: set {ENV_DATABASE_URL} or run inside a project")
+    return f"sqlite:///{db_path}"
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for messages and `doctor`."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}{':***' if ':' in creds else ''}@{host}"
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    db_path: Path | None = None,
+    driver: str = "auto",
+    schema: str | None = None,
+    auto_migrate: bool = True,
+) -> Store:
+    """Open (and, unless told otherwise, migrate) the store.
+
+    ``driver``: ``auto`` (stdlib sqlite3 for SQLite, SQLAlchemy otherwise) or ``sqlalchemy``.
+    ``schema``: PostgreSQL schema to use (tests isolate themselves this way).
+    """
+    url = url or database_url(db_path)
+    conn: Connection
+    if url.startswith("sqlite:") and driver == "auto":
+        conn = SqliteConnection(sqlite_path_from_url(url))
+    elif url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        conn = SqlAlchemyConnection(url, schema=schema)
+    else:
+        raise InvalidInput(
+            f"unsupported database URL {redact_url(url)!r}; use sqlite:////path/animus.db or postgresql://user@host/db"
+        )
+    store = Store(conn, url)
+    if auto_migrate and current_version(conn) < LATEST_VERSION:
+        migrate(conn)
+    return store
