@@ -1,0 +1,48 @@
+"""Git for animus: task worktrees, tagged commits, landing, push and pull requests, all idempotent."""
+
+from animus.git._commit import RUN_TRAILER, CommitResult, commit_all, find_commit_by_trailer
+from animus.git._diff import DiffStat, changed_files, diff_stat
+from animus.git._land import LAND_TRAILER, LandResult, LandStatus, LandStrategy, land
+from animus.git._pull_request import PullRequest, ensure_pull_request, find_pull_request
+from animus.git._remote import PushResult, push_branch, remote_branch_sha
+from animus.git._repo import Repo
+from animus.git._worktree import (
+    BRANCH_PREFIX,
+    Worktree,
+    WorktreeEntry,
+    branch_for_task,
+    list_worktrees,
+    prepare_worktree,
+    prune_worktrees,
+    remove_worktree,
+)
+
+__all__ = [
+    "BRANCH_PREFIX",
+    "LAND_TRAILER",
+    "RUN_TRAILER",
+    "CommitResult",
+    "DiffStat",
+    "LandResult",
+    "LandStatus",
+    "LandStrategy",
+    "PullRequest",
+    "PushResult",
+    "Repo",
+    "Worktree",
+    "WorktreeEntry",
+    "branch_for_task",
+    "changed_files",
+    "commit_all",
+    "diff_stat",
+    "ensure_pull_request",
+    "find_commit_by_trailer",
+    "find_pull_request",
+    "land",
+    "list_worktrees",
+    "prepare_worktree",
+    "prune_worktrees",
+    "push_branch",
+    "remote_branch_sha",
+    "remove_worktree",
+]

@@ -1,0 +1,63 @@
+"""What a task changed since its base commit: file lists and stats for prompts and summaries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from animus.git._command import out, run_git, split_z
+
+
+@dataclass(frozen=True)
+class DiffStat:
+    """Totals of the change since the base, plus git's ``--stat`` text (committed, staged, unstaged, new files)."""
+
+    files_changed: int
+    insertions: int
+    deletions: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files_changed": self.files_changed,
+            "insertions": self.insertions,
+            "deletions": self.deletions,
+            "text": self.text,
+        }
+
+
+def changed_files(worktree_path: Path, base_sha: str) -> list[str]:
+    """Every path that differs from ``base_sha``: committed, staged, unstaged and untracked (not ignored)."""
+    cwd = Path(worktree_path)
+    tracked = split_z(out(["diff", "--name-only", "--no-renames", "-z", base_sha, "--"], cwd))
+    untracked = split_z(out(["ls-files", "--others", "--exclude-standard", "-z"], cwd))
+    return sorted(set(tracked) | set(untracked))
+
+
+def diff_stat(worktree_path: Path, base_sha: str, *, width: int = 100) -> DiffStat:
+    """Insertions and deletions since ``base_sha`` including untracked files, without touching the index.
+
+    New files are counted by staging everything into a throw-away copy of the index.
+    """
+    cwd = Path(worktree_path)
+    index = Path(out(["rev-parse", "--path-format=absolute", "--git-path", "index"], cwd))
+    with tempfile.TemporaryDirectory(prefix="animus-index-") as tmp:
+        scratch = Path(tmp) / "index"
+        if index.exists():
+            shutil.copyfile(index, scratch)
+        env = {"GIT_INDEX_FILE": os.fspath(scratch)}
+        run_git(["add", "-A"], cwd, env=env)
+        numstat = run_git(["diff", "--cached", "--numstat", "--no-renames", "-z", base_sha], cwd, env=env).stdout
+        text = run_git(["diff", "--cached", f"--stat={width}", "--no-renames", base_sha], cwd, env=env).stdout
+    files = insertions = deletions = 0
+    for record in split_z(numstat):
+        added, _, rest = record.partition("\t")
+        removed, _, _ = rest.partition("\t")
+        files += 1
+        insertions += int(added) if added.isdigit() else 0
+        deletions += int(removed) if removed.isdigit() else 0
+    return DiffStat(files, insertions, deletions, text.rstrip("\n"))

@@ -1,0 +1,262 @@
+"""Task worktrees: one branch and one directory per task, prepared and removed idempotently."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from animus.domain.errors import Conflict, GitError, InvalidInput, NotFound
+from animus.git._command import out, run_git
+from animus.git._repo import Repo
+
+BRANCH_PREFIX = "animus/"
+_INITIALIZING = "initializing"  # the lock reason `git worktree add` leaves when it is killed half-way
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """A prepared task worktree. ``base_sha`` is where the branch forked from the target branch."""
+
+    path: Path
+    branch: str
+    base_sha: str
+    created: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "branch": self.branch, "base_sha": self.base_sha, "created": self.created}
+
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    """One line of ``git worktree list``: path, HEAD, branch (None when detached) and lock/prune state."""
+
+    path: Path
+    head: str | None
+    branch: str | None
+    locked: str | None = None
+    prunable: bool = False
+    bare: bool = False
+    rebasing: str | None = None  # the branch a rebase in progress will move (HEAD is detached meanwhile)
+
+    def holds(self, branch: str) -> bool:
+        """Whether ``branch`` is checked out here, or being rebased here."""
+        return branch in (self.branch, self.rebasing)
+
+
+def branch_for_task(task_id: str) -> str:
+    """The task's branch: ``animus/`` + the id lowercased, anything outside ``[a-z0-9._-]`` as ``-``."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", task_id.strip().lower()).strip("-.")
+    if not slug:
+        raise InvalidInput(f"task id {task_id!r} gives no usable branch name")
+    return BRANCH_PREFIX + slug
+
+
+def list_worktrees(repo_root: Path) -> list[WorktreeEntry]:
+    """Every worktree git knows for the repository, the main one first."""
+    entries: list[WorktreeEntry] = []
+    fields: dict[str, str] = {}
+    text = out(["worktree", "list", "--porcelain", "-z"], Path(repo_root))
+    for line in [*text.split("\0"), ""]:
+        if line:
+            key, _, value = line.partition(" ")
+            fields[key] = value
+            continue
+        if "worktree" in fields:
+            branch = fields.get("branch")
+            entries.append(
+                WorktreeEntry(
+                    path=Path(fields["worktree"]),
+                    head=fields.get("HEAD"),
+                    branch=branch.removeprefix("refs/heads/") if branch else None,
+                    locked=fields.get("locked") if "locked" in fields else None,
+                    prunable="prunable" in fields,
+                    bare="bare" in fields,
+                    rebasing=None if branch or "prunable" in fields else _rebasing(Path(fields["worktree"])),
+                )
+            )
+        fields = {}
+    return entries
+
+
+def find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | None = None) -> WorktreeEntry | None:
+    """The registered worktree at ``path`` or with ``branch`` checked out, if any."""
+    want = _real(path) if path is not None else None
+    for entry in list_worktrees(repo_root):
+        if want is not None and _real(entry.path) == want:
+            return entry
+        if branch is not None and entry.holds(branch):
+            return entry
+    return None
+
+
+def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_branch: str | None = None) -> Worktree:
+    """Make sure ``worktrees_dir/<task_id>`` is a worktree with the task branch checked out.
+
+    Safe to call again after a crash at any point: an existing worktree on the branch is reused, a
+    branch whose directory vanished gets its directory back, and a directory left half-made by a
+    killed ``git worktree add`` is removed and made again. Nothing outside ``worktrees_dir`` is deleted.
+    """
+    repo = Repo(Path(repo_root))
+    if not task_id or task_id in (".", "..") or "/" in task_id or "\\" in task_id or "\0" in task_id:
+        raise InvalidInput(f"task id {task_id!r} cannot name a worktree directory")
+    branch = branch_for_task(task_id)
+    worktrees_dir = Path(worktrees_dir)
+    path = worktrees_dir / task_id
+    target = target_branch or _checked_out_branch(repo)
+    if not repo.branch_exists(target):
+        raise NotFound(f"target branch {target!r} does not exist in {repo.root}", hint="create it or name another")
+    target_sha = repo.head_sha(f"refs/heads/{target}")
+
+    entry = find_worktree(repo.root, path=path)
+    if entry is not None and (entry.prunable or not path.exists()):
+        run_git(["worktree", "prune"], repo.root)
+        entry = None
+    if entry is not None and entry.locked is not None and entry.locked.strip() == _INITIALIZING:
+        run_git(["worktree", "unlock", str(entry.path)], repo.root, check=False)
+        run_git(["worktree", "remove", "--force", str(entry.path)], repo.root, check=False)
+        run_git(["worktree", "prune"], repo.root)
+        _remove_inside(path, worktrees_dir)
+        entry = None
+    if entry is not None:
+        if not entry.holds(branch):
+            on = f"branch {entry.branch!r}" if entry.branch else "a detached HEAD"
+            raise Conflict(
+                f"worktree {path} has {on} checked out, not the task branch {branch!r}",
+                hint=f"run `git -C {path} checkout {branch}`, or remove the worktree and retry",
+            )
+        return Worktree(path, branch, _base(repo, target_sha, branch), created=False)
+
+    elsewhere = find_worktree(repo.root, branch=branch)
+    if elsewhere is not None and not elsewhere.prunable:
+        raise Conflict(
+            f"branch {branch!r} is already checked out at {elsewhere.path}",
+            hint=f"check out another branch there, or run `git worktree remove {elsewhere.path}`",
+        )
+    run_git(["worktree", "prune"], repo.root)
+    if os.path.lexists(path):
+        _remove_leftover(repo, path, worktrees_dir)
+    worktrees_dir.mkdir(parents=True, exist_ok=True)
+    if repo.branch_exists(branch):
+        run_git(["worktree", "add", str(path), branch], repo.root)
+    else:
+        run_git(["worktree", "add", "--no-track", "-b", branch, str(path), target_sha], repo.root)
+    return Worktree(path, branch, _base(repo, target_sha, branch), created=True)
+
+
+def remove_worktree(
+    repo_root: Path, worktree_path: Path, branch: str | None = None, delete_branch: bool = False
+) -> bool:
+    """Remove a task worktree (uncommitted changes in it are discarded), then optionally its branch.
+
+    Returns whether a worktree was removed; a worktree that is already gone is not an error.
+    The main worktree and worktrees the user locked are never removed.
+    """
+    repo = Repo(Path(repo_root))
+    path = Path(worktree_path)
+    entry = find_worktree(repo.root, path=path)
+    removed = False
+    if entry is not None:
+        if _real(entry.path) == _real(repo.main_worktree):
+            raise InvalidInput(f"{path} is the main working tree of the repository; animus never removes it")
+        if entry.locked is not None and entry.locked.strip() != _INITIALIZING:
+            raise Conflict(
+                f"worktree {path} is locked ({entry.locked or 'no reason given'})",
+                hint=f"run `git worktree unlock {path}` if it may be removed",
+            )
+        if path.exists():
+            result = run_git(["worktree", "remove", "--force", "--force", str(path)], repo.root, check=False)
+            if result.returncode != 0 and path.exists():
+                # a removal killed half-way leaves a directory git no longer accepts as a worktree
+                shutil.rmtree(path)
+        removed = True
+    elif os.path.lexists(path):
+        if not _points_into(path, repo.common_dir):
+            raise Conflict(
+                f"{path} exists but is not a worktree of {repo.root}; animus leaves it alone",
+                hint="remove it yourself if it is not needed",
+            )
+        shutil.rmtree(path)
+        removed = True
+    run_git(["worktree", "prune"], repo.root)
+    if delete_branch and branch and repo.branch_exists(branch):
+        holder = find_worktree(repo.root, branch=branch)
+        if holder is not None:
+            raise Conflict(f"branch {branch!r} is checked out at {holder.path}; not deleting it")
+        run_git(["branch", "-D", branch], repo.root)
+    return removed
+
+
+def prune_worktrees(repo_root: Path) -> None:
+    """Forget worktrees whose directories were deleted (``git worktree prune``)."""
+    run_git(["worktree", "prune"], Path(repo_root))
+
+
+def _rebasing(path: Path) -> str | None:
+    for name in ("rebase-merge/head-name", "rebase-apply/head-name"):
+        result = run_git(["rev-parse", "--path-format=absolute", "--git-path", name], path, check=False)
+        head_name = Path(result.stdout.strip())
+        if result.returncode == 0 and head_name.is_file():
+            return head_name.read_text(errors="replace").strip().removeprefix("refs/heads/") or None
+    return None
+
+
+def _checked_out_branch(repo: Repo) -> str:
+    main = repo.main_worktree
+    Repo(main).head_sha("HEAD")  # a repository without commits fails here, with its own remedy
+    branch = repo.current_branch(main)
+    if branch is None:
+        raise GitError(
+            f"HEAD is detached in {main}, so there is no branch to start the task from",
+            hint="check out a branch there, or name the target branch explicitly",
+        )
+    return branch
+
+
+def _base(repo: Repo, target_sha: str, branch: str) -> str:
+    return repo.merge_base(target_sha, f"refs/heads/{branch}") or target_sha
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    real_parent = _real(parent)
+    real = _real(path.parent) / path.name
+    return real != real_parent and real_parent in real.parents
+
+
+def _remove_inside(path: Path, worktrees_dir: Path) -> None:
+    if not os.path.lexists(path):
+        return
+    if not _inside(path, worktrees_dir):
+        raise Conflict(f"refusing to delete {path}: it is not inside the worktrees directory {worktrees_dir}")
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
+
+
+def _remove_leftover(repo: Repo, path: Path, worktrees_dir: Path) -> None:
+    """Delete a directory at the worktree path that git does not know, if it is ours to delete."""
+    dotgit = path / ".git"
+    if dotgit.is_dir() or (dotgit.is_file() and not _points_into(path, repo.common_dir)):
+        raise Conflict(
+            f"{path} holds another git repository or another repository's worktree; animus will not delete it",
+            hint="move it away, then retry",
+        )
+    _remove_inside(path, worktrees_dir)
+
+
+def _points_into(path: Path, common_dir: Path) -> bool:
+    """Whether ``path/.git`` is a gitdir file pointing into ``common_dir`` (a worktree of this repository)."""
+    try:
+        text = (path / ".git").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    target = text.strip().removeprefix("gitdir:").strip()
+    return bool(target) and _real(common_dir) in _real(Path(target)).parents
