@@ -1,0 +1,105 @@
+"""aider (`aider --message …`): argv, the plain-text output, and its `Tokens: … Cost: …` line."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import ClassVar
+
+from animus.agents import _events as ev
+from animus.agents._adapter import Adapter, ParseState, api_key_value, prompt_with_system
+from animus.agents._events import AgentEvent
+from animus.agents._outcome import Tally
+from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+
+_NUM = r"([\d.]+[kKmM]?)"
+_TOKENS_RE = re.compile(rf"^Tokens: {_NUM} sent(?:, {_NUM} cache write)?(?:, {_NUM} cache hit)?, {_NUM} received\.")
+_COST_RE = re.compile(r"Cost: \$([\d.]+) message, \$([\d.]+) session\.")
+_TEXT_CAP = 64 * 1024
+
+
+def parse_count(token: str) -> int:
+    """aider's short counts: "2.3k" → 2300, "12k" → 12000, "1.2M" → 1200000."""
+    scale = 1
+    if token[-1] in "kK":
+        scale, token = 1000, token[:-1]
+    elif token[-1] in "mM":
+        scale, token = 1_000_000, token[:-1]
+    try:
+        return round(float(token) * scale)
+    except ValueError:
+        return 0
+
+
+class AiderAdapter(Adapter):
+    tool: ClassVar[str] = "aider"
+    binary: ClassVar[str] = "aider"
+    resumable: ClassVar[bool] = False
+
+    def build_invocation(
+        self,
+        profile: AgentProfile,
+        prompt: str,
+        *,
+        cwd: str | os.PathLike[str],
+        session: SessionPlan | None = None,
+        state_dir: str | os.PathLike[str],
+        environ: Mapping[str, str] | None = None,
+    ) -> Invocation:
+        environ = os.environ if environ is None else environ
+        env: dict[str, str] = dict(profile.env)
+        argv = [
+            self.binary,
+            "--message",
+            prompt_with_system(profile, prompt),
+            "--yes-always",
+            "--no-auto-commits",
+            "--no-pretty",
+            "--no-stream",
+            "--analytics-disable",
+            "--no-check-update",
+        ]
+        if profile.model:
+            argv += ["--model", profile.model]
+        if profile.base_url:
+            env["OPENAI_API_BASE"] = profile.base_url
+        key = api_key_value(profile, environ)
+        if key is not None:
+            env["OPENAI_API_KEY"] = key
+        argv += list(profile.extra_args)
+        return Invocation(argv=argv, env_extra=env, stdin=None)
+
+    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if not text.strip():
+            return []
+        if text.startswith("Tokens: "):
+            match = _TOKENS_RE.match(text)
+            if match:
+                cost = _COST_RE.search(text)
+                return [
+                    ev.usage(
+                        parse_count(match.group(1)) + sum(parse_count(g) for g in match.group(2, 3) if g),
+                        parse_count(match.group(4)),
+                        float(cost.group(1)) if cost else None,
+                    )
+                ]
+        elif text.startswith("Cost: $"):
+            # With both cache parts aider prints the cost on its own line.
+            cost = _COST_RE.match(text)
+            if cost:
+                return [ev.usage(0, 0, float(cost.group(1)))]
+        if len(text) > _TEXT_CAP:
+            text = text[:_TEXT_CAP]
+        return [ev.text(text)]
+
+    def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
+        if exit_code == 0:
+            return "ok", "exited 0"
+        # aider has no error events: the last lines usually say what went wrong (e.g. litellm.RateLimitError).
+        tail = [t for t in tally.texts[-5:] if "error" in t.lower()]
+        return "failed", f"exited with status {exit_code}" + (f": {tail[-1][:300]}" if tail else "")
+
+    def final_text(self, tally: Tally) -> str | None:
+        return "\n".join(tally.texts) if tally.texts else None

@@ -1,0 +1,186 @@
+"""Gemini CLI (`gemini -p … --output-format stream-json`): argv, settings file, parser, outcome rules."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from animus.agents import _events as ev
+from animus.agents._adapter import (
+    Adapter,
+    ParseState,
+    api_key_value,
+    content_file,
+    first_error,
+    home_dir,
+    load_json_line,
+    prompt_with_system,
+)
+from animus.agents._events import AgentEvent
+from animus.agents._outcome import Tally
+from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.domain.errors import InvalidInput
+
+EXIT_INPUT_ERROR = 42
+EXIT_TURN_LIMIT = 53
+
+
+class GeminiAdapter(Adapter):
+    tool: ClassVar[str] = "gemini"
+    binary: ClassVar[str] = "gemini"
+    resumable: ClassVar[bool] = True
+
+    def build_invocation(
+        self,
+        profile: AgentProfile,
+        prompt: str,
+        *,
+        cwd: str | os.PathLike[str],
+        session: SessionPlan | None = None,
+        state_dir: str | os.PathLike[str],
+        environ: Mapping[str, str] | None = None,
+    ) -> Invocation:
+        environ = os.environ if environ is None else environ
+        if profile.base_url and not profile.model:
+            raise InvalidInput(
+                "gemini with base_url needs an explicit model (otherwise it first calls a routing model)",
+                hint="set `model:` in the agent profile, e.g. gemini-2.5-pro",
+            )
+        env: dict[str, str] = dict(profile.env)
+        argv = [
+            self.binary,
+            "-p",
+            prompt_with_system(profile, prompt),
+            "--output-format",
+            "stream-json",
+            "--approval-mode",
+            "yolo",
+        ]
+        if profile.model:
+            argv += ["-m", profile.model]
+        session = session or SessionPlan()
+        if session.resume and session.id:
+            argv += ["--resume", session.id]
+        argv += list(profile.extra_args)
+        key = api_key_value(profile, environ)
+        if key is not None:
+            env["GEMINI_API_KEY"] = key
+        if profile.base_url:
+            env["GOOGLE_GEMINI_BASE_URL"] = profile.base_url
+        home = home_dir(state_dir, self.tool)
+        files: dict[Any, str] = {}
+        dirs = []
+        settings: dict[str, Any] = {"security": {"folderTrust": {"enabled": False}}}
+        if key is not None or profile.base_url:
+            settings["security"]["auth"] = {"selectedType": "gemini-api-key"}
+        if profile.mcp_servers:
+            settings["mcpServers"] = {
+                s.id: {"command": s.command[0], "args": list(s.command[1:]), "env": dict(s.env)}
+                for s in profile.mcp_servers
+            }
+        if profile.isolate_home or len(settings) > 1 or "auth" in settings["security"]:
+            path, text = content_file(home / "settings", "system-settings", settings)
+            files[path] = text
+            env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"] = str(path)
+        if profile.isolate_home:
+            # GEMINI_CLI_HOME replaces the home directory for gemini only: state goes to <it>/.gemini/.
+            env["GEMINI_CLI_HOME"] = str(home)
+            trusted = {str(os.path.abspath(cwd)): "TRUST_FOLDER"}
+            files[home / ".gemini" / "trustedFolders.json"] = json.dumps(trusted, indent=2)
+            dirs.append(home)
+        return Invocation(argv=argv, env_extra=env, stdin=None, files_to_write=files, dirs_to_create=dirs)
+
+    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
+        obj = load_json_line(line)
+        if obj is None:
+            return [ev.raw(line)] if line.strip() else []
+        kind = obj.get("type")
+        if kind == "message":
+            if obj.get("role") != "assistant":
+                return []
+            content = obj.get("content")
+            text = content if isinstance(content, str) else ""
+            if not obj.get("delta"):
+                state.message_parts = []
+            state.message_parts.append(text)
+            return [ev.text(text)]
+        if kind == "tool_use":
+            state.message_parts = []
+            return [ev.tool_call(str(obj.get("tool_id")), str(obj.get("tool_name")), obj.get("parameters"))]
+        if kind == "tool_result":
+            err = obj.get("error")
+            output = obj.get("output")
+            if output is None and err is not None:
+                output = err.get("message") if type(err) is dict else err
+            return [ev.tool_result(str(obj.get("tool_id")), obj.get("status") == "success", output)]
+        if kind == "init":
+            sid = obj.get("session_id")
+            if sid:
+                state.session_id = str(sid)
+                return [ev.session(str(sid), obj.get("model"))]
+            return []
+        if kind == "error":
+            fatal = obj.get("severity", "error") == "error"
+            return [ev.error(str(obj.get("message") or ""), fatal=fatal)]
+        if kind == "result":
+            return self._result(obj, state)
+        if kind is None and "response" in obj:
+            return self._json_document(obj)
+        return [ev.raw(line)]
+
+    def _result(self, obj: dict[str, Any], state: ParseState) -> list[AgentEvent]:
+        out: list[AgentEvent] = []
+        stats = obj.get("stats")
+        if type(stats) is dict:
+            out.append(
+                ev.usage(int(stats.get("input_tokens") or 0), int(stats.get("output_tokens") or 0), scope="total")
+            )
+        status = str(obj.get("status") or "")
+        err = obj.get("error")
+        reason = status or "result"
+        if err:
+            reason += f": {err.get('message') if type(err) is dict else err}"
+        final = "".join(state.message_parts) or None
+        out.append(ev.result(status == "success", reason, final))
+        return out
+
+    @staticmethod
+    def _json_document(obj: dict[str, Any]) -> list[AgentEvent]:
+        """The single-document ``--output-format json`` shape: {session_id?, response, stats, error?}."""
+        out: list[AgentEvent] = []
+        if obj.get("session_id"):
+            out.append(ev.session(str(obj["session_id"]), None))
+        response = obj.get("response")
+        if isinstance(response, str):
+            out.append(ev.text(response))
+        stats = obj.get("stats")
+        models = stats.get("models") if type(stats) is dict else None
+        if type(models) is dict:
+            tin = sum(int((m.get("tokens") or {}).get("prompt") or 0) for m in models.values() if type(m) is dict)
+            tout = sum(int((m.get("tokens") or {}).get("candidates") or 0) for m in models.values() if type(m) is dict)
+            out.append(ev.usage(tin, tout, scope="total"))
+        err = obj.get("error")
+        if err:
+            message = str(err.get("message") if type(err) is dict else err)
+            out.append(ev.error(message, fatal=True))
+        out.append(ev.result(not err, "error" if err else "success", response if isinstance(response, str) else None))
+        return out
+
+    def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
+        if exit_code == EXIT_INPUT_ERROR:
+            return "failed", f"input error (exit {EXIT_INPUT_ERROR})"
+        if exit_code == EXIT_TURN_LIMIT:
+            return "failed", f"turn limit exceeded (exit {EXIT_TURN_LIMIT})"
+        # An error event with severity error fails the run even when a `status: success` result follows.
+        fatal = first_error(tally)
+        if fatal is not None:
+            return "failed", f"error: {fatal}"
+        if exit_code not in (0, None):
+            return "failed", f"exited with status {exit_code}"
+        if tally.result is None:
+            return "failed", "stream ended without a result event"
+        if not tally.result.get("ok"):
+            return "failed", str(tally.result.get("reason"))
+        return "ok", "success"

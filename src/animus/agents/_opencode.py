@@ -1,0 +1,144 @@
+"""opencode (`opencode run --format json`): argv, inline provider config, parser, outcome rules."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from animus.agents import _events as ev
+from animus.agents._adapter import (
+    Adapter,
+    ParseState,
+    api_key_value,
+    as_dict,
+    home_dir,
+    load_json_line,
+    prompt_with_system,
+)
+from animus.agents._events import AgentEvent
+from animus.agents._outcome import Tally
+from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+
+
+class OpencodeAdapter(Adapter):
+    tool: ClassVar[str] = "opencode"
+    binary: ClassVar[str] = "opencode"
+    resumable: ClassVar[bool] = True
+
+    def build_invocation(
+        self,
+        profile: AgentProfile,
+        prompt: str,
+        *,
+        cwd: str | os.PathLike[str],
+        session: SessionPlan | None = None,
+        state_dir: str | os.PathLike[str],
+        environ: Mapping[str, str] | None = None,
+    ) -> Invocation:
+        environ = os.environ if environ is None else environ
+        env: dict[str, str] = dict(profile.env)
+        argv = [self.binary, "run", "--format", "json"]
+        model = profile.model
+        config: dict[str, Any] = {"permission": {"edit": "allow", "bash": "allow", "webfetch": "allow"}}
+        key = api_key_value(profile, environ)
+        if profile.base_url:
+            options: dict[str, Any] = {"baseURL": profile.base_url}
+            if profile.api_key_env:
+                options["apiKey"] = "{env:" + profile.api_key_env + "}"
+            model_id = (model or "default").split("/", 1)[-1]
+            config["provider"] = {
+                "animus": {
+                    "npm": "@ai-sdk/openai-compatible",
+                    "name": "animus",
+                    "options": options,
+                    "models": {model_id: {"name": model_id}},
+                }
+            }
+            model = f"animus/{model_id}"
+        if key is not None and profile.api_key_env:
+            env[profile.api_key_env] = key
+        if profile.mcp_servers:
+            config["mcp"] = {
+                s.id: {"type": "local", "command": list(s.command), "environment": dict(s.env), "enabled": True}
+                for s in profile.mcp_servers
+            }
+        if model:
+            argv += ["-m", model]
+        session = session or SessionPlan()
+        if session.resume and session.id:
+            argv += ["--session", session.id]
+        argv += list(profile.extra_args)
+        argv.append(prompt_with_system(profile, prompt))
+        env["OPENCODE_CONFIG_CONTENT"] = json.dumps(config, separators=(",", ":"))
+        dirs = []
+        if profile.isolate_home:
+            home = home_dir(state_dir, self.tool)
+            for xdg in ("config", "data", "state", "cache"):
+                env[f"XDG_{xdg.upper()}_HOME"] = str(home / xdg)
+                dirs.append(home / xdg)
+        return Invocation(argv=argv, env_extra=env, stdin=None, dirs_to_create=dirs)
+
+    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
+        obj = load_json_line(line)
+        if obj is None:
+            return [ev.raw(line)] if line.strip() else []
+        out: list[AgentEvent] = []
+        sid = obj.get("sessionID")
+        if sid and sid != state.session_id:
+            state.session_id = str(sid)
+            out.append(ev.session(str(sid), None))
+        kind = obj.get("type")
+        part = as_dict(obj.get("part"))
+        if kind == "text":
+            text = str(part.get("text") or "")
+            state.start_message(part.get("messageID"))
+            state.message_parts.append(text)
+            out.append(ev.text(text))
+        elif kind == "tool_use":
+            st = as_dict(part.get("state"))
+            call_id = str(part.get("callID") or part.get("id"))
+            ok = st.get("status") == "completed"
+            out.append(ev.tool_call(call_id, str(part.get("tool")), st.get("input")))
+            out.append(ev.tool_result(call_id, ok, st.get("output") if ok else st.get("error", st.get("output"))))
+        elif kind == "step_finish":
+            tokens = as_dict(part.get("tokens"))
+            cache = as_dict(tokens.get("cache"))
+            cost = part.get("cost")
+            out.append(
+                ev.usage(
+                    int(tokens.get("input") or 0) + int(cache.get("read") or 0) + int(cache.get("write") or 0),
+                    int(tokens.get("output") or 0) + int(tokens.get("reasoning") or 0),
+                    float(cost) if isinstance(cost, int | float) else 0.0,
+                )
+            )
+            if part.get("reason") == "stop":
+                final = "".join(state.message_parts) if state.message_key == part.get("messageID") else None
+                out.append(ev.result(True, "stop", final or None))
+        elif kind == "reasoning":
+            out.append(ev.thinking(str(part.get("text") or "")))
+        elif kind == "error":
+            out.append(ev.error(_error_message(obj.get("error")), fatal=True))
+        elif kind in ("step_start", "done"):
+            pass
+        else:
+            out.append(ev.raw(line))
+        return out
+
+    def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
+        # Success is exit 0 and no error event; older builds print no final `done` line.
+        if tally.errors:
+            return "failed", f"error: {tally.errors[0].get('message')}"
+        if exit_code not in (0, None):
+            return "failed", f"exited with status {exit_code}"
+        return "ok", "exited 0"
+
+
+def _error_message(err: Any) -> str:
+    if type(err) is dict:
+        data = err.get("data")
+        if type(data) is dict and data.get("message"):
+            return str(data["message"])
+        return str(err.get("message") or err.get("name") or json.dumps(err))
+    return str(err)

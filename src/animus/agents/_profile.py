@@ -1,0 +1,106 @@
+"""What an adapter needs to launch one agent CLI: the profile, the session plan and the invocation."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ALLOWED_TOOLS: tuple[str, ...] = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
+PERMISSION_MODES: tuple[str, ...] = ("default", "acceptEdits", "bypassPermissions", "plan")
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """One MCP server an agent may use: its id, the argv that starts it, and its env."""
+
+    id: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """An agent as configured (field names match ``agents.<id>`` in the workflow YAML one to one)."""
+
+    tool: str
+    model: str | None = None
+    system_prompt: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
+    timeout_secs: float = 3600
+    idle_timeout_secs: float = 900
+    max_attempts: int = 3
+    mcp_servers: list[McpServer] = field(default_factory=list)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    permission_mode: str = "acceptEdits"
+    allowed_tools: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOWED_TOOLS))
+    isolate_home: bool = True
+    command: list[str] = field(default_factory=list)
+    script: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """Which agent session a run uses: a new one (id known up front where the CLI allows) or a resumed one."""
+
+    id: str | None = None
+    resume: bool = False
+
+    @classmethod
+    def new(cls) -> SessionPlan:
+        return cls(id=str(uuid.uuid4()), resume=False)
+
+    @classmethod
+    def resume_of(cls, session_id: str) -> SessionPlan:
+        return cls(id=session_id, resume=True)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How to start the CLI: argv (never a shell), env added to the allowlisted base, stdin, files and dirs."""
+
+    argv: list[str]
+    env_extra: dict[str, str] = field(default_factory=dict)
+    stdin: bytes | None = None
+    files_to_write: dict[Path, str] = field(default_factory=dict)
+    dirs_to_create: list[Path] = field(default_factory=list)
+
+
+def profile_from_config(
+    agent: Any, mcp_registry: Mapping[str, Any] | None = None, *, root: str | os.PathLike[str] | None = None
+) -> AgentProfile:
+    """Map a config ``AgentConfig`` (same field names) onto an AgentProfile, resolving MCP server ids.
+
+    Duck-typed so that adapters never import the config models; ``script`` is resolved against ``root``.
+    """
+    registry = mcp_registry or {}
+    servers = []
+    for server_id in agent.mcp_servers or ():
+        server = registry[server_id]
+        servers.append(McpServer(id=server_id, command=list(server.command), env=dict(server.env)))
+    script = agent.script
+    if script and root is not None and not os.path.isabs(os.path.expanduser(script)):
+        script = str(Path(root) / script)
+    return AgentProfile(
+        tool=agent.tool,
+        model=agent.model,
+        system_prompt=agent.system_prompt or None,
+        env=dict(agent.env),
+        extra_args=list(agent.extra_args),
+        timeout_secs=agent.timeout_secs,
+        idle_timeout_secs=agent.idle_timeout_secs,
+        max_attempts=agent.max_attempts,
+        mcp_servers=servers,
+        base_url=agent.base_url,
+        api_key_env=agent.api_key_env,
+        permission_mode=agent.permission_mode or "acceptEdits",
+        allowed_tools=list(agent.allowed_tools) if agent.allowed_tools is not None else list(DEFAULT_ALLOWED_TOOLS),
+        isolate_home=agent.isolate_home,
+        command=list(agent.command or []),
+        script=script,
+    )

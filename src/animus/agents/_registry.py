@@ -1,0 +1,34 @@
+"""The adapter for each supported tool name."""
+
+from __future__ import annotations
+
+from animus.agents._adapter import Adapter
+from animus.agents._aider import AiderAdapter
+from animus.agents._claude import ClaudeAdapter
+from animus.agents._codex import CodexAdapter
+from animus.agents._command import CommandAdapter, ScriptedAdapter
+from animus.agents._gemini import GeminiAdapter
+from animus.agents._opencode import OpencodeAdapter
+from animus.domain.errors import InvalidInput
+
+_ADAPTERS: dict[str, Adapter] = {
+    a.tool: a
+    for a in (
+        ClaudeAdapter(),
+        CodexAdapter(),
+        GeminiAdapter(),
+        OpencodeAdapter(),
+        AiderAdapter(),
+        CommandAdapter(),
+        ScriptedAdapter(),
+    )
+}
+TOOLS: tuple[str, ...] = ("claude", "codex", "gemini", "opencode", "aider", "command", "scripted")
+
+
+def get_adapter(tool: str) -> Adapter:
+    """The adapter for ``tool``; InvalidInput names the choices for anything else."""
+    adapter = _ADAPTERS.get(tool)
+    if adapter is None:
+        raise InvalidInput(f"unknown agent tool {tool!r}: choose one of {', '.join(TOOLS)}")
+    return adapter
