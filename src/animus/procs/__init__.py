@@ -1,5 +1,75 @@
 """Process supervision: short programs (run_program) and detached agent runs with re-attach."""
 
-from animus.procs._run import ProgramResult, run_program
+from __future__ import annotations
 
-__all__ = ["ProgramResult", "run_program"]
+# not typing.TYPE_CHECKING: importing typing costs the supervisor's every start (see below)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from animus.procs._env import build_env, is_secret_name, redact
+    from animus.procs._handle import RunHandle, attach, stop
+    from animus.procs._launch import launch
+    from animus.procs._records import ExitReason, ExitRecord, PidInfo, RunState, RunStatus, RunSummary
+    from animus.procs._run import ProgramResult, run_program
+    from animus.procs._spec import RunSpec
+    from animus.procs._sweep import list_runs, sweep_orphans
+
+__all__ = [
+    "ExitReason",
+    "ExitRecord",
+    "PidInfo",
+    "ProgramResult",
+    "RunHandle",
+    "RunSpec",
+    "RunState",
+    "RunStatus",
+    "RunSummary",
+    "attach",
+    "build_env",
+    "is_secret_name",
+    "launch",
+    "list_runs",
+    "redact",
+    "run_program",
+    "stop",
+    "sweep_orphans",
+]
+
+# Imported on first use: the supervisor runs as `python -m animus.procs._supervisor`, which imports
+# this package first, and must not pay for subprocess, dataclasses and the domain on every launch.
+_HOMES = {
+    "ExitReason": "_records",
+    "ExitRecord": "_records",
+    "PidInfo": "_records",
+    "ProgramResult": "_run",
+    "RunHandle": "_handle",
+    "RunSpec": "_spec",
+    "RunState": "_records",
+    "RunStatus": "_records",
+    "RunSummary": "_records",
+    "attach": "_handle",
+    "build_env": "_env",
+    "is_secret_name": "_env",
+    "launch": "_launch",
+    "list_runs": "_sweep",
+    "redact": "_env",
+    "run_program": "_run",
+    "stop": "_handle",
+    "sweep_orphans": "_sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'animus.procs' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"animus.procs.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

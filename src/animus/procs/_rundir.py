@@ -1,0 +1,169 @@
+"""The run directory format: file names, atomic JSON files and timestamps (stdlib only: the supervisor imports it)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+# typing, json and datetime cost the supervisor milliseconds on every launch: neither is imported at run time
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+SPEC = "spec.json"
+PID = "pid.json"
+EXIT = "exit.json"
+STDOUT = "stdout.log"
+STDERR = "stderr.log"
+HEARTBEAT = "heartbeat"
+STOP = "stop"
+SUPERVISOR_LOG = "supervisor.log"
+
+#: environment markers the supervisor sets on the agent; every process of a run inherits them
+MARKER_RUN_ID = "ANIMUS_RUN_ID"
+MARKER_RUN_DIR = "ANIMUS_RUN_DIR"
+
+EXIT_REASONS = ("exited", "timeout", "idle_timeout", "stopped", "supervisor_lost", "spawn_failed")
+
+#: a run directory without pid.json older than this is judged never started
+START_DEADLINE_SECS = 60.0
+#: ... and sooner once its launcher is dead: by then a supervisor it started has written pid.json
+ORPHANED_START_SECS = 10.0
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 with microseconds, e.g. ``2025-01-31T12:00:00.123456+00:00``."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1_000_000):06d}+00:00"
+
+
+def parse_iso(text: str) -> float | None:
+    """Epoch seconds of an ISO 8601 timestamp written by ``now_iso``, None if unreadable."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The object stored in ``path``, or None when it is missing or not a JSON object."""
+    import json
+
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+_ESCAPES = {**{i: f"\\u{i:04x}" for i in range(32)}, ord('"'): '\\"', ord("\\"): "\\\\"}
+
+
+def dumps(value: Any, indent: str = "") -> str:
+    """JSON text of plain data (dict, list, str, int, float, bool, None), keys sorted, one item a line."""
+    if value is None or value is True or value is False:
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) else "null"
+    if isinstance(value, str):
+        return '"' + value.translate(_ESCAPES) + '"'
+    inner = indent + " "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{dumps(str(k))}: {dumps(v, inner)}" for k, v in sorted(value.items())]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        return "[\n" + ",\n".join(inner + dumps(v, inner) for v in value) + "\n" + indent + "]"
+    raise TypeError(f"not JSON data: {type(value).__name__}")
+
+
+def _write_tmp(path: str, data: dict[str, Any], durable: bool) -> str:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, (dumps(data) + "\n").encode("utf-8", "backslashreplace"))
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any], *, durable: bool = False) -> None:
+    """Replace ``path`` with ``data`` so a reader sees either the old file or the whole new one.
+
+    ``durable`` also survives a power cut (fsync); a crashed process cannot leave half a file either way.
+    """
+    target = os.fspath(path)
+    tmp = _write_tmp(target, data, durable)
+    os.replace(tmp, target)
+    if durable:
+        _fsync_dir(os.path.dirname(target))
+
+
+def write_json_first(path: str | os.PathLike[str], data: dict[str, Any]) -> bool:
+    """Create ``path`` durably with ``data`` unless it exists; True when this call wrote it (first writer wins)."""
+    target = os.fspath(path)
+    tmp = _write_tmp(target, data, durable=True)
+    try:
+        # link() refuses an existing target, unlike rename(), so two writers can never both win
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(os.path.dirname(target))
+    return True
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def file_size(path: str | os.PathLike[str]) -> int:
+    """Size of ``path`` in bytes, 0 when it does not exist."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def exit_record(
+    reason: str,
+    *,
+    exit_code: int | None,
+    signal: int | None,
+    duration_secs: float | None,
+    run_dir: str,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The exit.json object for a run that ended for ``reason``."""
+    record: dict[str, Any] = {
+        "exit_code": exit_code,
+        "signal": signal,
+        "ended_at": now_iso(),
+        "reason": reason,
+        "duration_secs": None if duration_secs is None else round(duration_secs, 3),
+        "stdout_bytes": file_size(os.path.join(run_dir, STDOUT)),
+        "stderr_bytes": file_size(os.path.join(run_dir, STDERR)),
+    }
+    if error:
+        record["error"] = error
+    return record
