@@ -1,0 +1,127 @@
+"""The workflow configuration: schema, loading with file:line:col errors, and the `init` template.
+
+Names are imported on first use so that `animus.config.project` (needed by every command) does not
+pay for pydantic and PyYAML.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from animus.config._loader import CONFIG_RELPATH, discover_config_files, load_config, load_config_files
+    from animus.config._schema import (
+        AgentConfig,
+        CommandSpec,
+        DaemonConfig,
+        DecisionContract,
+        FileWatcherConfig,
+        FileWatcherTrigger,
+        HttpConfig,
+        ManualSpec,
+        McpServerConfig,
+        MergeSpec,
+        OnVerdict,
+        PhaseConfig,
+        PhaseEntry,
+        PhaseOptions,
+        PostSuccess,
+        ReworkRule,
+        ScheduleConfig,
+        ScheduledTask,
+        WebhookConfig,
+        WebhookTaskTemplate,
+        WebhookTrigger,
+        WorkflowConfig,
+        WorkflowDef,
+        WorkflowRefEntry,
+        config_json_schema,
+    )
+    from animus.config._skip_if import SkipCondition, parse_skip_if
+    from animus.config._template import DEFAULT_TEST_COMMAND, render_default_config
+
+_EXPORTS: dict[str, str] = {
+    "AgentConfig": "_schema",
+    "CONFIG_RELPATH": "_loader",
+    "CommandSpec": "_schema",
+    "DEFAULT_TEST_COMMAND": "_template",
+    "DaemonConfig": "_schema",
+    "DecisionContract": "_schema",
+    "FileWatcherConfig": "_schema",
+    "FileWatcherTrigger": "_schema",
+    "HttpConfig": "_schema",
+    "ManualSpec": "_schema",
+    "McpServerConfig": "_schema",
+    "MergeSpec": "_schema",
+    "OnVerdict": "_schema",
+    "PhaseConfig": "_schema",
+    "PhaseEntry": "_schema",
+    "PhaseOptions": "_schema",
+    "PostSuccess": "_schema",
+    "ReworkRule": "_schema",
+    "ScheduleConfig": "_schema",
+    "ScheduledTask": "_schema",
+    "SkipCondition": "_skip_if",
+    "WebhookConfig": "_schema",
+    "WebhookTaskTemplate": "_schema",
+    "WebhookTrigger": "_schema",
+    "WorkflowConfig": "_schema",
+    "WorkflowDef": "_schema",
+    "WorkflowRefEntry": "_schema",
+    "config_json_schema": "_schema",
+    "discover_config_files": "_loader",
+    "load_config": "_loader",
+    "load_config_files": "_loader",
+    "parse_skip_if": "_skip_if",
+    "render_default_config": "_template",
+}
+
+__all__ = [
+    "CONFIG_RELPATH",
+    "DEFAULT_TEST_COMMAND",
+    "AgentConfig",
+    "CommandSpec",
+    "DaemonConfig",
+    "DecisionContract",
+    "FileWatcherConfig",
+    "FileWatcherTrigger",
+    "HttpConfig",
+    "ManualSpec",
+    "McpServerConfig",
+    "MergeSpec",
+    "OnVerdict",
+    "PhaseConfig",
+    "PhaseEntry",
+    "PhaseOptions",
+    "PostSuccess",
+    "ReworkRule",
+    "ScheduleConfig",
+    "ScheduledTask",
+    "SkipCondition",
+    "WebhookConfig",
+    "WebhookTaskTemplate",
+    "WebhookTrigger",
+    "WorkflowConfig",
+    "WorkflowDef",
+    "WorkflowRefEntry",
+    "config_json_schema",
+    "discover_config_files",
+    "load_config",
+    "load_config_files",
+    "parse_skip_if",
+    "render_default_config",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'animus.config' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"animus.config.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

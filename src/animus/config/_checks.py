@@ -1,0 +1,255 @@
+"""Cross checks over the merged raw data: references, rework order, cycles, mode/field agreement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from animus.config._problems import Mark, Path, Positions, Problem, did_you_mean, where
+
+_MODES = ("agent", "command", "manual")
+_TOOL_ONLY = {"command": "command", "script": "scripted", "permission_mode": "claude", "allowed_tools": "claude"}
+_MODE_ONLY = {"agent": "agent", "command": "command", "manual": "manual"}
+
+
+def cross_check(data: dict[Any, Any], positions: Positions) -> list[Problem]:
+    """Every semantic problem of the merged config; robust to values pydantic already rejected."""
+    checker = _Checker(data, positions)
+    checker.agents()
+    checker.phases()
+    checker.workflows()
+    checker.schedules_and_triggers()
+    return checker.problems
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else ()
+
+
+class _Checker:
+    def __init__(self, data: dict[Any, Any], positions: Positions) -> None:
+        self.data = data
+        self.pos = positions
+        self.problems: list[Problem] = []
+        self._seen: set[tuple[Mark, str]] = set()
+        self._rework_reported: set[Path] = set()  # one report per entry, even when several workflows include it
+        self.agent_ids = set(_mapping(data.get("agents")))
+        self.phase_ids = set(_mapping(data.get("phases")))
+        self.server_ids = set(_mapping(data.get("mcp_servers")))
+        self.workflow_list = [w for w in _items(data.get("workflows"))]
+        self.workflow_index: dict[str, int] = {}
+        for i, wf in enumerate(self.workflow_list):
+            wid = wf.get("id") if isinstance(wf, dict) else None
+            if isinstance(wid, str):
+                self.workflow_index.setdefault(wid, i)
+
+    def add(self, mark: Mark, message: str) -> None:
+        if (mark, message) not in self._seen:
+            self._seen.add((mark, message))
+            self.problems.append(Problem(mark, message))
+
+    def unknown(self, kind: str, ident: str, known: set[str], path: Path, context: str, key: bool = False) -> None:
+        mark = self.pos.key_mark(path) if key else self.pos.value_mark(path)
+        suggestion = did_you_mean(ident, sorted(known))
+        if not suggestion:
+            suggestion = f" (defined: {', '.join(sorted(known))})" if known else f" (no {kind}s are defined)"
+        self.add(mark, f"unknown {kind} {ident!r} in {context}{suggestion}")
+
+    # -- agents ----------------------------------------------------------------------------------
+    def agents(self) -> None:
+        for aid, agent in _mapping(self.data.get("agents")).items():
+            if not isinstance(agent, dict):
+                continue
+            path: Path = ("agents", aid)
+            tool = agent.get("tool")
+            if tool == "command" and agent.get("command") is None:
+                self.add(
+                    self.pos.key_mark(path),
+                    f"agent {aid!r} has tool 'command' but no 'command' (the argv to run, e.g. [my-agent, '{{prompt}}'])",
+                )
+            if isinstance(tool, str):
+                for key, only in _TOOL_ONLY.items():
+                    if agent.get(key) is not None and tool != only:
+                        self.add(
+                            self.pos.key_mark((*path, key)),
+                            f"{key!r} of agent {aid!r} applies only to tool {only!r} (this agent uses {tool!r})",
+                        )
+            for i, sid in enumerate(_items(agent.get("mcp_servers"))):
+                if isinstance(sid, str) and sid not in self.server_ids:
+                    self.unknown(
+                        "MCP server",
+                        sid,
+                        self.server_ids,
+                        (*path, "mcp_servers", i),
+                        f"agent {aid!r}; define it under top-level 'mcp_servers'",
+                    )
+
+    # -- phases ----------------------------------------------------------------------------------
+    def phases(self) -> None:
+        for pid, phase in _mapping(self.data.get("phases")).items():
+            if not isinstance(phase, dict) or phase.get("mode") not in _MODES:
+                continue
+            mode = phase["mode"]
+            path: Path = ("phases", pid)
+            for key, only in _MODE_ONLY.items():
+                if mode != only and phase.get(key) is not None:
+                    self.add(
+                        self.pos.key_mark((*path, key)),
+                        f"{key!r} is only for mode {only!r}, but phase {pid!r} has mode {mode!r}",
+                    )
+            agent = phase.get("agent")
+            if mode == "agent" and agent is None:
+                self.add(self.pos.key_mark(path), f"phase {pid!r} has mode 'agent' but names no 'agent'")
+            elif mode == "agent" and isinstance(agent, str) and agent not in self.agent_ids:
+                self.unknown("agent", agent, self.agent_ids, (*path, "agent"), f"phase {pid!r}")
+            if mode == "command" and phase.get("command") is None:
+                self.add(
+                    self.pos.key_mark(path),
+                    f"phase {pid!r} has mode 'command' but no 'command' section (command: {{argv: [program, args…]}})",
+                )
+
+    # -- workflows -------------------------------------------------------------------------------
+    def workflows(self) -> None:
+        for i, wf in enumerate(self.workflow_list):
+            if not isinstance(wf, dict):
+                continue
+            name = where(("workflows", i), self.data)
+            for j, entry in enumerate(_items(wf.get("phases"))):
+                self.entry(entry, ("workflows", i, "phases", j), name)
+        self.cycles()
+        for wid in self.workflow_index:
+            self.rework_order(wid)
+        self.default_workflow()
+
+    def entry(self, entry: Any, path: Path, name: str) -> None:
+        if isinstance(entry, str):
+            if entry not in self.phase_ids:
+                self.unknown("phase", entry, self.phase_ids, path, name)
+        elif isinstance(entry, dict) and "workflow_ref" in entry:
+            ref = entry["workflow_ref"]
+            if isinstance(ref, str) and ref not in self.workflow_index:
+                self.unknown(
+                    "workflow", ref, set(self.workflow_index), (*path, "workflow_ref"), f"workflow_ref of {name}"
+                )
+        elif isinstance(entry, dict) and len(entry) == 1:
+            ((pid, options),) = entry.items()
+            if isinstance(pid, str) and pid not in self.phase_ids:
+                self.unknown("phase", pid, self.phase_ids, (*path, pid), name, key=True)
+            target = _rework_target(options)
+            if target is not None and target not in self.phase_ids:
+                self.unknown(
+                    "phase",
+                    target,
+                    self.phase_ids,
+                    (*path, pid, "on_verdict", "rework", "target"),
+                    f"rework target of {name}",
+                )
+
+    def refs(self, wid: str) -> list[tuple[str, Path]]:
+        i = self.workflow_index[wid]
+        out: list[tuple[str, Path]] = []
+        for j, entry in enumerate(_items(self.workflow_list[i].get("phases"))):
+            if (
+                isinstance(entry, dict)
+                and isinstance(entry.get("workflow_ref"), str)
+                and entry["workflow_ref"] in self.workflow_index
+            ):
+                out.append((entry["workflow_ref"], ("workflows", i, "phases", j, "workflow_ref")))
+        return out
+
+    def cycles(self) -> None:
+        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+        stack: list[str] = []
+        reported: set[frozenset[str]] = set()
+
+        def visit(wid: str) -> None:
+            state[wid] = 1
+            stack.append(wid)
+            for ref, path in self.refs(wid):
+                if state.get(ref) == 1:
+                    loop = [*stack[stack.index(ref) :], ref]
+                    if frozenset(loop) not in reported:
+                        reported.add(frozenset(loop))
+                        self.add(self.pos.value_mark(path), f"workflow_ref cycle: {' → '.join(loop)}")
+                elif ref not in state:
+                    visit(ref)
+            stack.pop()
+            state[wid] = 2
+
+        for wid in self.workflow_index:
+            if wid not in state:
+                visit(wid)
+
+    def expand(self, wid: str, active: tuple[str, ...] = ()) -> list[tuple[str, str | None, Path]]:
+        """(phase id, rework target, path of the target) for each expanded entry; cycles cut."""
+        i = self.workflow_index[wid]
+        out: list[tuple[str, str | None, Path]] = []
+        for j, entry in enumerate(_items(self.workflow_list[i].get("phases"))):
+            path: Path = ("workflows", i, "phases", j)
+            if isinstance(entry, str):
+                out.append((entry, None, path))
+            elif isinstance(entry, dict) and "workflow_ref" in entry:
+                ref = entry["workflow_ref"]
+                if isinstance(ref, str) and ref in self.workflow_index and ref not in (*active, wid):
+                    out.extend(self.expand(ref, (*active, wid)))
+            elif isinstance(entry, dict) and len(entry) == 1:
+                ((pid, options),) = entry.items()
+                if isinstance(pid, str):
+                    out.append((pid, _rework_target(options), (*path, pid, "on_verdict", "rework", "target")))
+        return out
+
+    def rework_order(self, wid: str) -> None:
+        expanded = self.expand(wid)
+        for idx, (pid, target, path) in enumerate(expanded):
+            if target is None or target not in self.phase_ids or path in self._rework_reported:
+                continue
+            before = [p for p, _, _ in expanded[:idx]]
+            if target not in before:
+                self._rework_reported.add(path)
+                earlier = f"earlier phases: {', '.join(before)}" if before else "it is the first phase"
+                self.add(
+                    self.pos.value_mark(path),
+                    f"rework target {target!r} of phase {pid!r} must come earlier in workflow {wid!r} ({earlier})",
+                )
+
+    def default_workflow(self) -> None:
+        chosen = self.data.get("default_workflow")
+        known = set(self.workflow_index)
+        if not self.workflow_list:
+            self.add(
+                self.pos.value_mark(()),
+                "no workflows defined: add at least one under 'workflows' (`animus init` writes a starting point)",
+            )
+        elif chosen is None and len(self.workflow_list) > 1:
+            self.add(
+                self.pos.value_mark(()),
+                f"'default_workflow' is required when there is more than one workflow (have: {', '.join(sorted(known))})",
+            )
+        elif isinstance(chosen, str) and chosen not in known:
+            self.unknown("workflow", chosen, known, ("default_workflow",), "default_workflow")
+
+    # -- schedules and triggers ------------------------------------------------------------------
+    def schedules_and_triggers(self) -> None:
+        known = set(self.workflow_index)
+        for section in ("schedules", "triggers"):
+            for i, item in enumerate(_items(self.data.get(section))):
+                if not isinstance(item, dict):
+                    continue
+                path: Path = (section, i)
+                name = where(path, self.data)
+                ref = item.get("workflow_ref")
+                if isinstance(ref, str) and ref not in known:
+                    self.unknown("workflow", ref, known, (*path, "workflow_ref"), f"workflow_ref of {name}")
+                if section == "schedules" and (ref is None) == (item.get("task") is None):
+                    both = " (it has both)" if ref is not None else ""
+                    self.add(self.pos.key_mark(path), f"{name} needs exactly one of 'workflow_ref' or 'task'{both}")
+
+
+def _rework_target(options: Any) -> str | None:
+    on_verdict = options.get("on_verdict") if isinstance(options, dict) else None
+    rework = on_verdict.get("rework") if isinstance(on_verdict, dict) else None
+    target = rework.get("target") if isinstance(rework, dict) else None
+    return target if isinstance(target, str) else None

@@ -1,0 +1,384 @@
+"""The workflow configuration schema: strict, immutable pydantic models (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from animus.config._skip_if import SkipCondition, parse_skip_if
+from animus.domain.errors import NotFound
+
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+AGENT_TOOLS = ("claude", "codex", "gemini", "opencode", "aider", "command", "scripted")
+DEFAULT_ALLOWED_TOOLS = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
+PROMPT_PLACEHOLDER = "{prompt}"
+
+
+def _ident(value: str) -> str:
+    if not _IDENT.match(value):
+        raise ValueError(
+            f"invalid id {value!r}: use letters, digits, '-', '_' or '.' (at most 64, starting with a letter or digit)"
+        )
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        # never echo the value: people paste the secret itself here
+        raise ValueError("must be the NAME of an environment variable (like ANTHROPIC_API_KEY), not a value or key")
+    return value
+
+
+def _env_key(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"invalid environment variable name {value!r}: use letters, digits and '_'")
+    return value
+
+
+def _var_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"invalid variable name {value!r}: use letters, digits and '_', not starting with a digit")
+    return value
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"invalid URL {value!r}: expected http://host[:port][/path] or https://…")
+    return value
+
+
+def _argv(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("must not be empty: give the program and its arguments as a list")
+    if not value[0].strip():
+        raise ValueError("must start with a program name, not an empty string")
+    for item in value:
+        if PROMPT_PLACEHOLDER in item and item != PROMPT_PLACEHOLDER:
+            raise ValueError(f"may use {PROMPT_PLACEHOLDER} only as a whole element, not part of {item!r}")
+    return value
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"invalid cron {value!r}: expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+        )
+    from croniter import croniter  # type: ignore[import-untyped]  # imported here: only schedules pay for it
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"invalid cron {value!r}: a field is out of range or malformed")
+    return value
+
+
+def _skip_expr(value: str) -> str:
+    parse_skip_if(value)
+    return value
+
+
+Ident = Annotated[str, AfterValidator(_ident)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+EnvKey = Annotated[str, AfterValidator(_env_key)]
+Argv = Annotated[tuple[str, ...], AfterValidator(_argv)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# -- registry ------------------------------------------------------------------------------------
+class McpServerConfig(_Model):
+    """One MCP server agents may use: the argv that starts it (stdio) and its environment."""
+
+    command: Argv
+    env: dict[EnvKey, str] = {}
+
+
+# -- agents ----------------------------------------------------------------------------------------
+class AgentConfig(_Model):
+    """An agent profile: which CLI, which model, how long it may run, what it may touch."""
+
+    tool: Literal["claude", "codex", "gemini", "opencode", "aider", "command", "scripted"]
+    model: str | None = None
+    system_prompt: str = ""
+    env: dict[EnvKey, str] = {}
+    extra_args: tuple[str, ...] = ()
+    timeout_secs: PositiveInt = 3600
+    idle_timeout_secs: PositiveInt = 900
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    mcp_servers: tuple[Ident, ...] = ()
+    base_url: Annotated[str, AfterValidator(_url)] | None = None
+    api_key_env: EnvName | None = None
+    # claude only; a claude agent that omits them gets acceptEdits and DEFAULT_ALLOWED_TOOLS
+    permission_mode: Literal["default", "acceptEdits", "bypassPermissions", "plan"] | None = None
+    allowed_tools: tuple[str, ...] | None = None
+    isolate_home: bool = True
+    command: Argv | None = None
+    script: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _claude_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tool") == "claude":
+            return {"permission_mode": "acceptEdits", "allowed_tools": DEFAULT_ALLOWED_TOOLS, **data}
+        return data
+
+
+# -- phases ----------------------------------------------------------------------------------------
+class DecisionContract(_Model):
+    """What a verdict must carry to advance: confidence floor, risk ceiling, evidence kinds."""
+
+    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    max_risk: Literal["low", "medium", "high"] = "medium"
+    required_evidence: tuple[str, ...] = ()
+
+
+class CommandSpec(_Model):
+    """A command phase's program (argv, never a shell) and how its exit code is judged."""
+
+    argv: Argv
+    cwd: Literal["worktree", "project"] = "worktree"
+    timeout_secs: PositiveInt = 600
+    success_exit_codes: Annotated[tuple[Annotated[int, Field(ge=0, le=255)], ...], Field(min_length=1)] = (0,)
+    env: dict[EnvKey, str] = {}
+
+
+class ManualSpec(_Model):
+    """A manual gate: what the human is asked to check, and an optional deadline."""
+
+    instructions: str = ""
+    timeout_secs: PositiveInt | None = None
+
+
+class PhaseConfig(_Model):
+    """A phase: an agent with a decision contract, a command, or a manual gate."""
+
+    mode: Literal["agent", "command", "manual"]
+    agent: Ident | None = None
+    directive: str = ""
+    decision_contract: DecisionContract = DecisionContract()
+    command: CommandSpec | None = None
+    manual: ManualSpec | None = None
+
+
+# -- workflows -------------------------------------------------------------------------------------
+class ReworkRule(_Model):
+    """Where a ``rework`` verdict sends the workflow: an earlier phase."""
+
+    target: Ident
+
+
+class OnVerdict(_Model):
+    """Per-verdict routing of one workflow entry."""
+
+    rework: ReworkRule | None = None
+
+
+class PhaseOptions(_Model):
+    """The options of a ``{<phase-id>: {...}}`` workflow entry."""
+
+    on_verdict: OnVerdict = OnVerdict()
+    skip_if: tuple[Annotated[str, AfterValidator(_skip_expr)], ...] = ()
+    max_rework_attempts: Annotated[int, Field(ge=0)] = 3
+
+
+class WorkflowRefEntry(_Model):
+    """``{workflow_ref: <id>}``: another workflow's phases, expanded inline."""
+
+    workflow_ref: Ident
+
+
+def _entry_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "phase-id"
+    if isinstance(value, WorkflowRefEntry) or (isinstance(value, dict) and "workflow_ref" in value):
+        return "workflow-ref"
+    if isinstance(value, dict) and len(value) == 1:
+        return "phase-options"
+    return None
+
+
+ENTRY_TAGS = ("phase-id", "phase-options", "workflow-ref")
+ENTRY_SHAPE = (
+    "a phase id, a single-key map {<phase-id>: {on_verdict, skip_if, max_rework_attempts}}, or {workflow_ref: <id>}"
+)
+
+WorkflowEntry = Annotated[
+    Union[  # noqa: UP007 - Tag needs the explicit Union form
+        Annotated[Ident, Tag("phase-id")],
+        Annotated[dict[Ident, PhaseOptions], Field(min_length=1, max_length=1), Tag("phase-options")],
+        Annotated[WorkflowRefEntry, Tag("workflow-ref")],
+    ],
+    Discriminator(
+        _entry_kind, custom_error_type="phase_entry", custom_error_message=f"a phase entry must be {ENTRY_SHAPE}"
+    ),
+]
+
+
+class MergeSpec(_Model):
+    """How a successful run lands: strategy, target (null: the branch checked out at run time), PR."""
+
+    strategy: Literal["merge", "squash", "rebase"] = "merge"
+    target_branch: str | None = None
+    create_pr: bool = False
+    cleanup_worktree: bool = True
+
+
+class PostSuccess(_Model):
+    """What happens after the last phase advances; no ``merge`` leaves the branch for a human."""
+
+    merge: MergeSpec | None = None
+
+
+class PhaseEntry(_Model):
+    """One step of an expanded workflow: a phase id and its routing options."""
+
+    phase: str
+    on_verdict: OnVerdict = OnVerdict()
+    skip_if: tuple[str, ...] = ()
+    max_rework_attempts: int = 3
+    workflow: str = ""  # the workflow whose definition holds this entry (differs under workflow_ref)
+
+    def skip_conditions(self) -> list[SkipCondition]:
+        return [parse_skip_if(expr) for expr in self.skip_if]
+
+
+class WorkflowDef(_Model):
+    """A named list of phases with its landing policy and variables."""
+
+    id: Ident
+    description: str = ""
+    phases: Annotated[tuple[WorkflowEntry, ...], Field(min_length=1)]
+    post_success: PostSuccess = PostSuccess()
+    variables: dict[Annotated[str, AfterValidator(_var_name)], str] = {}
+
+
+# -- schedules and triggers ------------------------------------------------------------------------
+class ScheduledTask(_Model):
+    """The task a schedule creates each time it fires."""
+
+    title: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    type: Literal["feature", "bugfix", "refactor", "docs", "test", "chore"] = "feature"
+    priority: Literal["critical", "high", "medium", "low"] = "medium"
+    labels: tuple[str, ...] = ()
+
+
+class ScheduleConfig(_Model):
+    """A cron schedule (5 fields, UTC) that runs a workflow or creates a task."""
+
+    id: Ident
+    cron: Annotated[str, AfterValidator(_cron)]
+    workflow_ref: Ident | None = None
+    task: ScheduledTask | None = None
+    enabled: bool = True
+    catch_up: bool = True
+
+
+class WebhookTaskTemplate(_Model):
+    """Title/description templates of the task a webhook creates (null: a built-in default)."""
+
+    title: str | None = None
+    description: str | None = None
+
+
+class WebhookConfig(_Model):
+    """A webhook trigger: HMAC secret (by env var name), rate limit, task template."""
+
+    secret_env: EnvName | None = None
+    rate_limit_per_minute: PositiveInt = 10
+    task: WebhookTaskTemplate = WebhookTaskTemplate()
+    enqueue: bool = True
+
+
+class FileWatcherConfig(_Model):
+    """A file watcher trigger: globs to watch and ignore, and a quiet period."""
+
+    paths: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(min_length=1)]
+    ignore: tuple[str, ...] = ()
+    debounce_secs: Annotated[float, Field(ge=0)] = 5.0
+
+
+class WebhookTrigger(_Model):
+    id: Ident
+    type: Literal["webhook"]
+    workflow_ref: Ident | None = None
+    enabled: bool = True
+    config: WebhookConfig = WebhookConfig()
+
+
+class FileWatcherTrigger(_Model):
+    id: Ident
+    type: Literal["file_watcher"]
+    workflow_ref: Ident | None = None
+    enabled: bool = True
+    config: FileWatcherConfig
+
+
+TriggerConfig = Annotated[Union[WebhookTrigger, FileWatcherTrigger], Field(discriminator="type")]  # noqa: UP007
+TRIGGER_TYPES = ("webhook", "file_watcher")
+
+
+# -- daemon ----------------------------------------------------------------------------------------
+class HttpConfig(_Model):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 4177
+
+
+class DaemonConfig(_Model):
+    """The long-running daemon's pool, tick interval and HTTP listener."""
+
+    pool_size: Annotated[int, Field(ge=1)] = 2
+    interval_secs: Annotated[float, Field(gt=0)] = 1.0
+    auto_run_ready: bool = False
+    prune_worktrees: bool = False
+    http: HttpConfig = HttpConfig()
+
+
+# -- the whole file --------------------------------------------------------------------------------
+class WorkflowConfig(_Model):
+    """The merged, validated configuration of one project."""
+
+    default_workflow: Ident
+    agents: dict[Ident, AgentConfig] = {}
+    phases: dict[Ident, PhaseConfig] = {}
+    workflows: tuple[WorkflowDef, ...] = ()
+    mcp_servers: dict[Ident, McpServerConfig] = {}
+    schedules: tuple[ScheduleConfig, ...] = ()
+    triggers: tuple[TriggerConfig, ...] = ()
+    daemon: DaemonConfig = DaemonConfig()
+
+    def workflow(self, workflow_id: str) -> WorkflowDef:
+        for wf in self.workflows:
+            if wf.id == workflow_id:
+                return wf
+        known = ", ".join(wf.id for wf in self.workflows)
+        raise NotFound(f"no workflow {workflow_id!r} in the configuration (have: {known})")
+
+    def expanded_phases(self, workflow_id: str) -> list[PhaseEntry]:
+        """The workflow's phases with every ``workflow_ref`` expanded inline (cycles are rejected at load)."""
+        out: list[PhaseEntry] = []
+        for entry in self.workflow(workflow_id).phases:
+            if isinstance(entry, WorkflowRefEntry):
+                out.extend(self.expanded_phases(entry.workflow_ref))
+            elif isinstance(entry, str):
+                out.append(PhaseEntry(phase=entry, workflow=workflow_id))
+            else:
+                ((phase_id, options),) = entry.items()
+                out.append(PhaseEntry(phase=phase_id, workflow=workflow_id, **options.model_dump()))
+        return out
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of ``.animus/workflows.yaml`` for editors."""
+    schema = WorkflowConfig.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "animus workflow configuration (.animus/workflows.yaml)"
+    # every file of a merged set may omit default_workflow; the loader checks the merged result
+    schema["required"] = []
+    return schema
