@@ -39,6 +39,7 @@ def agent() -> None:
         "animus agent run --tool claude --prompt 'Fix the failing test' --model sonnet",
         "animus agent run --tool codex --prompt 'Explain src/' --detach --json",
         "animus agent run --tool scripted --script demo.json --prompt hi",
+        "animus agent run --tool claude --resume 0b5d8f7e-2f0a-4c55-9e67-0e7d9f1c2a3b --prompt 'Continue'",
     ),
 )
 @click.option("--tool", type=click.Choice(TOOL_CHOICES), help="Agent CLI to run (or take a profile with --agent).")
@@ -50,6 +51,12 @@ def agent() -> None:
 @click.option("--idle-timeout", type=float, help="Kill after this many seconds without output (default 900).")
 @click.option("--detach", is_flag=True, help="Start the run and return at once, printing its run id.")
 @click.option("--run-id", help="Run id to use (idempotent: an existing run is never started twice).")
+@click.option(
+    "--resume",
+    "resume_session",
+    metavar="SESSION_ID",
+    help="Continue this agent session (claude, codex, gemini, opencode).",
+)
 @click.option("--base-url", help="Model endpoint (gateway, proxy, local server) for the CLI.")
 @click.option("--api-key-env", metavar="NAME", help="Name of the env var holding the API key for --base-url.")
 @click.option("--script", type=click.Path(dir_okay=False), help="Script for --tool scripted (the fake agent).")
@@ -67,6 +74,7 @@ def run_cmd(
     idle_timeout: float | None,
     detach: bool,
     run_id: str | None,
+    resume_session: str | None,
     base_url: str | None,
     api_key_env: str | None,
     script: str | None,
@@ -76,7 +84,7 @@ def run_cmd(
     """Run one agent CLI on a prompt, streaming its events; exit 0 if it succeeded, 1 if not."""
     import dataclasses
 
-    from animus.agents import DECISION_INSTRUCTION, RunReader, start_agent_run
+    from animus.agents import DECISION_INSTRUCTION, RunReader, SessionPlan, start_agent_run
 
     profile = _profile(app, tool, agent_id)
     overrides: dict[str, Any] = {"env": {**profile.env, **_parse_env(env_pairs)}}
@@ -101,6 +109,7 @@ def run_cmd(
         runs_dir=project.runs_dir,
         state_dir=project.state_dir,
         run_id=run_id,
+        session=SessionPlan.resume_of(resume_session) if resume_session else None,
         labels={"source": "cli"},
     )
     secrets_env = {**os.environ, **profile.env}

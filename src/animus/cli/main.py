@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("animus.cli.config_cmd", "config", "Validate, show and describe the workflow configuration."),
     "task": ("animus.cli.task", "task", "Create, list, update and order tasks."),
     "doctor": ("animus.cli.doctor", "doctor", "Check git, state dir, config, database and agent CLIs."),
+    "run": ("animus.cli.run", "run", "Run a task's workflow to the end in the foreground, with live progress."),
+    "workflow": ("animus.cli.workflow", "workflow", "Inspect workflow runs; approve/reject gates; cancel, resume, retry."),
     "agent": ("animus.cli.agent", "agent", "Run, inspect and stop agent CLI processes."),
     "logs": ("animus.cli.agent", "logs", "Show an agent run's output (normalized or raw), live or finished."),
 }

@@ -7,10 +7,12 @@ Example::
         task = store.create_task(NewTask(title="Fix the login redirect"))
 """
 
-from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection
+from animus.store import _runs as runs
+from animus.store import _tasks as tasks
+from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
 from animus.store._store import ENV_DATABASE_URL, Store, database_url, open_store, redact_url
-from animus.store._tasks import SORT_KEYS, NewTask, TaskPatch, TaskQuery
+from animus.store._tasks import SORT_KEYS, NewTask, TaskPatch, TaskQuery, now_iso
 
 __all__ = [
     "ENV_DATABASE_URL",
@@ -19,12 +21,16 @@ __all__ = [
     "SORT_KEYS",
     "Connection",
     "NewTask",
+    "SessionConnection",
     "SqlAlchemyConnection",
     "SqliteConnection",
     "Store",
     "TaskPatch",
     "TaskQuery",
     "database_url",
+    "now_iso",
     "open_store",
     "redact_url",
+    "runs",
+    "tasks",
 ]

@@ -220,3 +220,34 @@ class SqlAlchemyConnection:
     def close(self) -> None:
         self._conn.close()
         self._engine.dispose()
+
+
+class SessionConnection:
+    """A SQLAlchemy ``Session`` already inside a transaction (a DBOS datasource transaction).
+
+    The transaction belongs to the caller: ``transaction()`` only nests, and nothing here commits,
+    so a state change and the journal record of the step that made it commit together.
+    """
+
+    def __init__(self, session: Any) -> None:
+        import sqlalchemy as sa
+
+        self._sa = sa
+        self._session = session
+        bind = session.get_bind()
+        self.dialect = bind.dialect.name
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        result = self._session.execute(self._sa.text(sql), dict(params or {}))
+        return [dict(r) for r in result.mappings().all()] if result.returns_rows else []
+
+    def execute_many(self, sql: str, rows: list[Mapping[str, Any]]) -> None:
+        if rows:
+            self._session.execute(self._sa.text(sql), [dict(r) for r in rows])
+
+    @contextmanager
+    def transaction(self) -> Iterator[SessionConnection]:
+        yield self
+
+    def close(self) -> None:  # the session's owner closes it
+        pass

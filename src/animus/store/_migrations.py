@@ -80,6 +80,76 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        2,
+        "workflow runs",
+        (
+            """CREATE TABLE workflow_runs (
+                id TEXT PRIMARY KEY,
+                task_id TEXT NOT NULL REFERENCES tasks (id),
+                workflow TEXT NOT NULL,
+                generation INTEGER NOT NULL DEFAULT 1,
+                status TEXT NOT NULL,
+                phase_index INTEGER NOT NULL DEFAULT 0,
+                current_phase TEXT,
+                branch TEXT,
+                worktree TEXT,
+                base_sha TEXT,
+                vars TEXT NOT NULL DEFAULT '{}',
+                plan TEXT,
+                state TEXT NOT NULL DEFAULT '{}',
+                failure_reason TEXT,
+                landed_sha TEXT,
+                pr_url TEXT,
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL,
+                started_at TEXT,
+                ended_at TEXT,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX workflow_runs_task ON workflow_runs (task_id, status)",
+            "CREATE INDEX workflow_runs_status ON workflow_runs (status)",
+            """CREATE TABLE phase_runs (
+                run_id TEXT NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                phase TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                mode TEXT NOT NULL,
+                status TEXT NOT NULL,
+                agent_run_id TEXT,
+                commit_sha TEXT,
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+                output_excerpt TEXT,
+                started_at TEXT NOT NULL,
+                ended_at TEXT,
+                PRIMARY KEY (run_id, seq)
+            )""",
+            """CREATE TABLE decisions (
+                run_id TEXT NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                phase TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                verdict TEXT NOT NULL,
+                effective TEXT NOT NULL,
+                target_phase TEXT,
+                confidence DOUBLE PRECISION,
+                risk TEXT,
+                reason TEXT NOT NULL,
+                evidence TEXT NOT NULL DEFAULT '[]',
+                at TEXT NOT NULL,
+                PRIMARY KEY (run_id, seq)
+            )""",
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _CREATE_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from animus.domain.errors import InvalidInput
+from animus.domain.runs import DecisionRecord, PhaseRun, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
-from animus.store import _tasks
+from animus.store import _runs, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, sqlite_path_from_url
 from animus.store._migrations import LATEST_VERSION, current_version, migrate
 from animus.store._tasks import NewTask, TaskPatch, TaskQuery
@@ -77,6 +78,30 @@ class Store:
 
     def remove_dependency(self, task_id: str, depends_on: str) -> Task:
         return _tasks.remove_dependency(self.conn, task_id, depends_on)
+
+    # -- workflow runs -----------------------------------------------------------------------------
+    def create_run(self, task_id: str, workflow: str, vars_: dict[str, str] | None = None) -> WorkflowRun:
+        return _runs.create_run(self.conn, task_id, workflow, vars_ or {})
+
+    def get_run(self, run_id: str) -> WorkflowRun:
+        return _runs.get_run(self.conn, run_id)
+
+    def active_run_for_task(self, task_id: str) -> WorkflowRun | None:
+        return _runs.active_run_for_task(self.conn, task_id)
+
+    def list_runs(
+        self, *, task_id: str | None = None, statuses: tuple[RunStatus, ...] = (), limit: int = 100
+    ) -> list[WorkflowRun]:
+        return _runs.list_runs(self.conn, task_id=task_id, statuses=statuses, limit=limit)
+
+    def update_run(self, run_id: str, **fields: Any) -> WorkflowRun:
+        return _runs.update_run(self.conn, run_id, **fields)
+
+    def phase_runs(self, run_id: str) -> list[PhaseRun]:
+        return _runs.list_phase_runs(self.conn, run_id)
+
+    def decisions(self, run_id: str) -> list[DecisionRecord]:
+        return _runs.list_decisions(self.conn, run_id)
 
     def events(self, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         return self.conn.execute(

@@ -126,26 +126,29 @@ def _id_sort_key(task_id: str) -> int:
     return int(task_id.split("-", 1)[1]) if "-" in task_id else 0
 
 
+_SEP = "\x1f"  # unit separator: labels cannot contain it (whitespace) and ids never do
+
+
+def _select(conn: Connection) -> str:
+    """SELECT of task rows with labels and dependencies folded in, so any list is one query."""
+    agg = "group_concat({col}, char(31))" if conn.dialect == "sqlite" else "string_agg({col}, chr(31))"
+    labels = agg.format(col="l.label")
+    deps = agg.format(col="d.depends_on")
+    return (
+        f"SELECT t.*, (SELECT {labels} FROM task_labels l WHERE l.task_id = t.id) AS labels_agg, "
+        f"(SELECT {deps} FROM task_deps d WHERE d.task_id = t.id) AS deps_agg FROM tasks t"
+    )
+
+
 def _hydrate(conn: Connection, rows: list[Row]) -> list[Task]:
-    if not rows:
-        return []
-    ids = [r["id"] for r in rows]
-    labels: dict[str, list[str]] = {i: [] for i in ids}
-    deps: dict[str, list[str]] = {i: [] for i in ids}
-    # Chunk the IN lists: SQLite caps bound parameters (32766 on 3.32+) and long lists are slow to bind.
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        params = {f"i{n}": v for n, v in enumerate(chunk)}
-        marks = ", ".join(f":i{n}" for n in range(len(chunk)))
-        for r in conn.execute(f"SELECT task_id, label FROM task_labels WHERE task_id IN ({marks})", params):
-            labels[r["task_id"]].append(r["label"])
-        for r in conn.execute(f"SELECT task_id, depends_on FROM task_deps WHERE task_id IN ({marks})", params):
-            deps[r["task_id"]].append(r["depends_on"])
-    return [_row_to_task(r, labels[r["id"]], deps[r["id"]]) for r in rows]
+    return [
+        _row_to_task(r, (r["labels_agg"] or "").split(_SEP) if r["labels_agg"] else (), r["deps_agg"].split(_SEP) if r["deps_agg"] else ())
+        for r in rows
+    ]
 
 
 def get_task(conn: Connection, task_id: str) -> Task:
-    rows = conn.execute("SELECT * FROM tasks WHERE id = :id", {"id": task_id})
+    rows = conn.execute(_select(conn) + " WHERE t.id = :id", {"id": task_id})
     if not rows:
         raise NotFound(f"task {task_id} not found", hint="list tasks with `animus task list`")
     return _hydrate(conn, rows)[0]
@@ -226,7 +229,7 @@ def list_tasks(conn: Connection, query: TaskQuery) -> list[Task]:
     if query.descending:
         direction = "ASC" if direction == "DESC" else "DESC"
     order = f"{column} {direction}, t.number {direction if column == 't.number' else 'ASC'}"
-    sql = "SELECT * FROM tasks t"
+    sql = _select(conn)
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {order}"
@@ -324,8 +327,8 @@ def delete_task(conn: Connection, task_id: str, *, force: bool = False) -> Task:
 
 def next_task(conn: Connection) -> Task | None:
     rows = conn.execute(
-        """SELECT t.* FROM tasks t
-           WHERE t.status = 'ready'
+        _select(conn)
+        + """ WHERE t.status = 'ready'
              AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks dt ON dt.id = d.depends_on
                              WHERE d.task_id = t.id AND dt.status <> 'done')
            ORDER BY t.priority_rank ASC, t.number ASC

@@ -1,0 +1,137 @@
+"""`animus run TASK`: run a task's workflow to the end in the foreground, with live progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from animus.cli.app import AppContext, common_options, console, example
+from animus.cli.task import TASK_ID
+from animus.domain.errors import AnimusError
+
+
+class Progress:
+    """Renders engine events: readable lines, or one JSON object per line with --json."""
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self.phases: dict[int, dict[str, Any]] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.app.json_output:
+            self.app.event(event)
+            return
+        from rich.text import Text
+
+        out = console()
+        kind = event["event"]
+        if kind == "run.started":
+            out.print(Text.assemble(("▶ ", "bold cyan"), (event["run_id"], "bold"), f"  workflow {event['workflow']}"))
+        elif kind == "phase.started":
+            self.phases[event["seq"]] = event
+            if event["status"] == "skipped":
+                return
+            out.print(Text.assemble("  ", (f"{event['phase']} #{event['attempt']}", "bold"), f" ({event['mode']}) …"))
+        elif kind == "agent":
+            line = _agent_line(event)
+            if line:
+                out.print(Text("      · " + line, style="dim"))
+        elif kind == "decision":
+            style = {"advance": "green", "skip": "dim", "rework": "yellow", "fail": "red"}.get(event["effective"], "")
+            conf = f" ({event['confidence']}, {event['risk']})" if event.get("confidence") is not None and event["source"] == "agent" else ""
+            target = f" → {event['target_phase']}" if event.get("target_phase") and event["effective"] == "rework" else ""
+            out.print(Text.assemble("  ", (f"{event['phase']} #{event['attempt']}", "bold"), " → ", (event["effective"], style), target, conf, ": ", event["reason"][:300]))
+        elif kind == "phase.status" and event["status"] == "waiting":
+            out.print(Text.assemble(("  ⏸ ", "yellow"), f"{event['phase']} waits for a human: ",
+                                    (f"animus workflow approve {event['run_id']} --phase {event['phase']}", "bold"),
+                                    "  (or reject)"))
+        elif kind == "run.status" and event["status"] not in ("running", "pending", "waiting_manual"):
+            pass  # the summary says it
+
+
+def _agent_line(event: dict[str, Any]) -> str | None:
+    kind = event.get("kind")
+    if kind == "tool_call":
+        args = event.get("input") or {}
+        hint = next((str(args[k]) for k in ("file_path", "path", "command", "filePath", "pattern") if k in args), "")
+        return f"{event.get('name')} {hint}"[:160]
+    if kind == "text":
+        text = (event.get("text") or "").strip().splitlines()
+        return text[0][:160] if text else None
+    if kind == "error":
+        return f"error: {event.get('message', '')[:160]}"
+    if kind == "rate_limit":
+        return f"rate limited ({event.get('status')}), resets at {event.get('resets_at')}"
+    return None
+
+
+def summarize(app: AppContext, run: Any, phases: list[Any]) -> None:
+    data = {**run.to_dict(), "phases": [p.to_dict() for p in phases]}
+
+    def human(d: dict[str, Any]) -> None:
+        from rich.text import Text
+
+        ok = d["status"] == "completed"
+        style = "green" if ok else "red"
+        reworks = sum(1 for p in d["phases"] if p["status"] == "rework")
+        tail = f"{len(d['phases'])} phase run(s), {reworks} rework(s), {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"
+        landed = ""
+        if d.get("landed_sha"):
+            landed = f" landed {d['landed_sha'][:10]}"
+        elif d.get("pr_url"):
+            landed = f" PR {d['pr_url']}"
+        console().print(Text.assemble(("✔ " if ok else "✘ ", style), (d["status"], f"bold {style}"), landed, f"  ({tail})"))
+        if not ok and d.get("failure_reason"):
+            console().print(Text(f"  reason: {d['failure_reason'][:500]}"))
+            console().print(Text(f"  resume with: animus workflow resume {d['id']}", style="dim"))
+
+    app.emit(data, human)
+    if run.status.value != "completed":
+        raise AnimusError(f"run {run.id} ended {run.status.value}: {run.failure_reason or ''}".strip(), details={"run_id": run.id, "status": run.status.value})
+
+
+def run_in_foreground(app: AppContext, run: Any) -> None:
+    from animus.engine import EngineContext, execute_run
+
+    project = app.project()
+    store = app.store()
+    ctx = EngineContext(project.root, project.state_dir, store.url)
+    try:
+        final = execute_run(ctx, store, run, Progress(app))
+    except KeyboardInterrupt:
+        click.echo(
+            "\ninterrupted: the run is paused where it stopped (a running agent keeps running detached).\n"
+            "continue it with `animus run TASK` (or `animus workflow resume RUN`); stop it with `animus workflow cancel RUN`",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    summarize(app, final, store.phase_runs(final.id))
+
+
+@click.command(
+    "run",
+    epilog=example(
+        "animus run TASK-3",
+        "animus run TASK-3 --workflow demo --var target=main",
+        "animus run TASK-3 --json   # JSONL progress events, then the run",
+    ),
+)
+@click.argument("task_id", type=TASK_ID)
+@click.option("--workflow", default=None, help="Workflow to use (default: the task's, else default_workflow).")
+@click.option("--var", "variables", multiple=True, metavar="K=V", help="Workflow variable (repeatable).")
+@common_options
+def run(app: AppContext, task_id: str, workflow: str | None, variables: tuple[str, ...]) -> None:
+    """Run a task's workflow to the end (resumes its interrupted run instead of starting another)."""
+    from animus.config import load_config
+    from animus.engine import parse_vars, prepare_run
+
+    config = load_config(app.project())
+    values = parse_vars(variables)
+    app.store().get_task(task_id)  # an unknown task is exit 3 before anything else
+
+    def prepare() -> Any:
+        run_, _created = prepare_run(app.store(), config, task_id, workflow=workflow, variables=values, root=app.project().root)
+        return run_
+
+    run_in_foreground(app, prepare)

@@ -1,0 +1,187 @@
+"""`animus workflow …`: inspect runs, decide manual gates, cancel, resume, retry, render prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from animus.cli.app import AppContext, common_options, console, example
+from animus.cli.run import run_in_foreground
+from animus.cli.task import TASK_ID
+from animus.domain.runs import RunStatus
+
+
+def _render_runs(runs: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not runs:
+        console().print("no workflow runs")
+        return
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("RUN", "TASK", "STATUS", "PHASE", "TOKENS", "COST", "STARTED"):
+        table.add_column(column, no_wrap=column in ("RUN", "TASK", "STATUS"))
+    for r in runs:
+        table.add_row(r["id"], r["task_id"], Text(r["status"]), r["current_phase"] or "-", str(r["input_tokens"] + r["output_tokens"]),
+                      f"${r['cost_usd']:.4f}", (r["started_at"] or "-")[:19])
+    console().print(table)
+
+
+@click.group(epilog=example("animus workflow list", "animus workflow get TASK-3.standard.1", "animus workflow approve TASK-3.standard.1 --phase signoff"))
+def workflow() -> None:
+    """Inspect and steer workflow runs."""
+
+
+@workflow.command("list", epilog=example("animus workflow list --status running", "animus workflow list --task TASK-3 --json"))
+@click.option("--task", "task_id", type=TASK_ID, default=None, help="Only runs of this task.")
+@click.option("--status", "statuses", multiple=True, type=click.Choice([s.value for s in RunStatus]), help="Only these statuses.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@common_options
+def list_(app: AppContext, task_id: str | None, statuses: tuple[str, ...], limit: int) -> None:
+    """List workflow runs, newest first."""
+    runs = app.store().list_runs(task_id=task_id, statuses=tuple(RunStatus(s) for s in statuses), limit=limit)
+    app.emit([r.to_dict() for r in runs], _render_runs)
+
+
+@workflow.command("get", epilog=example("animus workflow get TASK-3.standard.1 --json"))
+@click.argument("run_id")
+@common_options
+def get(app: AppContext, run_id: str) -> None:
+    """A run with its phase attempts (timings, tokens, cost, verdicts)."""
+    store = app.store()
+    run = store.get_run(run_id)
+    data = {**run.to_dict(with_plan=True), "phases": [p.to_dict() for p in store.phase_runs(run_id)],
+            "decisions": [d.to_dict() for d in store.decisions(run_id)]}
+
+    def human(d: dict[str, Any]) -> None:
+        from rich.text import Text
+
+        out = console()
+        out.print(Text.assemble((d["id"], "bold"), f"  {d['status']}  task {d['task_id']}  workflow {d['workflow']}  branch {d['branch'] or '-'}"))
+        if d["failure_reason"]:
+            out.print(Text(f"reason: {d['failure_reason']}"))
+        for p in d["phases"]:
+            out.print(Text(f"  {p['seq']:>3} {p['phase']} #{p['attempt']} {p['mode']:<7} {p['status']:<9} "
+                           f"tokens {p['input_tokens'] + p['output_tokens']:>7}  ${p['cost_usd']:.4f}  {p['agent_run_id'] or ''}"))
+        out.print(Text(f"total: {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"))
+
+    app.emit(data, human)
+
+
+@workflow.command("decisions", epilog=example("animus workflow decisions TASK-3.standard.1"))
+@click.argument("run_id")
+@common_options
+def decisions(app: AppContext, run_id: str) -> None:
+    """Every verdict of a run: as returned, and as the gate applied it."""
+    rows = [d.to_dict() for d in app.store().decisions(app.store().get_run(run_id).id)]
+
+    def human(items: list[dict[str, Any]]) -> None:
+        from rich.text import Text
+
+        for d in items:
+            shown = d["verdict"] if d["verdict"] == d["effective"] else f"{d['verdict']}→{d['effective']}"
+            console().print(Text(f"{d['seq']:>3} {d['phase']} #{d['attempt']} [{d['source']}] {shown}: {d['reason']}"))
+
+    app.emit(rows, human)
+
+
+def _gate(app: AppContext, run_id: str, phase: str, note: str | None, approve: bool) -> None:
+    from animus.engine import decide_gate
+
+    store = app.store()
+    data = decide_gate(store, store.url, run_id, phase, approve=approve, note=note)
+    app.emit(data, lambda d: console().print(f"{'approved' if approve else 'rejected'} {phase} of {run_id}"))
+
+
+@workflow.command("approve", epilog=example("animus workflow approve TASK-3.standard.1 --phase signoff --note 'looks good'"))
+@click.argument("run_id")
+@click.option("--phase", required=True, help="The manual phase waiting for a decision.")
+@click.option("--note", default=None, help="A note recorded with the decision.")
+@common_options
+def approve(app: AppContext, run_id: str, phase: str, note: str | None) -> None:
+    """Approve a manual gate (the run continues)."""
+    _gate(app, run_id, phase, note, True)
+
+
+@workflow.command("reject", epilog=example("animus workflow reject TASK-3.standard.1 --phase signoff --note 'tests are flaky'"))
+@click.argument("run_id")
+@click.option("--phase", required=True, help="The manual phase waiting for a decision.")
+@click.option("--note", default=None, help="Why (goes to the rework target as context).")
+@common_options
+def reject(app: AppContext, run_id: str, phase: str, note: str | None) -> None:
+    """Reject a manual gate (rework to its target, or the run fails)."""
+    _gate(app, run_id, phase, note, False)
+
+
+@workflow.command("cancel", epilog=example("animus workflow cancel TASK-3.standard.1"))
+@click.argument("run_id")
+@common_options
+def cancel(app: AppContext, run_id: str) -> None:
+    """Cancel a run: stops the agent's process tree, keeps the worktree for inspection."""
+    from animus.engine import cancel_run
+
+    store = app.store()
+    run = cancel_run(store, store.url, app.project().runs_dir, run_id)
+    app.emit(run.to_dict(), lambda d: console().print(f"cancelled {d['id']} (worktree kept: {d['worktree'] or '-'})"))
+
+
+@workflow.command("resume", epilog=example("animus workflow resume TASK-3.standard.1"))
+@click.argument("run_id")
+@common_options
+def resume(app: AppContext, run_id: str) -> None:
+    """Continue a failed, escalated, conflicted or cancelled run from its last committed step (foreground)."""
+    from animus.engine import reopen_for_resume
+
+    run_in_foreground(app, reopen_for_resume(app.store(), run_id))
+
+
+@workflow.command("retry", epilog=example("animus workflow retry TASK-3.standard.1"))
+@click.argument("run_id")
+@common_options
+def retry(app: AppContext, run_id: str) -> None:
+    """Start a new run of the same task and workflow from the first phase (same branch) in the foreground."""
+    from animus.config import load_config
+    from animus.domain.errors import Conflict
+    from animus.engine import prepare_run
+
+    store = app.store()
+    old = store.get_run(run_id)
+    if old.status.is_active:
+        raise Conflict(f"run {run_id} is still {old.status.value}", hint=f"cancel it first: `animus workflow cancel {run_id}`")
+    task = store.get_task(old.task_id)
+    if task.status.value in ("blocked",):
+        store.set_status(task.id, task.status.__class__("ready"), force=True)
+    run, _ = prepare_run(
+        store, load_config(app.project()), old.task_id, workflow=old.workflow, variables=old.vars, root=app.project().root
+    )
+    run_in_foreground(app, run)
+
+
+@workflow.command("prompt", epilog=example("animus workflow prompt TASK-3 --phase implementation"))
+@click.argument("task_id", type=TASK_ID)
+@click.option("--phase", required=True, help="Phase whose prompt to render.")
+@click.option("--workflow", "workflow_id", default=None, help="Workflow (default: the task's active run's, else the task's/default).")
+@common_options
+def prompt(app: AppContext, task_id: str, phase: str, workflow_id: str | None) -> None:
+    """Print the exact prompt an agent phase would get for a task now."""
+    from animus.config import load_config
+    from animus.domain.errors import InvalidInput
+    from animus.engine import build_plan, choose_workflow, render_prompt
+
+    store = app.store()
+    task = store.get_task(task_id)
+    active = store.active_run_for_task(task_id)
+    if active is not None and active.plan and not workflow_id:
+        plan, state, worktree = active.plan, active.state, active.worktree
+    else:
+        config = load_config(app.project())
+        plan = build_plan(config, choose_workflow(config, task.workflow, workflow_id), root=app.project().root)
+        state, worktree = {}, None
+    match = [p for p in plan["phases"] if p["id"] == phase]
+    if not match:
+        raise InvalidInput(f"workflow {plan['workflow']!r} has no phase {phase!r} (phases: {', '.join(p['id'] for p in plan['phases'])})")
+    if match[0]["mode"] != "agent":
+        raise InvalidInput(f"phase {phase!r} is a {match[0]['mode']} phase; only agent phases have prompts")
+    text = render_prompt(plan, match[0], task.to_dict(), state, worktree=worktree)
+    app.emit({"task_id": task_id, "phase": phase, "workflow": plan["workflow"], "prompt": text}, lambda d: click.echo(d["prompt"], nl=False))

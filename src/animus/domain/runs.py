@@ -1,0 +1,190 @@
+"""Workflow runs, phase runs and decisions: statuses as persisted strings, plus the records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"  # created, the executor has not started it yet
+    RUNNING = "running"  # a phase is executing
+    WAITING_MANUAL = "waiting_manual"  # parked at a manual gate until approve/reject
+    COMPLETED = "completed"  # all phases advanced and the result landed (terminal)
+    FAILED = "failed"  # a phase failed or errored past its retries (terminal, resumable)
+    ESCALATED = "escalated"  # rework budget exhausted: a human must look (terminal, resumable)
+    MERGE_CONFLICT = "merge_conflict"  # landing conflicted past the rework budget (terminal, resumable)
+    CANCELLED = "cancelled"  # stopped by a user (terminal, resumable)
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_RUN_STATUSES
+
+    @property
+    def is_terminal(self) -> bool:
+        return not self.is_active
+
+
+ACTIVE_RUN_STATUSES: Final = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING_MANUAL})
+RESUMABLE_RUN_STATUSES: Final = frozenset(
+    {RunStatus.FAILED, RunStatus.ESCALATED, RunStatus.MERGE_CONFLICT, RunStatus.CANCELLED}
+)
+
+
+class Verdict(StrEnum):
+    ADVANCE = "advance"
+    REWORK = "rework"
+    SKIP = "skip"
+    FAIL = "fail"
+
+
+class PhaseStatus(StrEnum):
+    RUNNING = "running"
+    WAITING = "waiting"  # manual gate open
+    ADVANCED = "advanced"
+    REWORK = "rework"  # sent the run back to an earlier phase
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """One execution of a workflow for one task."""
+
+    id: str
+    task_id: str
+    workflow: str
+    generation: int
+    status: RunStatus
+    phase_index: int
+    current_phase: str | None
+    branch: str | None
+    worktree: str | None
+    base_sha: str | None
+    vars: dict[str, str]
+    plan: dict[str, Any] | None
+    state: dict[str, Any]
+    failure_reason: str | None
+    landed_sha: str | None
+    pr_url: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    updated_at: str
+
+    @property
+    def dbos_workflow_id(self) -> str:
+        return f"animus-run:{self.id}:g{self.generation}"
+
+    def to_dict(self, *, with_plan: bool = False) -> dict[str, Any]:
+        data = {
+            "id": self.id,
+            "task_id": self.task_id,
+            "workflow": self.workflow,
+            "generation": self.generation,
+            "status": self.status.value,
+            "phase_index": self.phase_index,
+            "current_phase": self.current_phase,
+            "branch": self.branch,
+            "worktree": self.worktree,
+            "base_sha": self.base_sha,
+            "vars": self.vars,
+            "state": self.state,
+            "failure_reason": self.failure_reason,
+            "landed_sha": self.landed_sha,
+            "pr_url": self.pr_url,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "updated_at": self.updated_at,
+        }
+        if with_plan:
+            data["plan"] = self.plan
+        return data
+
+
+@dataclass(frozen=True)
+class PhaseRun:
+    """One attempt of one phase within a run (``seq`` orders them within the run)."""
+
+    run_id: str
+    seq: int
+    phase: str
+    attempt: int
+    mode: str
+    status: PhaseStatus
+    agent_run_id: str | None
+    commit_sha: str | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    output_excerpt: str | None
+    started_at: str
+    ended_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "phase": self.phase,
+            "attempt": self.attempt,
+            "mode": self.mode,
+            "status": self.status.value,
+            "agent_run_id": self.agent_run_id,
+            "commit_sha": self.commit_sha,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "output_excerpt": self.output_excerpt,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+        }
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A verdict as returned (``verdict``) and as applied by the gate (``effective``)."""
+
+    run_id: str
+    seq: int
+    phase: str
+    attempt: int
+    source: str  # agent | command | manual | skip_if | gate | land
+    verdict: str
+    effective: str
+    target_phase: str | None
+    confidence: float | None
+    risk: str | None
+    reason: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "phase": self.phase,
+            "attempt": self.attempt,
+            "source": self.source,
+            "verdict": self.verdict,
+            "effective": self.effective,
+            "target_phase": self.target_phase,
+            "confidence": self.confidence,
+            "risk": self.risk,
+            "reason": self.reason,
+            "evidence": self.evidence,
+            "at": self.at,
+        }
+
+
+def loads_json(text: str | None, default: Any) -> Any:
+    return json.loads(text) if text else default

@@ -1,0 +1,31 @@
+"""The durable workflow engine (DBOS): the phase loop, gates, rework, landing; crash-safe at every step."""
+
+from animus.engine._control import cancel_run, decide_gate, reopen_for_resume, require_phase
+from animus.engine._executor import choose_workflow, execute_run, parse_vars, prepare_run
+from animus.engine._gates import judge_agent, judge_command, judge_manual, route
+from animus.engine._plan import build_plan, profile_from_plan
+from animus.engine._prompts import render_prompt
+from animus.engine._runtime import ENGINE_VERSION, ExecutorLock, executor_id
+from animus.engine._steps import EngineContext
+
+__all__ = [
+    "ENGINE_VERSION",
+    "EngineContext",
+    "ExecutorLock",
+    "build_plan",
+    "cancel_run",
+    "choose_workflow",
+    "decide_gate",
+    "execute_run",
+    "executor_id",
+    "judge_agent",
+    "judge_command",
+    "judge_manual",
+    "parse_vars",
+    "prepare_run",
+    "profile_from_plan",
+    "render_prompt",
+    "reopen_for_resume",
+    "require_phase",
+    "route",
+]

@@ -1,0 +1,112 @@
+"""Operations on runs from any CLI process: approve/reject a gate, cancel, resume, retry.
+
+These never launch DBOS: messages go through ``DBOSClient`` (durably, also while no executor is up)
+and state through the store.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import TYPE_CHECKING, Any
+
+from animus.domain.errors import Conflict, InvalidInput
+from animus.domain.runs import RESUMABLE_RUN_STATUSES, PhaseStatus, RunStatus, WorkflowRun
+from animus.domain.tasks import TaskStatus
+from animus.engine._runtime import dbos_url
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from animus.store import Store
+
+
+def _client(db_url: str) -> Any:
+    import logging
+
+    from dbos import DBOSClient
+
+    logging.getLogger("dbos").addHandler(logging.NullHandler())
+    return DBOSClient(system_database_url=dbos_url(db_url))
+
+
+def decide_gate(store: Store, db_url: str, run_id: str, phase: str, *, approve: bool, note: str | None) -> dict[str, Any]:
+    """Send the decision a manual gate waits for; refused unless that gate is open now."""
+    run = store.get_run(run_id)
+    waiting = [p for p in store.phase_runs(run_id) if p.phase == phase and p.status == PhaseStatus.WAITING]
+    if run.status != RunStatus.WAITING_MANUAL or not waiting:
+        open_gates = [p.phase for p in store.phase_runs(run_id) if p.status == PhaseStatus.WAITING]
+        raise Conflict(
+            f"run {run_id} is not waiting at a manual gate {phase!r} (status {run.status.value}"
+            + (f", open gate: {', '.join(open_gates)}" if open_gates else "")
+            + ")"
+        )
+    attempt = waiting[-1].attempt
+    message = {"approve": approve, "note": note or "", "by": _user()}
+    client = _client(db_url)
+    try:
+        client.send(run.dbos_workflow_id, message, topic=f"gate:{phase}:{attempt}", idempotency_key=f"{run_id}:{phase}:{attempt}")
+    finally:
+        client.destroy()
+    return {"run_id": run_id, "phase": phase, "attempt": attempt, "approved": approve, "note": note or ""}
+
+
+def cancel_run(store: Store, db_url: str, runs_dir: Path, run_id: str) -> WorkflowRun:
+    """Stop the run: cancel its workflow, stop the agent's whole process tree, keep the worktree."""
+    from animus import procs
+    from animus.store import now_iso
+
+    run = store.get_run(run_id)
+    if run.status.is_terminal:
+        raise Conflict(f"run {run_id} is already {run.status.value}")
+    client = _client(db_url)
+    try:
+        client.cancel_workflow(run.dbos_workflow_id)
+    finally:
+        client.destroy()
+    for phase in store.phase_runs(run_id):
+        if phase.status in (PhaseStatus.RUNNING, PhaseStatus.WAITING):
+            if phase.agent_run_id and (runs_dir / phase.agent_run_id).is_dir():
+                procs.stop(phase.agent_run_id, runs_dir)
+            from animus.store import runs as run_rows
+
+            run_rows.update_phase(store.conn, run_id, phase.seq, status=PhaseStatus.CANCELLED, ended_at=now_iso())
+    updated = store.update_run(run_id, status=RunStatus.CANCELLED, failure_reason="cancelled by user", ended_at=now_iso())
+    if store.get_task(run.task_id).status == TaskStatus.IN_PROGRESS:
+        store.set_status(run.task_id, TaskStatus.BLOCKED, force=True, reason=f"run {run_id} cancelled by user")
+    return updated
+
+
+def reopen_for_resume(store: Store, run_id: str) -> WorkflowRun:
+    """A failed/escalated/conflicted/cancelled run continues from its last committed step.
+
+    It gets a new generation (a new DBOS workflow on the same run record) and a fresh rework budget
+    for the phase that escalated.
+    """
+    run = store.get_run(run_id)
+    if run.status.is_active:
+        return run
+    if run.status not in RESUMABLE_RUN_STATUSES:
+        raise Conflict(f"run {run_id} is {run.status.value}; only failed, escalated, merge_conflict or cancelled runs resume")
+    active = store.active_run_for_task(run.task_id)
+    if active is not None:
+        raise Conflict(f"{run.task_id} already has an active run {active.id}")
+    state = dict(run.state)
+    if run.status == RunStatus.ESCALATED and run.current_phase:
+        counts = dict(state.get("rework_counts", {}))
+        counts.pop(run.current_phase, None)
+        state["rework_counts"] = counts
+    if run.status == RunStatus.MERGE_CONFLICT:
+        state["conflict_reworks"] = 0
+    return store.update_run(run_id, status=RunStatus.PENDING, generation=run.generation + 1, failure_reason=None, ended_at=None, state=state)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def require_phase(run: WorkflowRun, phase: str) -> None:
+    if run.plan and phase not in {p["id"] for p in run.plan["phases"]}:
+        raise InvalidInput(f"workflow {run.workflow!r} of run {run.id} has no phase {phase!r}")

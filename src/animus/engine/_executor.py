@@ -1,0 +1,191 @@
+"""Run one task's workflow in the foreground: create or find its run, execute it durably, report progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from animus.domain.errors import Conflict, InvalidInput
+from animus.domain.runs import RunStatus, WorkflowRun
+from animus.domain.tasks import TaskStatus
+from animus.engine._plan import build_plan
+from animus.engine._runtime import ExecutorLock, start_engine, stop_engine
+from animus.engine._steps import EngineContext
+
+if TYPE_CHECKING:
+    from animus.config import WorkflowConfig
+    from animus.store import Store
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def choose_workflow(config: WorkflowConfig, task_workflow: str | None, requested: str | None) -> str:
+    workflow = requested or task_workflow or config.default_workflow
+    config.workflow(workflow)  # NotFound with the known ids
+    return workflow
+
+
+def prepare_run(
+    store: Store,
+    config: WorkflowConfig,
+    task_id: str,
+    *,
+    workflow: str | None = None,
+    variables: dict[str, str] | None = None,
+    root: Path | None = None,
+) -> tuple[WorkflowRun, bool]:
+    """The task's active run (never a second one), or a new pending run with its plan frozen."""
+    task = store.get_task(task_id)
+    active = store.active_run_for_task(task_id)
+    if active is not None:
+        if workflow and workflow != active.workflow:
+            raise Conflict(
+                f"{task_id} already has an active run {active.id} of workflow {active.workflow!r}",
+                hint=f"finish or cancel it first: `animus workflow cancel {active.id}`",
+            )
+        if variables and variables != {k: v for k, v in active.vars.items() if k in variables}:
+            raise Conflict(f"{task_id} already has an active run {active.id} with other --var values")
+        return active, False
+    if task.status in (TaskStatus.DONE, TaskStatus.CANCELLED):
+        raise Conflict(f"{task_id} is {task.status.value}", hint=f"reopen it first: `animus task status {task_id} backlog`")
+    name = choose_workflow(config, task.workflow, workflow)
+    plan = build_plan(config, name, variables=variables, root=root)
+    run = store.create_run(task_id, name, dict(variables or {}))
+    return store.update_run(run.id, plan=plan, state={}), True
+
+
+@dataclass
+class _Follower:
+    """Turns store changes (phases, decisions, agent events) into progress events, each once."""
+
+    store: Store
+    ctx: EngineContext
+    run_id: str
+    emit: Emit
+    seen_phases: dict[int, str] = field(default_factory=dict)
+    seen_decision_keys: set[tuple[int]] = field(default_factory=set)
+    readers: dict[str, Any] = field(default_factory=dict)
+    status: str = ""
+
+    def poll(self) -> WorkflowRun:
+        run = self.store.get_run(self.run_id)
+        decisions = self.store.decisions(self.run_id)
+        by_attempt: dict[tuple[str, int], list[Any]] = {}
+        for decision in decisions:
+            by_attempt.setdefault((decision.phase, decision.attempt), []).append(decision)
+        for phase in self.store.phase_runs(self.run_id):
+            previous = self.seen_phases.get(phase.seq)
+            if previous is None:
+                self.emit({"event": "phase.started", "run_id": self.run_id, **phase.to_dict()})
+            if phase.agent_run_id:
+                self._agent_events(phase)
+            if previous != phase.status.value and previous is not None or (previous is None and phase.status.value == "waiting"):
+                self.emit({"event": "phase.status", "run_id": self.run_id, **phase.to_dict()})
+            self.seen_phases[phase.seq] = phase.status.value
+            for decision in by_attempt.pop((phase.phase, phase.attempt), []):
+                self._decision(decision)
+        for rest in by_attempt.values():
+            for decision in rest:
+                self._decision(decision)
+        if run.status.value != self.status:
+            self.status = run.status.value
+            self.emit({"event": "run.status", "run_id": run.id, "status": run.status.value, "phase": run.current_phase})
+        return run
+
+    def _decision(self, decision: Any) -> None:
+        key = (decision.seq,)
+        if key in self.seen_decision_keys:
+            return
+        self.seen_decision_keys.add(key)
+        self.emit({"event": "decision", **decision.to_dict()})
+
+    def _agent_events(self, phase: Any) -> None:
+        from animus import agents
+
+        reader = self.readers.get(phase.agent_run_id)
+        if reader is None:
+            if not (self.ctx.runs_dir / phase.agent_run_id).is_dir():
+                return
+            reader = self.readers[phase.agent_run_id] = agents.RunReader(phase.agent_run_id, self.ctx.runs_dir)
+        for event in reader.poll():
+            if event.kind in ("tool_call", "text", "error", "rate_limit"):
+                self.emit({"event": "agent", "run_id": self.run_id, "phase": phase.phase,
+                           "agent_run_id": phase.agent_run_id, **event.to_dict()})
+
+
+def execute_run(
+    ctx: EngineContext, store: Store, run: WorkflowRun | Callable[[], WorkflowRun], emit: Emit, *, poll_secs: float = 0.2
+) -> WorkflowRun:
+    """Execute (or recover and continue) a run in this process until it reaches a terminal status.
+
+    ``run`` may be a callable that creates or finds the run: it is called once the executor lock is
+    held, so a refused second executor leaves no run record behind.
+    """
+    from dbos import DBOS, SetWorkflowID
+
+    lock = ExecutorLock(ctx.state_dir, "animus run")
+    lock.acquire()
+    try:
+        if callable(run):
+            run = run()
+        workflow = start_engine(ctx, log_file=ctx.state_dir / "logs" / "engine.log" if _ensure_logs(ctx) else None)
+        try:
+            with SetWorkflowID(run.dbos_workflow_id):
+                handle = DBOS.start_workflow(workflow, run.id)
+            follower = _Follower(store, ctx, run.id, emit)
+            emit({"event": "run.started", "run_id": run.id, "task_id": run.task_id, "workflow": run.workflow,
+                  "dbos_workflow_id": run.dbos_workflow_id})
+            while True:
+                current = follower.poll()
+                status = handle.get_status().status
+                if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
+                    if status == "ERROR":
+                        error = _workflow_error(handle)
+                        current = _fail_on_error(store, current, error)
+                    current = follower.poll()
+                    return current
+                if current.status.is_terminal and current.status == RunStatus.CANCELLED:
+                    return current
+                time.sleep(poll_secs)
+        finally:
+            stop_engine()
+    finally:
+        lock.release()
+
+
+def _ensure_logs(ctx: EngineContext) -> bool:
+    (ctx.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    return True
+
+
+def _workflow_error(handle: Any) -> str:
+    try:
+        handle.get_result()
+    except Exception as exc:  # the workflow's own exception, re-raised by DBOS
+        return f"{type(exc).__name__}: {exc}"
+    return "the workflow ended with an error"
+
+
+def _fail_on_error(store: Store, run: WorkflowRun, error: str) -> WorkflowRun:
+    if run.status.is_terminal:
+        return run
+    from animus.store import now_iso
+
+    updated = store.update_run(run.id, status=RunStatus.FAILED, failure_reason=error[:4000], ended_at=now_iso())
+    task = store.get_task(run.task_id)
+    if task.status != TaskStatus.BLOCKED:
+        store.set_status(run.task_id, TaskStatus.BLOCKED, force=True, reason=f"run {run.id} failed: {error}"[:2000])
+    return updated
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"invalid --var {pair!r}; expected KEY=VALUE")
+        out[key.strip()] = value
+    return out

@@ -1,0 +1,107 @@
+"""The plan of a run: the workflow as configured when the run was created, frozen as plain JSON.
+
+A run executes its plan, not the live configuration, so a config edit while a run is in flight (or
+between a crash and its recovery) cannot change what a replay does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from animus.agents import AgentProfile, McpServer
+from animus.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from animus.config import WorkflowConfig
+
+RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
+def build_plan(
+    config: WorkflowConfig, workflow_id: str, *, variables: dict[str, str] | None = None, root: Path | None = None
+) -> dict[str, Any]:
+    """Expand ``workflow_id`` into a JSON plan: phases with their agent profiles, routing and landing."""
+    workflow = config.workflow(workflow_id)
+    entries = config.expanded_phases(workflow_id)
+    declared = dict(workflow.variables)
+    unknown = sorted(set(variables or {}) - set(declared))
+    if unknown:
+        raise InvalidInput(
+            f"unknown variable(s) {', '.join(unknown)} for workflow {workflow_id!r}"
+            + (f" (declared: {', '.join(sorted(declared))})" if declared else " (it declares none)")
+        )
+    phases: list[dict[str, Any]] = []
+    for index, entry in enumerate(entries):
+        phase = config.phases[entry.phase]
+        item: dict[str, Any] = {
+            "index": index,
+            "id": entry.phase,
+            "mode": phase.mode,
+            "directive": phase.directive,
+            "decision_contract": phase.decision_contract.model_dump(mode="json"),
+            "rework_target": entry.on_verdict.rework.target if entry.on_verdict.rework else None,
+            "skip_if": list(entry.skip_if),
+            "max_rework_attempts": entry.max_rework_attempts,
+            "agent_id": phase.agent,
+            "agent": None,
+            "command": phase.command.model_dump(mode="json") if phase.command else None,
+            "manual": phase.manual.model_dump(mode="json") if phase.manual else None,
+        }
+        if phase.agent:
+            agent = config.agents[phase.agent]
+            servers = [
+                {"id": sid, "command": list(config.mcp_servers[sid].command), "env": dict(config.mcp_servers[sid].env)}
+                for sid in agent.mcp_servers
+                if sid in config.mcp_servers
+            ]
+            profile = agent.model_dump(mode="json")
+            profile["mcp_servers"] = servers
+            if profile.get("script") and root is not None and not Path(profile["script"]).is_absolute():
+                profile["script"] = str(root / profile["script"])  # relative to the project, not the cwd
+            item["agent"] = profile
+        phases.append(item)
+    merge = workflow.post_success.merge
+    return {
+        "workflow": workflow_id,
+        "description": workflow.description,
+        "phases": phases,
+        "merge": merge.model_dump(mode="json") if merge else None,
+        "variables": {**declared, **(variables or {})},
+    }
+
+
+def profile_from_plan(agent: dict[str, Any]) -> AgentProfile:
+    """The agents layer's profile from a plan's agent dict (field names match one to one)."""
+    known = {f.name for f in dataclasses.fields(AgentProfile)}
+    data = {k: v for k, v in agent.items() if k in known}
+    data["mcp_servers"] = [McpServer(id=s["id"], command=list(s["command"]), env=dict(s.get("env", {}))) for s in agent.get("mcp_servers", [])]
+    for key in ("extra_args", "allowed_tools", "command"):
+        if key in data and data[key] is not None:
+            data[key] = list(data[key])
+        elif key == "command":
+            data[key] = []
+    data["system_prompt"] = data.get("system_prompt") or None
+    for key in ("allowed_tools", "permission_mode"):
+        if data.get(key) is None:  # claude-only fields are null for other tools: keep the profile's defaults
+            data.pop(key, None)
+    return AgentProfile(**data)
+
+
+def phase_index(plan: dict[str, Any], phase_id: str) -> int:
+    for item in plan["phases"]:
+        if item["id"] == phase_id:
+            return int(item["index"])
+    raise InvalidInput(f"workflow {plan['workflow']!r} has no phase {phase_id!r}")
+
+
+def skip_reason(phase: dict[str, Any], task: dict[str, Any]) -> str | None:
+    """The first ``skip_if`` expression that matches the task, or None."""
+    from animus.config import parse_skip_if
+
+    for expr in phase["skip_if"]:
+        condition = parse_skip_if(expr)
+        if condition.matches(type=task["type"], priority=task["priority"], labels=task["labels"]):
+            return f"skip_if {expr!r} matched"
+    return None

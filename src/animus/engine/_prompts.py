@@ -1,0 +1,81 @@
+"""The prompt an agent phase gets: task, directive, earlier outputs, rework reason, decision format."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from animus.agents import DECISION_INSTRUCTION
+
+MAX_PRIOR_CHARS = 8000
+MAX_EXCERPT_CHARS = 4000
+
+
+def expand_vars(text: str, variables: dict[str, str]) -> str:
+    """``{{name}}`` → the workflow variable's value; unknown names are left as written."""
+    return re.sub(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", lambda m: variables.get(m.group(1), m.group(0)), text)
+
+
+def render_prompt(
+    plan: dict[str, Any],
+    phase: dict[str, Any],
+    task: dict[str, Any],
+    state: dict[str, Any],
+    *,
+    worktree: str | None = None,
+    decision_only: bool = False,
+) -> str:
+    variables = plan.get("variables") or {}
+    if decision_only:
+        return (
+            f"Your previous answer for the `{phase['id']}` phase did not end with a valid phase decision.\n"
+            f"Do not change any files. Reply with ONLY the decision line.\n\n{DECISION_INSTRUCTION}"
+        )
+    parts = [
+        f"# Task {task['id']}: {task['title']}",
+        f"Type: {task['type']} · Priority: {task['priority']}" + (f" · Labels: {', '.join(task['labels'])}" if task["labels"] else ""),
+    ]
+    if task.get("description"):
+        parts += ["", "## Description", task["description"]]
+    parts += ["", f"## Phase: {phase['id']} (workflow {plan['workflow']})"]
+    if phase.get("directive"):
+        parts.append(expand_vars(phase["directive"], variables))
+    if worktree:
+        parts.append(f"You are working in a git worktree at {worktree} on its own branch; edit files there. animus commits your changes.")
+    outputs = state.get("outputs") or {}
+    prior = [f"### {pid}\n{text}" for pid, text in outputs.items() if pid != phase["id"] and text]
+    if prior:
+        block = "\n\n".join(prior)
+        if len(block) > MAX_PRIOR_CHARS:
+            block = block[-MAX_PRIOR_CHARS:]
+        parts += ["", "## Outputs of earlier phases", block]
+    rework = state.get("rework")
+    if rework and rework.get("target") == phase["id"]:
+        parts += ["", f"## Rework requested by `{rework.get('from')}`", rework.get("reason") or "(no reason given)"]
+        if rework.get("failing_tests"):
+            parts.append("Failing tests: " + ", ".join(rework["failing_tests"]))
+        if rework.get("conflict_files"):
+            parts.append(
+                "Landing conflicted in: " + ", ".join(rework["conflict_files"]) + ". Merge the target branch into this branch and resolve the conflicts."
+            )
+        if rework.get("excerpt"):
+            parts += ["Output excerpt:", "```", rework["excerpt"][-MAX_EXCERPT_CHARS:], "```"]
+    contract = phase.get("decision_contract") or {}
+    parts += ["", "## Decision", DECISION_INSTRUCTION]
+    if contract:
+        rules = [f"To advance you need confidence ≥ {contract.get('min_confidence')} and risk ≤ {contract.get('max_risk')}."]
+        if contract.get("required_evidence"):
+            rules.append("Include evidence of kinds: " + ", ".join(contract["required_evidence"]) + ".")
+        parts.append(" ".join(rules))
+    return "\n".join(parts).strip() + "\n"
+
+
+def excerpt(text: str | None, limit: int = 2000) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def decision_json(decision: dict[str, Any]) -> str:
+    return json.dumps({"kind": "phase_decision", **decision}, ensure_ascii=False)

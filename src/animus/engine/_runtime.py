@@ -1,0 +1,129 @@
+"""The executor: the one process per project that runs workflows (DBOS launched with a stable identity).
+
+``application_version`` is pinned to ``ENGINE_VERSION`` so an upgrade of dbos or an edit of the
+workflow code never orphans in-flight runs (research §2); the executor id is stored once in the state
+dir so recovery after a crash picks up exactly this executor's runs. CLI processes that only enqueue,
+approve or cancel never launch DBOS (they use ``DBOSClient`` via ``_control.py``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+from animus.domain.errors import Conflict
+from animus.engine._steps import EngineContext
+
+ENGINE_VERSION = "animus-engine-1"
+APP_NAME = "animus"
+_context: EngineContext | None = None
+
+
+def executor_id(state_dir: Path) -> str:
+    """This project's stable executor id, created once (atomically) in the state dir."""
+    path = state_dir / "executor-id"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    state_dir.mkdir(parents=True, exist_ok=True)
+    candidate = f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:10]}"
+    tmp = state_dir / f".executor-id.{os.getpid()}"
+    tmp.write_text(candidate + "\n", encoding="utf-8")
+    try:
+        os.link(tmp, path)  # first writer wins; a racer reads the winner's id
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
+class ExecutorLock:
+    """``executor.lock`` in the state dir: one executor per project; the holder's pid is inside."""
+
+    def __init__(self, state_dir: Path, role: str = "animus run") -> None:
+        self.path = state_dir / "executor.lock"
+        self.role = role
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise Conflict(
+                f"another animus executor is running for this project ({holder})",
+                details={"holder": holder},
+                hint="wait for it to finish, or stop it (Ctrl-C / `animus daemon stop`)",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({self.role})".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> ExecutorLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def current_context() -> EngineContext:
+    assert _context is not None, "the engine is not started in this process"
+    return _context
+
+
+def dbos_url(db_url: str) -> str:
+    return "postgresql://" + db_url.split("://", 1)[1] if db_url.startswith("postgresql+psycopg://") else db_url
+
+
+def start_engine(ctx: EngineContext, *, log_file: Path | None = None) -> Any:
+    """Configure and launch DBOS in this process (recovering this executor's pending runs)."""
+    global _context
+    from dbos import DBOS, SQLAlchemyDatasource
+
+    from animus.engine._workflow import register
+
+    _context = ctx
+    logger = logging.getLogger("dbos")
+    if not logger.handlers:
+        handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.NullHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+    url = dbos_url(ctx.db_url)
+    DBOS(
+        config={
+            "name": APP_NAME,
+            "system_database_url": url,
+            "application_version": ENGINE_VERSION,
+            "executor_id": executor_id(ctx.state_dir),
+            "log_level": "WARNING",
+            "notification_listener_polling_interval_sec": 0.1,
+        }
+    )
+    ds = SQLAlchemyDatasource.create(url)
+    workflow = register(ds, current_context)
+    DBOS.launch()
+    return workflow
+
+
+def stop_engine() -> None:
+    from dbos import DBOS
+
+    DBOS.destroy(workflow_completion_timeout_sec=0)
