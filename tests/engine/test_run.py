@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from support.engine import Project, drive, live_run_processes, make_project, outcome_of
+from support.engine import drive, live_run_processes, make_project, outcome_of
 from support.repo import git
 
 

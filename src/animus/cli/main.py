@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "doctor": ("animus.cli.doctor", "doctor", "Check git, state dir, config, database and agent CLIs."),
     "run": ("animus.cli.run", "run", "Run a task's workflow to the end in the foreground, with live progress."),
     "workflow": ("animus.cli.workflow", "workflow", "Inspect workflow runs; approve/reject gates; cancel, resume, retry."),
+    "queue": ("animus.cli.queue", "queue", "Enqueue, hold, release and drop tasks for the daemon."),
+    "daemon": ("animus.cli.daemon", "daemon", "Start, stop and inspect the daemon that drains the queue."),
+    "status": ("animus.cli.status", "status", "Daemon, pool, queue, running agents, recent results, open gates."),
+    "web": ("animus.cli.web", "web", "Print (or open) the dashboard URL; show the API token."),
+    "mcp": ("animus.cli.mcp_cmd", "mcp", "Serve animus as an MCP server (stdio) for agents and editors."),
     "agent": ("animus.cli.agent", "agent", "Run, inspect and stop agent CLI processes."),
     "logs": ("animus.cli.agent", "logs", "Show an agent run's output (normalized or raw), live or finished."),
 }

@@ -150,6 +150,61 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        3,
+        "queue and schedules",
+        (
+            """CREATE TABLE queue_entries (
+                task_id TEXT PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,
+                workflow TEXT,
+                vars TEXT NOT NULL DEFAULT '{}',
+                priority_rank INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                run_id TEXT,
+                source TEXT NOT NULL DEFAULT 'cli',
+                enqueued_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX queue_entries_order ON queue_entries (status, priority_rank, enqueued_at)",
+            """CREATE TABLE schedule_fires (
+                schedule_id TEXT NOT NULL,
+                minute TEXT NOT NULL,
+                fired_at TEXT NOT NULL,
+                result TEXT,
+                PRIMARY KEY (schedule_id, minute)
+            )""",
+        ),
+    ),
+    Migration(
+        4,
+        "notification outbox and trigger hits",
+        (
+            """CREATE TABLE outbox (
+                id TEXT PRIMARY KEY,
+                notifier TEXT NOT NULL,
+                event TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                last_error TEXT,
+                created_at TEXT NOT NULL,
+                delivered_at TEXT
+            )""",
+            "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+            """CREATE TABLE trigger_hits (
+                trigger_id TEXT NOT NULL,
+                at TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT
+            )""",
+            "CREATE INDEX trigger_hits_recent ON trigger_hits (trigger_id, at)",
+        ),
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _CREATE_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
