@@ -118,10 +118,41 @@ def test_gemini_argv_base_url_settings_file_and_model_requirement(tmp_path: Path
     assert a[a.index("-m") + 1] == "gemini-2.5-pro" and a[a.index("--resume") + 1] == "3"
     env = inv.env_extra
     assert env["GOOGLE_GEMINI_BASE_URL"] == "http://127.0.0.1:9" and env["GEMINI_API_KEY"] == "sk-gateway-123456"
-    settings = json.loads(inv.files_to_write[Path(env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"])])
+    # gemini skips a GEMINI_CLI_SYSTEM_SETTINGS_PATH file unless root owns it and every parent: use the user file.
+    assert "GEMINI_CLI_SYSTEM_SETTINGS_PATH" not in env
+    home = tmp_path / "state/agent-homes/gemini"
+    assert env["GEMINI_CLI_HOME"] == str(home) and env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
+    settings = json.loads(inv.files_to_write[home / ".gemini/settings.json"])
     assert settings["security"]["auth"] == {"selectedType": "gemini-api-key"}
-    trusted = inv.files_to_write[tmp_path / "state/agent-homes/gemini/.gemini/trustedFolders.json"]
+    trusted = inv.files_to_write[home / ".gemini/trustedFolders.json"]
     assert json.loads(trusted) == {str(tmp_path): "TRUST_FOLDER"}
+
+
+def test_gemini_mcp_servers_go_to_the_isolated_user_settings_and_need_an_isolated_home(tmp_path: Path) -> None:
+    server = McpServer("animus", ["animus", "mcp", "serve"], {"X": "1"})
+    inv = build("gemini", tmp_path, mcp_servers=[server])
+    settings = json.loads(inv.files_to_write[tmp_path / "state/agent-homes/gemini/.gemini/settings.json"])
+    assert settings["mcpServers"] == {"animus": {"command": "animus", "args": ["mcp", "serve"], "env": {"X": "1"}}}
+    assert "auth" not in settings["security"]  # no key, no base_url: gemini keeps its own auth choice
+    with pytest.raises(InvalidInput, match="isolate_home"):
+        build("gemini", tmp_path, mcp_servers=[server], isolate_home=False)
+
+
+def test_gemini_without_isolated_home_writes_no_file_but_still_trusts_the_workspace(tmp_path: Path) -> None:
+    inv = build("gemini", tmp_path, isolate_home=False, base_url="http://127.0.0.1:9", api_key_env="GW_KEY",
+                model="gemini-2.5-pro")
+    assert inv.files_to_write == {} and inv.dirs_to_create == []
+    assert inv.env_extra["GEMINI_CLI_TRUST_WORKSPACE"] == "true" and "GEMINI_CLI_HOME" not in inv.env_extra
+    kept = build("gemini", tmp_path, env={"GEMINI_CLI_TRUST_WORKSPACE": "false"})
+    assert kept.env_extra["GEMINI_CLI_TRUST_WORKSPACE"] == "false"  # the profile env wins
+
+
+def test_claude_retries_of_the_cli_itself_are_capped_unless_the_env_says_otherwise(tmp_path: Path) -> None:
+    assert build("claude", tmp_path).env_extra["CLAUDE_CODE_MAX_RETRIES"] == "2"
+    profile_set = build("claude", tmp_path, env={"CLAUDE_CODE_MAX_RETRIES": "0"})
+    assert profile_set.env_extra["CLAUDE_CODE_MAX_RETRIES"] == "0"
+    caller_set = build("claude", tmp_path, environ={**ENV, "CLAUDE_CODE_MAX_RETRIES": "7"})
+    assert caller_set.env_extra["CLAUDE_CODE_MAX_RETRIES"] == "7"
 
 
 def test_opencode_argv_session_and_provider_config(tmp_path: Path) -> None:

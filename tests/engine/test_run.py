@@ -212,3 +212,30 @@ def test_workflow_prompt_shows_task_directive_and_decision_format(tmp_path: Path
     assert '"kind":"phase_decision"' in shown.stdout
     bad = project.animus("workflow", "prompt", "TASK-1", "--phase", "nope")
     assert bad.code == 2
+
+
+def test_rate_limit_parks_the_run_until_the_reset_then_resumes_even_across_a_kill(tmp_path: Path) -> None:
+    resets_at = int(time.time()) + 6
+    limited = {"invocations": [
+        [{"text": "starting"}, {"rate_limit": {"resets_at": resets_at}}],
+        [{"write": {"path": "a.txt", "content": "x\n"}}, {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "ok"}}],
+    ]}
+    approve_all = [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "good"}}]
+    project = make_project(tmp_path, impl=limited, review=approve_all)
+    env = {**__import__("os").environ, **project.env}
+    proc = subprocess.Popen([sys.executable, "-m", "animus.cli.main", "run", "TASK-1"], cwd=project.repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while len(project.spawns()) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # the agent reported the limit; the run is parked in its durable sleep
+    proc.kill()  # kill -9 the executor while it sleeps
+    proc.communicate(timeout=30)
+    assert len(project.spawns()) == 1
+    result = drive(project)
+    assert result.exits == [0], result.outputs
+    spawns = project.spawns()
+    assert len(spawns) == 3  # limited impl, resumed impl, review: no busy retry loop
+    assert spawns[1]["time"] >= resets_at  # slept until the reported reset, not restarted early
+    assert "--resume" in spawns[1]["argv"]
+    assert outcome_of(project)["run_status"] == "completed"

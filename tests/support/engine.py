@@ -154,6 +154,7 @@ def drive(
     max_starts: int = 4,
     timeout: float = 120,
     on_waiting: Callable[[Project, str], None] | None = None,
+    approver: str = "cli",
 ) -> Drive:
     """Run `animus run TASK` until it ends; restart it after a SIGKILL; answer manual gates."""
     result = Drive()
@@ -177,9 +178,18 @@ def drive(
                 run_id, phase, attempt = gate
                 if on_waiting:
                     on_waiting(project, run_id)
-                verb = "approve" if approve else "reject"
-                done = project.animus("workflow", verb, run_id, "--phase", phase, "--note", "from the test")
-                assert done.code == 0, done.stderr
+                if approver == "cli":
+                    verb = "approve" if approve else "reject"
+                    done = project.animus("workflow", verb, run_id, "--phase", phase, "--note", "from the test")
+                    assert done.code == 0, done.stderr
+                else:  # the same service function the CLI calls, without a process start per approval
+                    from animus.engine import decide_gate
+
+                    store = project.store()
+                    try:
+                        decide_gate(store, store.url, run_id, phase, approve=bool(approve), note="from the test")
+                    finally:
+                        store.close()
                 answered.add(gate)
                 result.approvals += 1
             time.sleep(0.1)

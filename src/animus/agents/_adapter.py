@@ -102,7 +102,8 @@ class Adapter:
         status, reason = self.verdict_of(tally, exit_code)
         resets_at = None
         if tally.rate_limited:
-            status, reason = "rate_limited", _rate_limit_reason(tally)
+            detail = f": {reason[:300]}" if status == "failed" and reason else ""
+            status, reason = "rate_limited", _rate_limit_reason(tally) + detail
             resets_at = tally.rate_limit.get("resets_at") if tally.rate_limit else None
         elif status == "failed" and looks_rate_limited(reason):
             status = "rate_limited"

@@ -21,6 +21,9 @@ from animus.agents._outcome import Tally
 from animus.agents._profile import PERMISSION_MODES, AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
+DEFAULT_MAX_RETRIES = "2"
+#: HTTP status of a rate-limit or usage-limit rejection; with API-key auth no rate_limit_event precedes it.
+_HTTP_TOO_MANY_REQUESTS = 429
 # terminal_reason values that mean the run did not do its job (others, e.g. "completed", are fine).
 _FAILED_TERMINAL = frozenset(
     {
@@ -97,6 +100,9 @@ class ClaudeAdapter(Adapter):
         key = api_key_value(profile, environ)
         if key is not None:
             env["ANTHROPIC_API_KEY"] = key
+        # Claude Code retries a failed request up to 10 times with backoff (over two minutes for a 401);
+        # animus retries whole runs itself, so the CLI only rides out short blips.
+        env.setdefault("CLAUDE_CODE_MAX_RETRIES", environ.get("CLAUDE_CODE_MAX_RETRIES") or DEFAULT_MAX_RETRIES)
         if profile.isolate_home:
             env["CLAUDE_CONFIG_DIR"] = str(home)
             dirs.append(home)
@@ -223,11 +229,15 @@ class ClaudeAdapter(Adapter):
             out.append(ev.usage(input_tokens, output_tokens, float(cost) if cost is not None else None, scope="total"))
         if failed and api_status is not None:
             out.append(ev.error(reason, fatal=True))
+            if api_status == _HTTP_TOO_MANY_REQUESTS:
+                # The reset time is not in the stream; the engine waits its default back-off.
+                out.append(ev.rate_limit("rejected", None))
         out.append(ev.result(not failed, reason, text))
         return out
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
-        # Claude reports API errors, rate limits and 403s with exit 0: only the result line decides.
+        # Only the result line decides: 2.1.332 exits 1 on a 401/429 but 0 on other failures, and a result with
+        # subtype "success" can still carry is_error / terminal_reason "api_error" / api_error_status.
         if tally.result is None:
             if exit_code not in (0, None):
                 return "failed", f"exited with status {exit_code} before a result line"

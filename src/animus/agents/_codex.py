@@ -7,7 +7,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from animus.agents import _events as ev
@@ -32,32 +32,52 @@ _MONTHS = {
 _AT_RE = re.compile(
     r"try again at\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}),?\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?"
 )
-_IN_RE = re.compile(r"try again in\s+~?\s*(\d+)\s*(second|sec|minute|min|hour|hr|day)s?", re.IGNORECASE)
-_UNIT_SECS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400}
+# Codex 0.171 leaves the date out when the reset is later today: "try again at 8:48 PM."
+_AT_TIME_RE = re.compile(r"try again at\s+(\d{1,2}):(\d{2})\s*([AaPp]\.?[Mm]\.?)?(?![\d:])")
+_IN_RE = re.compile(
+    r"(?:try again|retry) in\s+~?\s*(\d+(?:\.\d+)?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)\b",
+    re.IGNORECASE,
+)
+_UNIT_SECS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _hour24(hour: int, ampm: str | None) -> int:
+    ampm = (ampm or "").replace(".", "").lower()
+    if ampm == "pm" and hour < 12:
+        return hour + 12
+    if ampm == "am" and hour == 12:
+        return 0
+    return hour
 
 
 def parse_reset_time(message: str, *, now: float | None = None) -> int | None:
-    """The epoch second a usage-limit message says to retry at ("try again at Apr 11th, 2026 2:32 PM")."""
+    """The epoch second a usage-limit message says to retry at, or None when it names no time.
+
+    Reads "try again at Apr 11th, 2026 2:32 PM", "try again at 8:48 PM" (today, or tomorrow once that time
+    has passed) and "try again in 5 minutes" / "retry in 41.5s". Codex prints clock times in local time.
+    """
+    base = time.time() if now is None else now
     match = _AT_RE.search(message)
     if match:
         month = _MONTHS.get(match.group(1).lower())
         if month is None:
             return None
-        hour, minute = int(match.group(4)), int(match.group(5))
-        ampm = (match.group(6) or "").lower()
-        if ampm == "pm" and hour < 12:
-            hour += 12
-        elif ampm == "am" and hour == 12:
-            hour = 0
+        hour = _hour24(int(match.group(4)), match.group(6))
         try:
-            # Codex prints the reset in the machine's local time.
-            return int(datetime(int(match.group(3)), month, int(match.group(2)), hour, minute).timestamp())
+            return int(datetime(int(match.group(3)), month, int(match.group(2)), hour, int(match.group(5))).timestamp())
         except ValueError:
             return None
+    match = _AT_TIME_RE.search(message)
+    if match:
+        hour, minute = _hour24(int(match.group(1)), match.group(3)), int(match.group(2))
+        if hour > 23 or minute > 59:
+            return None
+        today = datetime.fromtimestamp(base).replace(hour=hour, minute=minute, second=0, microsecond=0)
+        at = today if today.timestamp() > base else today + timedelta(days=1)
+        return int(at.timestamp())
     match = _IN_RE.search(message)
     if match:
-        base = time.time() if now is None else now
-        return int(base + int(match.group(1)) * _UNIT_SECS[match.group(2).lower()])
+        return int(base + float(match.group(1)) * _UNIT_SECS[match.group(2)[0].lower()])
     return None
 
 

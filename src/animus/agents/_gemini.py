@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from animus.agents import _events as ev
@@ -12,19 +13,22 @@ from animus.agents._adapter import (
     Adapter,
     ParseState,
     api_key_value,
-    content_file,
     first_error,
     home_dir,
     load_json_line,
     prompt_with_system,
 )
+from animus.agents._codex import parse_reset_time
 from animus.agents._events import AgentEvent
-from animus.agents._outcome import Tally
+from animus.agents._outcome import Tally, looks_rate_limited
 from animus.agents._profile import AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
+EXIT_AUTH_ERROR = 41
 EXIT_INPUT_ERROR = 42
+EXIT_UNTRUSTED_FOLDER = 55
 EXIT_TURN_LIMIT = 53
+_QUOTA_WORDS = ("exhausted", "resource_exhausted")
 
 
 class GeminiAdapter(Adapter):
@@ -69,27 +73,25 @@ class GeminiAdapter(Adapter):
             env["GEMINI_API_KEY"] = key
         if profile.base_url:
             env["GOOGLE_GEMINI_BASE_URL"] = profile.base_url
-        home = home_dir(state_dir, self.tool)
-        files: dict[Any, str] = {}
-        dirs = []
-        settings: dict[str, Any] = {"security": {"folderTrust": {"enabled": False}}}
-        if key is not None or profile.base_url:
-            settings["security"]["auth"] = {"selectedType": "gemini-api-key"}
-        if profile.mcp_servers:
-            settings["mcpServers"] = {
-                s.id: {"command": s.command[0], "args": list(s.command[1:]), "env": dict(s.env)}
-                for s in profile.mcp_servers
-            }
-        if profile.isolate_home or len(settings) > 1 or "auth" in settings["security"]:
-            path, text = content_file(home / "settings", "system-settings", settings)
-            files[path] = text
-            env["GEMINI_CLI_SYSTEM_SETTINGS_PATH"] = str(path)
+        # Headless gemini refuses an untrusted cwd (exit 55); this trusts it without touching any file.
+        env.setdefault("GEMINI_CLI_TRUST_WORKSPACE", "true")
+        files: dict[Path, str] = {}
+        dirs: list[Path] = []
         if profile.isolate_home:
-            # GEMINI_CLI_HOME replaces the home directory for gemini only: state goes to <it>/.gemini/.
+            # GEMINI_CLI_HOME replaces the home directory for gemini only: its state and user settings live in
+            # <it>/.gemini/. A GEMINI_CLI_SYSTEM_SETTINGS_PATH file would be skipped unless it and every
+            # ancestor directory are root-owned, so the settings go in the user settings file instead.
+            home = home_dir(state_dir, self.tool)
             env["GEMINI_CLI_HOME"] = str(home)
+            files[home / ".gemini" / "settings.json"] = json.dumps(_settings(profile, key), indent=2, sort_keys=True)
             trusted = {str(os.path.abspath(cwd)): "TRUST_FOLDER"}
             files[home / ".gemini" / "trustedFolders.json"] = json.dumps(trusted, indent=2)
             dirs.append(home)
+        elif profile.mcp_servers:
+            raise InvalidInput(
+                "gemini takes MCP servers only from a settings file, which animus writes only with isolate_home",
+                hint="set `isolate_home: true` for this agent, or list the servers in your own ~/.gemini/settings.json",
+            )
         return Invocation(argv=argv, env_extra=env, stdin=None, files_to_write=files, dirs_to_create=dirs)
 
     def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
@@ -123,7 +125,11 @@ class GeminiAdapter(Adapter):
             return []
         if kind == "error":
             fatal = obj.get("severity", "error") == "error"
-            return [ev.error(str(obj.get("message") or ""), fatal=fatal)]
+            message = str(obj.get("message") or "")
+            out = [ev.error(message, fatal=fatal)]
+            if fatal and _quota_error(message):
+                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
+            return out
         if kind == "result":
             return self._result(obj, state)
         if kind is None and "response" in obj:
@@ -143,6 +149,11 @@ class GeminiAdapter(Adapter):
         if err:
             reason += f": {err.get('message') if type(err) is dict else err}"
         final = "".join(state.message_parts) or None
+        if status != "success" and err:
+            message = str(err.get("message") if type(err) is dict else err)
+            if _quota_error(message):
+                # A TerminalQuotaError (exit 173) is not retried by gemini and prints no error event.
+                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
         out.append(ev.result(status == "success", reason, final))
         return out
 
@@ -165,10 +176,19 @@ class GeminiAdapter(Adapter):
         if err:
             message = str(err.get("message") if type(err) is dict else err)
             out.append(ev.error(message, fatal=True))
+            if _quota_error(message):
+                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
         out.append(ev.result(not err, "error" if err else "success", response if isinstance(response, str) else None))
         return out
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
+        if exit_code == EXIT_AUTH_ERROR:
+            return "failed", (
+                f"authentication error (exit {EXIT_AUTH_ERROR}): no usable auth method; with base_url gemini needs "
+                "security.auth.selectedType gemini-api-key in its settings (animus writes it when isolate_home is on)"
+            )
+        if exit_code == EXIT_UNTRUSTED_FOLDER:
+            return "failed", f"untrusted working directory (exit {EXIT_UNTRUSTED_FOLDER})"
         if exit_code == EXIT_INPUT_ERROR:
             return "failed", f"input error (exit {EXIT_INPUT_ERROR})"
         if exit_code == EXIT_TURN_LIMIT:
@@ -177,10 +197,32 @@ class GeminiAdapter(Adapter):
         fatal = first_error(tally)
         if fatal is not None:
             return "failed", f"error: {fatal}"
+        if tally.result is not None and not tally.result.get("ok"):
+            return "failed", str(tally.result.get("reason")) + (
+                "" if exit_code in (0, None) else f" (exit {exit_code})"
+            )
         if exit_code not in (0, None):
             return "failed", f"exited with status {exit_code}"
         if tally.result is None:
             return "failed", "stream ended without a result event"
-        if not tally.result.get("ok"):
-            return "failed", str(tally.result.get("reason"))
         return "ok", "success"
+
+
+def _settings(profile: AgentProfile, key: str | None) -> dict[str, Any]:
+    """The user settings file of an isolated home: auth selection, folder trust off, MCP servers."""
+    security: dict[str, Any] = {"folderTrust": {"enabled": False}}
+    if key is not None or profile.base_url:
+        # Without it gemini picks auth "gateway" for GOOGLE_GEMINI_BASE_URL and exits 41 (invalid auth method).
+        security["auth"] = {"selectedType": "gemini-api-key"}
+    settings: dict[str, Any] = {"security": security}
+    if profile.mcp_servers:
+        settings["mcpServers"] = {
+            s.id: {"command": s.command[0], "args": list(s.command[1:]), "env": dict(s.env)}
+            for s in profile.mcp_servers
+        }
+    return settings
+
+
+def _quota_error(message: str) -> bool:
+    """Gemini's words for a 429: "exhausted your daily quota", RESOURCE_EXHAUSTED, "Quota exceeded", 429."""
+    return looks_rate_limited(message) or any(word in message.lower() for word in _QUOTA_WORDS)

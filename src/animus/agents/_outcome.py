@@ -63,6 +63,9 @@ class Tally:
             self.errors.append(data)
         elif kind == "rate_limit":
             if data.get("status") in RATE_LIMITED_STATUSES or self.rate_limit is None:
+                if data.get("resets_at") is None and self.rate_limited and self.rate_limit is not None:
+                    # A later rejection that names no reset (e.g. claude's HTTP 429 result) keeps the known one.
+                    data = {**data, "resets_at": self.rate_limit.get("resets_at")}
                 self.rate_limit = data
         elif kind == "result":
             self.result = data

@@ -18,7 +18,7 @@ from animus.agents._events import AgentEvent
 from animus.agents._outcome import Outcome, Tally
 from animus.agents._profile import AgentProfile, SessionPlan
 from animus.agents._registry import get_adapter
-from animus.domain.errors import AgentError, Unavailable
+from animus.domain.errors import AgentError, InvalidInput, Unavailable
 
 _NEW_SESSION_TOOLS = ("claude", "scripted")
 
@@ -49,6 +49,11 @@ def start_agent_run(
         return procs.attach(run_id, runs)
     environ = os.environ if environ is None else environ
     adapter = get_adapter(profile.tool)
+    if session is not None and session.resume and not adapter.resumable:
+        raise InvalidInput(
+            f"tool {profile.tool} cannot resume a session",
+            hint="start a new run without a session to resume; claude, codex, gemini and opencode can resume",
+        )
     if session is None and profile.tool in _NEW_SESSION_TOOLS:
         session = SessionPlan.new()
     inv = adapter.build_invocation(profile, prompt, cwd=cwd, session=session, state_dir=state_dir, environ=environ)

@@ -1,23 +1,33 @@
 """The durable workflow engine (DBOS): the phase loop, gates, rework, landing; crash-safe at every step."""
 
 from animus.engine._control import cancel_run, decide_gate, reopen_for_resume, require_phase
-from animus.engine._executor import choose_workflow, execute_run, parse_vars, prepare_run
+from animus.engine._executor import (
+    RunFollower,
+    choose_workflow,
+    execute_run,
+    fail_run_on_error,
+    parse_vars,
+    prepare_run,
+    workflow_error,
+)
 from animus.engine._gates import judge_agent, judge_command, judge_manual, route
 from animus.engine._plan import build_plan, profile_from_plan
 from animus.engine._prompts import render_prompt
-from animus.engine._runtime import ENGINE_VERSION, ExecutorLock, executor_id
+from animus.engine._runtime import ENGINE_VERSION, ExecutorLock, executor_id, start_engine, stop_engine
 from animus.engine._steps import EngineContext
 
 __all__ = [
     "ENGINE_VERSION",
     "EngineContext",
     "ExecutorLock",
+    "RunFollower",
     "build_plan",
     "cancel_run",
     "choose_workflow",
     "decide_gate",
     "execute_run",
     "executor_id",
+    "fail_run_on_error",
     "judge_agent",
     "judge_command",
     "judge_manual",
@@ -28,4 +38,7 @@ __all__ = [
     "reopen_for_resume",
     "require_phase",
     "route",
+    "start_engine",
+    "stop_engine",
+    "workflow_error",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from animus.domain.errors import Conflict, InvalidInput
+from animus.domain.errors import AnimusError, Conflict, InvalidInput
 from animus.domain.runs import RunStatus, WorkflowRun
 from animus.domain.tasks import TaskStatus
 from animus.engine._plan import build_plan
@@ -20,6 +20,19 @@ if TYPE_CHECKING:
     from animus.store import Store
 
 Emit = Callable[[dict[str, Any]], None]
+
+
+_UNFINISHED = frozenset({"PENDING", "ENQUEUED"})
+
+
+def journal_status(store: Store, dbos_workflow_id: str) -> str | None:
+    """The DBOS status of a run generation's workflow (None when DBOS has no record of it)."""
+    table = "workflow_status" if store.dialect == "sqlite" else "dbos.workflow_status"
+    try:
+        rows = store.conn.execute(f"SELECT status FROM {table} WHERE workflow_uuid = :w", {"w": dbos_workflow_id})
+    except AnimusError:
+        return None  # DBOS never ran against this database: no journal yet
+    return str(rows[0]["status"]) if rows else None
 
 
 def choose_workflow(config: WorkflowConfig, task_workflow: str | None, requested: str | None) -> str:
@@ -39,6 +52,11 @@ def prepare_run(
 ) -> tuple[WorkflowRun, bool]:
     """The task's active run (never a second one), or a new pending run with its plan frozen."""
     task = store.get_task(task_id)
+    latest = next(iter(store.list_runs(task_id=task_id, limit=1)), None)
+    if latest is not None and latest.status.is_terminal and journal_status(store, latest.dbos_workflow_id) in _UNFINISHED:
+        # Killed after the run's last state change but before its workflow finished (e.g. cleanup):
+        # finish that journal instead of refusing or starting another run.
+        return latest, False
     active = store.active_run_for_task(task_id)
     if active is not None:
         if workflow and workflow != active.workflow:
@@ -58,7 +76,7 @@ def prepare_run(
 
 
 @dataclass
-class _Follower:
+class RunFollower:
     """Turns store changes (phases, decisions, agent events) into progress events, each once."""
 
     store: Store
@@ -135,7 +153,7 @@ def execute_run(
         try:
             with SetWorkflowID(run.dbos_workflow_id):
                 handle = DBOS.start_workflow(workflow, run.id)
-            follower = _Follower(store, ctx, run.id, emit)
+            follower = RunFollower(store, ctx, run.id, emit)
             emit({"event": "run.started", "run_id": run.id, "task_id": run.task_id, "workflow": run.workflow,
                   "dbos_workflow_id": run.dbos_workflow_id})
             while True:
@@ -143,8 +161,8 @@ def execute_run(
                 status = handle.get_status().status
                 if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
                     if status == "ERROR":
-                        error = _workflow_error(handle)
-                        current = _fail_on_error(store, current, error)
+                        error = workflow_error(handle)
+                        current = fail_run_on_error(store, current, error)
                     current = follower.poll()
                     return current
                 if current.status.is_terminal and current.status == RunStatus.CANCELLED:
@@ -161,7 +179,7 @@ def _ensure_logs(ctx: EngineContext) -> bool:
     return True
 
 
-def _workflow_error(handle: Any) -> str:
+def workflow_error(handle: Any) -> str:
     try:
         handle.get_result()
     except Exception as exc:  # the workflow's own exception, re-raised by DBOS
@@ -169,7 +187,7 @@ def _workflow_error(handle: Any) -> str:
     return "the workflow ended with an error"
 
 
-def _fail_on_error(store: Store, run: WorkflowRun, error: str) -> WorkflowRun:
+def fail_run_on_error(store: Store, run: WorkflowRun, error: str) -> WorkflowRun:
     if run.status.is_terminal:
         return run
     from animus.store import now_iso

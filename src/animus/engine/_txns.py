@@ -69,9 +69,13 @@ def begin(conn: Connection, run_id: str, worktree: dict[str, Any]) -> dict[str, 
     return {"status": "running"}
 
 
-def phase_start(conn: Connection, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str) -> dict[str, Any]:
+def phase_start(
+    conn: Connection, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str, agent_run_id: str | None = None
+) -> dict[str, Any]:
     run = run_rows.get_run(conn, run_id)
     row = run_rows.start_phase(conn, run_id, phase_id, attempt, mode, PhaseStatus(status))
+    if agent_run_id:
+        run_rows.update_phase(conn, run_id, row.seq, agent_run_id=agent_run_id)
     state = dict(run.state)
     state["attempts"] = {**state.get("attempts", {}), phase_id: attempt}
     fields: dict[str, Any] = {"phase_index": index, "current_phase": phase_id, "state": state}

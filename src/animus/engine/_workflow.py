@@ -104,7 +104,8 @@ def _run(s: dict[str, Callable[..., Any]], run_id: str) -> dict[str, Any]:
                 out = s["phase_end"](run_id, seq, index, attempt, judged, route(plan, index, judged, state), {})
                 state, index = out["state"], index + 1
                 continue
-            seq = s["phase_start"](run_id, index, phase["id"], attempt, phase["mode"], "running")["seq"]
+            first_agent_run = agent_run_id(run_id, phase["id"], attempt, 1) if phase["mode"] == "agent" else None
+            seq = s["phase_start"](run_id, index, phase["id"], attempt, phase["mode"], "running", first_agent_run)["seq"]
             if phase["mode"] == "agent":
                 result = _agent_phase(s, run_id, plan, phase, task, state, worktree, seq, attempt)
                 judged = judge_agent(phase, result)
@@ -133,6 +134,11 @@ def _run(s: dict[str, Callable[..., Any]], run_id: str) -> dict[str, Any]:
         if routed["action"] == "stop" or out["status"] == "cancelled":
             return {"run_id": run_id, "status": out["status"]}
         state, index = out["state"], int(routed["next_index"])
+
+
+def agent_run_id(run_id: str, phase_id: str, attempt: int, try_number: int) -> str:
+    """``<run>-<phase>-<attempt>`` for the first try of a phase attempt, ``….<n>`` for retries."""
+    return f"{run_id}-{phase_id}-{attempt}" + ("" if try_number == 1 else f".{try_number}")
 
 
 def _conflict_route(plan: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
@@ -168,11 +174,12 @@ def _agent_phase(
     runs: list[str] = []
     while True:
         tries += 1
-        agent_run_id = f"{run_id}-{phase['id']}-{attempt}" + ("" if len(runs) == 0 else f".{len(runs) + 1}")
-        launched = s["launch"](plan | {"run_id": run_id}, phase, task, state, worktree["path"], agent_run_id, session_id, resume, decision_only)
-        runs.append(agent_run_id)
-        s["phase_agent"](run_id, seq, agent_run_id)
-        out = s["await"](agent_run_id)
+        this_run = agent_run_id(run_id, phase["id"], attempt, len(runs) + 1)
+        if runs:  # the phase row names the first agent run already (phase_start); record retries
+            s["phase_agent"](run_id, seq, this_run)
+        launched = s["launch"](plan | {"run_id": run_id}, phase, task, state, worktree["path"], this_run, session_id, resume, decision_only)
+        runs.append(this_run)
+        out = s["await"](this_run)
         session_id = out.get("session_id") or launched.get("session_id") or session_id
         usage["input_tokens"] += int(out.get("input_tokens") or 0)
         usage["output_tokens"] += int(out.get("output_tokens") or 0)
@@ -187,7 +194,7 @@ def _agent_phase(
             continue
         if out["status"] == "ok":
             if out.get("decision"):
-                commit = s["commit"](worktree["path"], _commit_message(task, phase, out), agent_run_id, worktree["base_sha"])
+                commit = s["commit"](worktree["path"], _commit_message(task, phase, out), this_run, worktree["base_sha"])
                 return {**out, **usage, "commit_sha": commit["sha"], "agent_runs": runs}
             if not decision_only:
                 decision_only, resume, tries = True, can_resume, tries - 1

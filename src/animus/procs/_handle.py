@@ -189,6 +189,7 @@ class RunHandle:
     def wait(self, timeout: float | None = None, *, poll: float = 0.05) -> ExitRecord:
         """Block until the run is over; its exit record. ProcError when ``timeout`` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        pause = min(0.005, poll)  # short runs end quickly: look often at first, then back off to ``poll``
         while True:
             state = self.state()
             if state.exit is not None:
@@ -199,7 +200,8 @@ class RunHandle:
                     f"run {self.run_id} still running after {timeout}s",
                     details={"run_id": self.run_id, "timeout_secs": timeout},
                 )
-            time.sleep(poll)
+            time.sleep(pause)
+            pause = min(pause * 1.5, poll)
 
     def stop(self, grace: float | None = None) -> ExitRecord | None:
         """Stop the run and its whole tree (SIGTERM, ``grace`` seconds, SIGKILL); its exit record.

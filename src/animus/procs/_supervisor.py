@@ -223,11 +223,13 @@ class Supervisor:
                 log("INFO", "killed processes left behind by the agent", run_id=run_id, pids=leftovers)
         else:
             log("INFO", "stopping agent", run_id=run_id, reason=reason, grace=grace)
-            hit = terminate_run(self.run_dir, self.pid, grace, self.leader_gone)
-            log("INFO", "agent stopped", run_id=run_id, reason=reason, pids=hit)
+            leftovers = terminate_run(self.run_dir, self.pid, grace, self.leader_gone)
+            log("INFO", "agent stopped", run_id=run_id, reason=reason, pids=leftovers)
         _, status = os.waitpid(self.pid, 0)
-        # processes that forked while the leader was being reaped
-        kill_run(self.run_dir, None)
+        if leftovers:
+            # processes that forked while the leader was being reaped (only possible if any were left:
+            # a clean exit with nothing left behind costs one /proc scan, not three)
+            kill_run(self.run_dir, None)
         code = os.waitstatus_to_exitcode(status)
         record = rd.exit_record(
             reason,
@@ -246,7 +248,7 @@ class Supervisor:
             signal=record["signal"],
             recorded=written,
         )
-        if run_pids(self.run_dir):
+        if leftovers and run_pids(self.run_dir):
             log("WARNING", "processes of the run still alive after exit", run_id=run_id)
 
     def _on_term(self, signum: int, frame: object) -> None:
