@@ -62,7 +62,7 @@ def begin(conn: Connection, run_id: str, worktree: dict[str, Any]) -> dict[str, 
         fields["status"] = RunStatus.RUNNING
     if not run.started_at:
         fields["started_at"] = now_iso()
-    run_rows.update_run(conn, run_id, **fields)
+    run_rows.set_run_fields(conn, run_id, **fields)
     task = task_rows.get_task(conn, run.task_id)
     if task.status != TaskStatus.IN_PROGRESS:
         task_rows.set_status(conn, run.task_id, TaskStatus.IN_PROGRESS, force=True)
@@ -73,16 +73,16 @@ def phase_start(
     conn: Connection, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str, agent_run_id: str | None = None
 ) -> dict[str, Any]:
     run = run_rows.get_run(conn, run_id)
-    row = run_rows.start_phase(conn, run_id, phase_id, attempt, mode, PhaseStatus(status))
+    seq = run_rows.start_phase(conn, run_id, phase_id, attempt, mode, PhaseStatus(status))
     if agent_run_id:
-        run_rows.update_phase(conn, run_id, row.seq, agent_run_id=agent_run_id)
+        run_rows.update_phase(conn, run_id, seq, agent_run_id=agent_run_id)
     state = dict(run.state)
     state["attempts"] = {**state.get("attempts", {}), phase_id: attempt}
     fields: dict[str, Any] = {"phase_index": index, "current_phase": phase_id, "state": state}
     if run.status in (RunStatus.PENDING, RunStatus.WAITING_MANUAL):
         fields["status"] = RunStatus.RUNNING
-    run_rows.update_run(conn, run_id, **fields)
-    return {"seq": row.seq}
+    run_rows.set_run_fields(conn, run_id, **fields)
+    return {"seq": seq}
 
 
 def phase_agent(conn: Connection, run_id: str, seq: int, agent_run_id: str) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def waiting(conn: Connection, run_id: str, seq: int) -> dict[str, Any]:
     run = run_rows.get_run(conn, run_id)
     run_rows.update_phase(conn, run_id, seq, status=PhaseStatus.WAITING)
     if run.status != RunStatus.CANCELLED:
-        run_rows.update_run(conn, run_id, status=RunStatus.WAITING_MANUAL)
+        run_rows.set_run_fields(conn, run_id, status=RunStatus.WAITING_MANUAL)
     return {"status": "waiting_manual"}
 
 
@@ -174,7 +174,7 @@ def phase_end(
     elif run.status == RunStatus.WAITING_MANUAL:
         new_status = RunStatus.RUNNING
         fields["status"] = new_status
-    run_rows.update_run(conn, run_id, **fields)
+    run_rows.set_run_fields(conn, run_id, **fields)
     return {"state": state, "status": new_status.value}
 
 
@@ -183,7 +183,7 @@ def complete(conn: Connection, run_id: str, landed: dict[str, Any]) -> dict[str,
     if run.status == RunStatus.CANCELLED:
         return {"status": "cancelled"}
     assert run.plan is not None
-    run_rows.update_run(
+    run_rows.set_run_fields(
         conn,
         run_id,
         status=RunStatus.COMPLETED,
@@ -226,9 +226,9 @@ def stop(
         state["conflict_reworks"] = int(state.get("conflict_reworks", 0)) + 1
         state["rework"] = {"target": routed["target_phase"], "from": "land", "reason": reason,
                            "conflict_files": (landed or {}).get("conflict_files", [])}
-        run_rows.update_run(conn, run_id, state=state, phase_index=int(routed["next_index"]))
+        run_rows.set_run_fields(conn, run_id, state=state, phase_index=int(routed["next_index"]))
         return {"status": "running", "state": state}
     final = RunStatus(status)
-    run_rows.update_run(conn, run_id, status=final, failure_reason=reason[:4000], ended_at=now_iso(), state=state)
+    run_rows.set_run_fields(conn, run_id, status=final, failure_reason=reason[:4000], ended_at=now_iso(), state=state)
     _block_task(conn, run.task_id, f"run {run_id} {final.value}: {reason}")
     return {"status": final.value, "state": state}

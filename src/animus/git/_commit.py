@@ -48,13 +48,17 @@ def commit_all(
     ``animus <animus@localhost>`` when it has none (passed with ``-c``, the user's config is untouched).
     """
     cwd = Path(worktree_path)
-    done = find_commit_by_trailer(cwd, run_id, base_sha)
-    if done is not None:
+    # One look at the tree first: a clean tree means either nothing to commit or a replay of a commit
+    # already made; either way only the trailer search is left to do.
+    dirty = run_git(["status", "--porcelain", "-z", "--untracked-files=all"], cwd).stdout != ""
+    revs = [f"{base_sha}..HEAD"] if base_sha else ["HEAD"]
+    done = find_trailer_commit(cwd, RUN_TRAILER, run_id, revs)
+    if done is not None or not dirty:
         return CommitResult(done, created=False)
     full = with_trailer(message, RUN_TRAILER, run_id, cwd)
     run_git(["add", "-A"], cwd)
     if run_git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
-        return CommitResult(None, created=False)
+        return CommitResult(None, created=False)  # only ignored or already-staged-away changes
     args = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace", "-F", "-"]
     if author:
         args.append(f"--author={author}")

@@ -153,6 +153,13 @@ def list_runs(
 
 
 def update_run(conn: Connection, run_id: str, **fields: Any) -> WorkflowRun:
+    """Change fields of a run and return it as it is now."""
+    set_run_fields(conn, run_id, **fields)
+    return get_run(conn, run_id)
+
+
+def set_run_fields(conn: Connection, run_id: str, **fields: Any) -> None:
+    """Change fields of a run (a status change is recorded as an event); no read-back."""
     unknown = set(fields) - _RUN_FIELDS
     assert not unknown, f"unknown run fields {unknown}"
     params: dict[str, Any] = {"id": run_id, "at": now_iso()}
@@ -165,11 +172,15 @@ def update_run(conn: Connection, run_id: str, **fields: Any) -> WorkflowRun:
         sets.append(f"{name} = :{name}")
         params[name] = value
     with conn.transaction():
-        before = get_run(conn, run_id)
+        before = None
+        if "status" in fields:
+            rows = conn.execute("SELECT status FROM workflow_runs WHERE id = :id", {"id": run_id})
+            if not rows:
+                raise NotFound(f"workflow run {run_id} not found")
+            before = rows[0]["status"]
         conn.execute(f"UPDATE workflow_runs SET {', '.join(sets)} WHERE id = :id", params)
-        if "status" in fields and RunStatus(fields["status"]) != before.status:
-            record_event(conn, "run.status", run_id, {"from": before.status.value, "to": RunStatus(fields["status"]).value})
-        return get_run(conn, run_id)
+        if before is not None and RunStatus(fields["status"]).value != before:
+            record_event(conn, "run.status", run_id, {"from": before, "to": RunStatus(fields["status"]).value})
 
 
 def add_usage(conn: Connection, run_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
@@ -180,7 +191,8 @@ def add_usage(conn: Connection, run_id: str, input_tokens: int, output_tokens: i
     )
 
 
-def start_phase(conn: Connection, run_id: str, phase: str, attempt: int, mode: str, status: PhaseStatus) -> PhaseRun:
+def start_phase(conn: Connection, run_id: str, phase: str, attempt: int, mode: str, status: PhaseStatus) -> int:
+    """A new phase-run row; its ``seq`` (the order of phase attempts within the run)."""
     with conn.transaction():
         rows = conn.execute("SELECT COALESCE(MAX(seq), 0) AS n FROM phase_runs WHERE run_id = :r", {"r": run_id})
         seq = int(rows[0]["n"]) + 1
@@ -190,7 +202,7 @@ def start_phase(conn: Connection, run_id: str, phase: str, attempt: int, mode: s
             {"r": run_id, "s": seq, "p": phase, "a": attempt, "m": mode, "st": status.value, "at": now_iso()},
         )
         record_event(conn, "phase.started", run_id, {"phase": phase, "attempt": attempt, "seq": seq})
-        return list_phase_runs(conn, run_id)[-1]
+        return seq
 
 
 def update_phase(conn: Connection, run_id: str, seq: int, **fields: Any) -> None:
@@ -210,7 +222,8 @@ def list_phase_runs(conn: Connection, run_id: str) -> list[PhaseRun]:
     return [_phase(r) for r in conn.execute("SELECT * FROM phase_runs WHERE run_id = :r ORDER BY seq", {"r": run_id})]
 
 
-def add_decision(conn: Connection, record: DecisionRecord) -> DecisionRecord:
+def add_decision(conn: Connection, record: DecisionRecord) -> int:
+    """Record a decision (its ``seq`` is assigned here); returns that seq."""
     with conn.transaction():
         rows = conn.execute("SELECT COALESCE(MAX(seq), 0) AS n FROM decisions WHERE run_id = :r", {"r": record.run_id})
         seq = int(rows[0]["n"]) + 1
@@ -236,7 +249,7 @@ def add_decision(conn: Connection, record: DecisionRecord) -> DecisionRecord:
             },
         )
         record_event(conn, "decision", record.run_id, {"phase": record.phase, "verdict": record.verdict, "effective": record.effective})
-        return list_decisions(conn, record.run_id)[-1]
+        return seq
 
 
 def list_decisions(conn: Connection, run_id: str) -> list[DecisionRecord]:
