@@ -12,7 +12,9 @@ NASTY_TITLE = "Fix \"$(rm -rf ~)\" `id` ; echo pwned | tee /tmp/x && ünï 🦀 
 
 
 def test_create_list_get_next_round_trip_in_json(repo: Path) -> None:
-    created = run_animus(["task", "create", "--title", NASTY_TITLE, "--priority", "high", "--label", "auth", "--json"], cwd=repo)
+    created = run_animus(
+        ["task", "create", "--title", NASTY_TITLE, "--priority", "high", "--label", "auth", "--status", "backlog", "--json"], cwd=repo
+    )
     assert created.code == 0, created.stderr
     task = created.json()
     assert task["id"] == "TASK-1" and task["title"] == NASTY_TITLE and task["labels"] == ["auth"]
@@ -25,7 +27,7 @@ def test_create_list_get_next_round_trip_in_json(repo: Path) -> None:
 
     nothing = run_animus(["task", "next", "--json"], cwd=repo)
     assert nothing.code == 3 and nothing.error()["code"] == "not_found"
-    for status in ("ready", "in-progress", "done"):
+    for status in ("ready", "in-progress", "done"):  # backlog → ready → in_progress → done
         assert run_animus(["task", "status", "TASK-1", status], cwd=repo).code == 0
     assert run_animus(["task", "next", "--json"], cwd=repo).json()["id"] == "TASK-2"
 
@@ -71,7 +73,7 @@ def test_invalid_transition_exits_4_unless_forced(repo: Path) -> None:
     run_animus(["task", "create", "--title", "x"], cwd=repo)
     refused = run_animus(["task", "status", "TASK-1", "done", "--json"], cwd=repo)
     assert refused.code == 4 and refused.error()["code"] == "conflict"
-    assert run_animus(["task", "get", "TASK-1", "--json"], cwd=repo).json()["status"] == "backlog"
+    assert run_animus(["task", "get", "TASK-1", "--json"], cwd=repo).json()["status"] == "ready"
     forced = run_animus(["task", "status", "TASK-1", "done", "--force", "--json"], cwd=repo)
     assert forced.code == 0 and forced.json()["status"] == "done"
 
@@ -145,3 +147,12 @@ def test_postgres_database_url_is_used_when_set(repo: Path, pg_url: str, pg_sche
     assert [t["title"] for t in listed] == ["in pg"]
     local = run_animus(["task", "list", "--json"], cwd=repo).json()
     assert local == []
+
+
+def test_the_quick_start_chain_works_in_a_new_repo(repo: Path) -> None:
+    # the issue's acceptance chain: init, validate, create, next
+    assert run_animus(["init"], cwd=repo).code == 0
+    assert run_animus(["config", "validate"], cwd=repo).code == 0
+    assert run_animus(["task", "create", "--title", "x"], cwd=repo).code == 0
+    nxt = run_animus(["task", "next", "--json"], cwd=repo)
+    assert nxt.code == 0 and nxt.json()["title"] == "x" and nxt.json()["status"] == "ready"

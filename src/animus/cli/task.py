@@ -127,7 +127,7 @@ def task() -> None:
     "create",
     epilog=example(
         "animus task create --title 'Fix the login redirect' --type bugfix --priority high --label auth",
-        "animus task create --title 'Write docs' --description-file notes.md --depends-on TASK-3 --status ready",
+        "animus task create --title 'Write docs' --description-file notes.md --depends-on TASK-3 --status backlog",
     ),
 )
 @click.option("--title", required=True, help="One-line title (any text; stored byte-exact).")
@@ -135,7 +135,13 @@ def task() -> None:
 @click.option("--description-file", default=None, metavar="PATH", help="Read the description from a file ('-' = stdin).")
 @click.option("--type", "type_", type=EnumChoice(TaskType), default="feature", show_default=True, help="Kind of work.")
 @click.option("--priority", type=EnumChoice(Priority), default="medium", show_default=True, help="Urgency.")
-@click.option("--status", type=click.Choice(["backlog", "ready"]), default="backlog", show_default=True, help="Initial status.")
+@click.option(
+    "--status",
+    type=click.Choice(["backlog", "ready"]),
+    default="ready",
+    show_default=True,
+    help="Initial status: ready (can be picked up now) or backlog (parked).",
+)
 @click.option("--label", "labels", multiple=True, help="A label (repeatable).")
 @click.option("--depends-on", "depends_on", multiple=True, type=TASK_ID, help="A task that must be done first (repeatable).")
 @click.option("--workflow", default=None, help="Workflow to run this task with (default: the config's default_workflow).")
@@ -152,7 +158,7 @@ def create(
     depends_on: tuple[str, ...],
     workflow: str | None,
 ) -> None:
-    """Create a task (status backlog unless --status ready)."""
+    """Create a task (ready to be picked up, unless --status backlog)."""
     from animus.store import NewTask
 
     text = _read_text(description, description_file, "description") or ""
