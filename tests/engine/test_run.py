@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -239,3 +240,72 @@ def test_rate_limit_parks_the_run_until_the_reset_then_resumes_even_across_a_kil
     assert spawns[1]["time"] >= resets_at  # slept until the reported reset, not restarted early
     assert "--resume" in spawns[1]["argv"]
     assert outcome_of(project)["run_status"] == "completed"
+
+
+def test_manual_gate_rejection_survives_a_restart(tmp_path: Path) -> None:
+    project = make_project(tmp_path, manual=True)
+    result = drive(project, fault="animus.tx.waiting:after", approve=False)
+    assert result.exits[0] == -9 and result.exits[-1] == 1
+    out = outcome_of(project)
+    assert out["run_status"] == "failed" and out["decisions"][-1][2:] == ("manual", "rework", "rework")
+
+
+def test_escalated_run_resumes_with_a_fresh_budget_and_completes(tmp_path: Path) -> None:
+    review = {"invocations": [
+        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "not yet"}}],
+        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "still not"}}],
+        [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "now"}}],
+    ]}
+    impl = [{"write": {"path": "a.txt", "content": "x\n"}}, {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "ok"}}]
+    project = make_project(tmp_path, impl=impl, review=review, budget=1)
+    assert drive(project).exits == [1]
+    assert outcome_of(project)["run_status"] == "escalated"
+    resumed = drive(project, command=("workflow", "resume"), task="TASK-1.main.1")
+    assert resumed.exits == [0], resumed.outputs
+    out = outcome_of(project)
+    assert out["run_status"] == "completed" and out["task_status"] == "done" and out["merges"] == 1
+    assert [d[4] for d in out["decisions"] if d[0] == "review"] == ["rework", "rework", "advance"]
+
+
+def test_retry_starts_a_new_run_on_the_same_branch(tmp_path: Path) -> None:
+    impl = {"invocations": [
+        [{"write": {"path": "a.txt", "content": "x\n"}}, {"decision": {"verdict": "fail", "confidence": 0.9, "risk": "high", "reason": "cannot"}}],
+        [{"write": {"path": "b.txt", "content": "y\n"}}, {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "ok"}}],
+    ]}
+    approve_all = [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "good"}}]
+    project = make_project(tmp_path, impl=impl, review=approve_all)
+    assert drive(project).exits == [1]
+    retried = drive(project, command=("workflow", "retry"), task="TASK-1.main.1")
+    assert retried.exits == [0], retried.outputs
+    store = project.store()
+    runs = {r.id: r.status.value for r in store.list_runs(task_id="TASK-1")}
+    store.close()
+    assert runs == {"TASK-1.main.1": "failed", "TASK-1.main.2": "completed"}
+    files = git(project.repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert "a.txt" in files and "b.txt" in files  # the retry continued on the same branch
+
+
+def test_create_pr_pushes_the_branch_and_opens_one_pull_request(tmp_path: Path) -> None:
+    from support.fake_gh import install_fake_gh
+
+    approve_all = [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "good"}}]
+    project = make_project(tmp_path, review=approve_all)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(project.repo, "remote", "add", "origin", str(origin))
+    git(project.repo, "push", "-q", "origin", "main")
+    config = project.repo / ".animus" / "workflows.yaml"
+    config.write_text(config.read_text().replace("merge: {strategy: merge}", "merge: {strategy: merge, create_pr: true}"))
+    git(project.repo, "commit", "-q", "-am", "land through a pull request")
+    gh, state = install_fake_gh(tmp_path / "bin", tmp_path / "gh-state.json")
+    env = {"PATH": f"{gh.parent}:{__import__('os').environ['PATH']}", "FAKE_GH_STATE": str(state)}
+    result = drive(project, env=env, fault="animus.land:after")
+    assert result.exits == [-9, 0], result.outputs
+    store = project.store()
+    run = store.get_run("TASK-1.main.1")
+    store.close()
+    assert run.status.value == "completed" and run.pr_url == "https://github.example/acme/repo/pull/1"
+    prs = json.loads(state.read_text())["prs"]
+    assert len(prs) == 1 and prs[0]["head"] == "animus/task-1" and prs[0]["base"] == "main"
+    assert "animus/task-1" in git(project.repo, "ls-remote", "--heads", str(origin))
+    assert git(project.repo, "rev-list", "--merges", "main") == ""  # nothing merged locally

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,54 +10,16 @@ import pytest
 
 from animus.domain.errors import GitError, Unavailable
 from animus.git import commit_all, ensure_pull_request, prepare_worktree, push_branch, remote_branch_sha
+from support.fake_gh import install_fake_gh
 
 if TYPE_CHECKING:
     from conftest import Sandbox
 
-FAKE_GH = """\
-import json, os, sys
-state_path = os.environ["FAKE_GH_STATE"]
-state = json.load(open(state_path)) if os.path.exists(state_path) else {"prs": [], "calls": []}
-args = sys.argv[1:]
-state["calls"].append(args)
-def opt(name):
-    return args[args.index(name) + 1] if name in args else None
-def save():
-    json.dump(state, open(state_path, "w"))
-if args[:2] == ["pr", "list"]:
-    rows = [
-        {k: pr[k] for k in opt("--json").split(",")}
-        for pr in state["prs"]
-        if pr["head"] == opt("--head") and pr["base"] == opt("--base")
-        and (opt("--state") == "all" or pr["state"] == "OPEN")
-    ]
-    save()
-    print(json.dumps(rows))
-elif args[:2] == ["pr", "create"]:
-    number = len(state["prs"]) + 1
-    body = sys.stdin.read() if opt("--body-file") == "-" else opt("--body")
-    url = f"https://github.example/acme/repo/pull/{number}"
-    state["prs"].append({"number": number, "url": url, "state": "OPEN", "head": opt("--head"),
-                         "base": opt("--base"), "title": opt("--title"), "body": body})
-    save()
-    if os.environ.get("FAKE_GH_DIE_AFTER_CREATE"):
-        sys.exit("connection reset")
-    print("Creating pull request...")
-    print(url)
-else:
-    save()
-    sys.exit(f"fake gh: unsupported {args}")
-"""
 
 
 @pytest.fixture
 def fake_gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "gh"
-    script.write_text(f"#!{sys.executable}\n" + FAKE_GH)
-    script.chmod(0o755)
-    state = tmp_path / "gh-state.json"
+    script, state = install_fake_gh(tmp_path / "bin", tmp_path / "gh-state.json")
     monkeypatch.setenv("FAKE_GH_STATE", str(state))
     return str(script), state
 

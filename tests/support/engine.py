@@ -155,19 +155,21 @@ def drive(
     timeout: float = 120,
     on_waiting: Callable[[Project, str], None] | None = None,
     approver: str = "cli",
+    env: dict[str, str] | None = None,
+    command: tuple[str, ...] = ("run",),
 ) -> Drive:
-    """Run `animus run TASK` until it ends; restart it after a SIGKILL; answer manual gates."""
+    """Run `animus run TASK` (or ``command``) until it ends; restart it after a SIGKILL; answer manual gates."""
     result = Drive()
     deadline = time.monotonic() + timeout
     answered: set[tuple[str, str, int]] = set()
     for start in range(max_starts):
-        env = {**os.environ, **project.env}
-        env.pop("ANIMUS_FAULT", None)
+        run_env = {**os.environ, **project.env, **(env or {})}
+        run_env.pop("ANIMUS_FAULT", None)
         if fault and start == 0:
-            env["ANIMUS_FAULT"] = fault
+            run_env["ANIMUS_FAULT"] = fault
         proc = subprocess.Popen(
-            [sys.executable, "-m", "animus.cli.main", "run", task],
-            cwd=project.repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "animus.cli.main", *command, task],
+            cwd=project.repo, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         while proc.poll() is None:
             if time.monotonic() > deadline:
