@@ -309,3 +309,18 @@ def test_create_pr_pushes_the_branch_and_opens_one_pull_request(tmp_path: Path) 
     assert len(prs) == 1 and prs[0]["head"] == "animus/task-1" and prs[0]["base"] == "main"
     assert "animus/task-1" in git(project.repo, "ls-remote", "--heads", str(origin))
     assert git(project.repo, "rev-list", "--merges", "main") == ""  # nothing merged locally
+
+
+def test_a_pending_run_cancels_before_any_executor_ever_ran(tmp_path: Path) -> None:
+    from animus.config import load_config
+    from animus.config.project import resolve_project
+    from animus.engine import prepare_run
+
+    project = make_project(tmp_path)
+    store = project.store()
+    run, created = prepare_run(store, load_config(resolve_project(project.repo)), "TASK-1")
+    store.close()
+    assert created and run.status.value == "pending"
+    cancelled = project.animus("workflow", "cancel", run.id, "--json")
+    assert cancelled.code == 0, cancelled.stderr
+    assert cancelled.json()["status"] == "cancelled"

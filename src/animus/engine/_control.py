@@ -58,11 +58,14 @@ def cancel_run(store: Store, db_url: str, runs_dir: Path, run_id: str) -> Workfl
     run = store.get_run(run_id)
     if run.status.is_terminal:
         raise Conflict(f"run {run_id} is already {run.status.value}")
-    client = _client(db_url)
-    try:
-        client.cancel_workflow(run.dbos_workflow_id)
-    finally:
-        client.destroy()
+    from animus.engine._executor import journal_status
+
+    if journal_status(store, run.dbos_workflow_id) is not None:  # no journal yet: nothing to cancel there
+        client = _client(db_url)
+        try:
+            client.cancel_workflow(run.dbos_workflow_id)
+        finally:
+            client.destroy()
     for phase in store.phase_runs(run_id):
         if phase.status in (PhaseStatus.RUNNING, PhaseStatus.WAITING):
             if phase.agent_run_id and (runs_dir / phase.agent_run_id).is_dir():
