@@ -21,6 +21,7 @@ from animus.git._command import (
     split_z,
     with_trailer,
 )
+from animus.git._lock import locked
 from animus.git._repo import Repo
 from animus.git._worktree import find_worktree, remove_worktree
 
@@ -42,6 +43,7 @@ class LandResult:
         return {"status": self.status, "sha": self.sha, "conflict_files": list(self.conflict_files)}
 
 
+@locked
 def land(
     repo_root: Path,
     branch: str,

@@ -11,6 +11,7 @@ from typing import Any
 
 from animus.domain.errors import Conflict, GitError, InvalidInput, NotFound
 from animus.git._command import out, run_git
+from animus.git._lock import locked
 from animus.git._repo import Repo
 
 BRANCH_PREFIX = "animus/"
@@ -93,6 +94,7 @@ def find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | No
     return None
 
 
+@locked
 def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_branch: str | None = None) -> Worktree:
     """Make sure ``worktrees_dir/<task_id>`` is a worktree with the task branch checked out.
 
@@ -147,6 +149,7 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
     return Worktree(path, branch, _base(repo, target_sha, branch), created=True)
 
 
+@locked
 def remove_worktree(
     repo_root: Path, worktree_path: Path, branch: str | None = None, delete_branch: bool = False
 ) -> bool:
@@ -190,6 +193,7 @@ def remove_worktree(
     return removed
 
 
+@locked
 def prune_worktrees(repo_root: Path) -> None:
     """Forget worktrees whose directories were deleted (``git worktree prune``)."""
     run_git(["worktree", "prune"], Path(repo_root))
