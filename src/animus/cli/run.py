@@ -92,10 +92,18 @@ def summarize(app: AppContext, run: Any, phases: list[Any]) -> None:
 
 
 def run_in_foreground(app: AppContext, run: Any) -> None:
+    """Execute in this process; while a daemon runs, hand a prepared run (resume, retry) to it and follow."""
+    from animus.daemon import read_info
     from animus.engine import EngineContext, execute_run
 
     project = app.project()
     store = app.store()
+    if not callable(run) and read_info(project.state_dir) is not None:
+        from animus.store import queue
+
+        queue.add_dispatched(store.conn, run.task_id, run.id, store.get_task(run.task_id).priority.rank)
+        follow_daemon_run(app, run.task_id, None, {})
+        return
     ctx = EngineContext(project.root, project.state_dir, store.url)
     try:
         final = execute_run(ctx, store, run, Progress(app))
@@ -105,6 +113,29 @@ def run_in_foreground(app: AppContext, run: Any) -> None:
             "continue it with `animus run TASK` (or `animus workflow resume RUN`); stop it with `animus workflow cancel RUN`",
             err=True,
         )
+        raise SystemExit(130) from None
+    summarize(app, final, store.phase_runs(final.id))
+
+
+def follow_daemon_run(app: AppContext, task_id: str, workflow: str | None, values: dict[str, str]) -> None:
+    """The daemon runs it: enqueue (unless queued or active) and follow; Ctrl-C stops following only."""
+    from animus.daemon import enqueue_and_follow
+
+    project = app.project()
+    store = app.store()
+    progress = Progress(app)
+
+    def emit(event: dict[str, Any]) -> None:
+        if event["event"] == "queued" and not app.json_output:
+            where = "already queued" if not event["new"] else "queued"
+            console().print(f"{where} for the daemon ({event['ahead']} ahead); following…")
+            return
+        progress(event)
+
+    try:
+        final = enqueue_and_follow(store, project.root, project.state_dir, task_id, emit, workflow=workflow, variables=values or None)
+    except KeyboardInterrupt:
+        click.echo("\nstopped following; the daemon keeps running the task (`animus status` shows it)", err=True)
         raise SystemExit(130) from None
     summarize(app, final, store.phase_runs(final.id))
 
@@ -122,13 +153,22 @@ def run_in_foreground(app: AppContext, run: Any) -> None:
 @click.option("--var", "variables", multiple=True, metavar="K=V", help="Workflow variable (repeatable).")
 @common_options
 def run(app: AppContext, task_id: str, workflow: str | None, variables: tuple[str, ...]) -> None:
-    """Run a task's workflow to the end (resumes its interrupted run instead of starting another)."""
+    """Run a task's workflow to the end (resumes its interrupted run instead of starting another).
+
+    While `animus daemon` runs, the task is enqueued there and its progress followed instead.
+    """
     from animus.config import load_config
+    from animus.daemon import read_info
     from animus.engine import parse_vars, prepare_run
 
     config = load_config(app.project())
     values = parse_vars(variables)
     app.store().get_task(task_id)  # an unknown task is exit 3 before anything else
+    if workflow:
+        config.workflow(workflow)  # an unknown workflow is exit 3 here, not a refusal in the daemon's log
+    if read_info(app.project().state_dir) is not None:
+        follow_daemon_run(app, task_id, workflow, values)
+        return
 
     def prepare() -> Any:
         run_, _created = prepare_run(app.store(), config, task_id, workflow=workflow, variables=values, root=app.project().root)

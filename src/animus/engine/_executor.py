@@ -123,12 +123,19 @@ class RunFollower:
     def _agent_events(self, phase: Any) -> None:
         from animus import agents
 
+        # Progress is a view: it must never end the run. The phase row names its agent run before the
+        # launch step creates it, and a run dir is claimed before its spec.json is written, so wait for
+        # a complete run dir and treat any read error as "not yet".
         reader = self.readers.get(phase.agent_run_id)
-        if reader is None:
-            if not (self.ctx.runs_dir / phase.agent_run_id).is_dir():
-                return
-            reader = self.readers[phase.agent_run_id] = agents.RunReader(phase.agent_run_id, self.ctx.runs_dir)
-        for event in reader.poll():
+        try:
+            if reader is None:
+                if not (self.ctx.runs_dir / phase.agent_run_id / "spec.json").is_file():
+                    return
+                reader = self.readers[phase.agent_run_id] = agents.RunReader(phase.agent_run_id, self.ctx.runs_dir)
+            events = reader.poll()
+        except (AnimusError, OSError, ValueError):
+            return
+        for event in events:
             if event.kind in ("tool_call", "text", "error", "rate_limit"):
                 self.emit({"event": "agent", "run_id": self.run_id, "phase": phase.phase,
                            "agent_run_id": phase.agent_run_id, **event.to_dict()})

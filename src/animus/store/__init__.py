@@ -7,10 +7,14 @@ Example::
         task = store.create_task(NewTask(title="Fix the login redirect"))
 """
 
+from animus.store import _outbox as outbox
+from animus.store import _queue as queue
 from animus.store import _runs as runs
 from animus.store import _tasks as tasks
 from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
+from animus.store._outbox import OUTBOX_STATUSES, OutboxItem, outbox_summary
+from animus.store._queue import QueueEntry
 from animus.store._store import ENV_DATABASE_URL, Store, database_url, open_store, redact_url
 from animus.store._tasks import SORT_KEYS, NewTask, TaskPatch, TaskQuery, now_iso
 
@@ -18,9 +22,12 @@ __all__ = [
     "ENV_DATABASE_URL",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "OUTBOX_STATUSES",
     "SORT_KEYS",
     "Connection",
     "NewTask",
+    "OutboxItem",
+    "QueueEntry",
     "SessionConnection",
     "SqlAlchemyConnection",
     "SqliteConnection",
@@ -30,6 +37,9 @@ __all__ = [
     "database_url",
     "now_iso",
     "open_store",
+    "outbox",
+    "outbox_summary",
+    "queue",
     "redact_url",
     "runs",
     "tasks",

@@ -1,0 +1,116 @@
+"""`animus queue …`: enqueue, list, hold, release and drop tasks waiting for the daemon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from animus.cli.app import AppContext, common_options, console, example
+from animus.cli.task import TASK_ID
+
+
+@click.group("queue", epilog=example("animus queue enqueue TASK-3", "animus queue list", "animus queue hold TASK-3"))
+def queue() -> None:
+    """Enqueue, hold, release and drop tasks for the daemon."""
+
+
+def _entry_line(d: dict[str, Any], verb: str) -> None:
+    run = f" run {d['run_id']}" if d.get("run_id") else ""
+    console().print(f"{d['task_id']} {verb} ({d['status']}{run})")
+
+
+@queue.command("enqueue", epilog=example(
+    "animus queue enqueue TASK-3", "animus queue enqueue TASK-3 --workflow quick --var target=main"))
+@click.argument("task_id", type=TASK_ID)
+@click.option("--workflow", default=None, help="Workflow to run (default: the task's, else default_workflow).")
+@click.option("--var", "variables", multiple=True, metavar="K=V", help="Workflow variable (repeatable).")
+@common_options
+def enqueue(app: AppContext, task_id: str, workflow: str | None, variables: tuple[str, ...]) -> None:
+    """Queue a task for the daemon (priority order, FIFO within a priority; at most once per task)."""
+    from animus.domain.errors import Conflict
+    from animus.engine import parse_vars
+    from animus.store import queue as rows
+
+    values = parse_vars(variables)
+    store = app.store()
+    if workflow:
+        from animus.config import load_config
+
+        load_config(app.project()).workflow(workflow)
+    active = store.active_run_for_task(task_id)
+    if active is not None and rows.get_entry(store.conn, task_id) is None:
+        raise Conflict(f"{task_id} already has an active run {active.id}", hint="`animus status` shows it")
+    entry, created = rows.enqueue(store.conn, task_id, workflow=workflow, variables=values, source="cli")
+    app.emit({**entry.to_dict(), "created": created}, lambda d: _entry_line(d, "queued" if created else "was already queued"))
+
+
+@queue.command("list", epilog=example("animus queue list", "animus queue list --status held --json"))
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["queued", "held", "dispatched"]), help="Only these (repeatable).")
+@common_options
+def list_(app: AppContext, statuses: tuple[str, ...]) -> None:
+    """Entries in dispatch order: priority (critical first), then FIFO."""
+    from animus.store import queue as rows
+
+    entries = [e.to_dict() for e in rows.list_entries(app.store().conn, statuses=statuses)]
+
+    def human(items: list[dict[str, Any]]) -> None:
+        from rich.table import Table
+
+        if not items:
+            console().print("the queue is empty")
+            return
+        names = {0: "critical", 1: "high", 2: "medium", 3: "low"}
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        for column in ("TASK", "STATUS", "PRIORITY", "WORKFLOW", "RUN", "SOURCE", "ENQUEUED"):
+            table.add_column(column)
+        for e in items:
+            table.add_row(e["task_id"], e["status"], names.get(e["priority_rank"], str(e["priority_rank"])), e["workflow"] or "-",
+                          e["run_id"] or "-", e["source"], e["enqueued_at"][:19])
+        console().print(table)
+
+    app.emit(entries, human)
+
+
+
+@queue.command("hold", epilog=example("animus queue hold TASK-3"))
+@click.argument("task_id", type=TASK_ID)
+@common_options
+def hold(app: AppContext, task_id: str) -> None:
+    """Keep a queued task from being dispatched (a dispatched one already runs: drop it to cancel)."""
+    from animus.store import queue as rows
+
+    entry = rows.set_held(app.store().conn, task_id, True)
+    app.emit(entry.to_dict(), lambda d: _entry_line(d, "held"))
+
+
+@queue.command("release", epilog=example("animus queue release TASK-3"))
+@click.argument("task_id", type=TASK_ID)
+@common_options
+def release(app: AppContext, task_id: str) -> None:
+    """Let a held task be dispatched again (it keeps its place)."""
+    from animus.store import queue as rows
+
+    entry = rows.set_held(app.store().conn, task_id, False)
+    app.emit(entry.to_dict(), lambda d: _entry_line(d, "released"))
+
+
+@queue.command("drop", epilog=example("animus queue drop TASK-3"))
+@click.argument("task_id", type=TASK_ID)
+@common_options
+def drop(app: AppContext, task_id: str) -> None:
+    """Remove a task from the queue; if it was dispatched, cancel its run (the worktree is kept)."""
+    from animus.store import queue as rows
+
+    store = app.store()
+    entry = rows.require_entry(store.conn, task_id)
+    cancelled = None
+    if entry.status == "dispatched" and entry.run_id:
+        run = store.get_run(entry.run_id)
+        if run.status.is_active:
+            from animus.engine import cancel_run
+
+            cancelled = cancel_run(store, store.url, app.project().runs_dir, run.id).id
+    rows.remove_entry(store.conn, task_id, "dropped by user")
+    data = {**entry.to_dict(), "dropped": True, "cancelled_run": cancelled}
+    app.emit(data, lambda d: console().print(f"{task_id} dropped" + (f"; run {cancelled} cancelled" if cancelled else "")))

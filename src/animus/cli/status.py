@@ -1,0 +1,51 @@
+"""`animus status`: the daemon, the pool, the queue, running agents, recent results, open gates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from animus.cli.app import AppContext, common_options, console, example
+
+
+@click.command("status", epilog=example("animus status", "animus status --json"))
+@common_options
+def status(app: AppContext) -> None:
+    """Daemon, pool, queue, running agents, recent results, open gates."""
+    from animus.daemon import status_snapshot
+
+    data = status_snapshot(app.store(), app.project().state_dir)
+    app.emit(data, _render)
+
+
+def _render(d: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from animus.cli.daemon import render_daemon
+
+    out = console()
+    render_daemon(d["daemon"])
+    pool, q = d["pool"], d["queue"]
+    out.print(f"pool:   {pool['used']}/{pool['size'] if pool['size'] is not None else '-'} in use")
+    depth = ", ".join(f"{k} {v}" for k, v in q["by_priority"].items() if v) or "empty"
+    out.print(f"queue:  {q['queued']} waiting ({depth}); {q['held']} held; {q['dispatched']} dispatched")
+    if d["running_agents"]:
+        table = Table(title="running agents", title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
+        for column in ("RUN", "PHASE", "AGENT RUN", "ELAPSED", "TOKENS", "COST"):
+            table.add_column(column)
+        for a in d["running_agents"]:
+            table.add_row(a["run_id"], f"{a['phase']} #{a['attempt']}", a["agent_run_id"], f"{a['elapsed_secs']:.0f}s",
+                          str(a["input_tokens"] + a["output_tokens"]), f"${a['cost_usd']:.4f}")
+        out.print(table)
+    for gate in d["waiting_gates"]:
+        out.print(Text.assemble(("⏸ ", "yellow"), f"{gate['run_id']} waits at {gate['phase']}: ", (gate["approve"], "bold")))
+    if d["recent"]:
+        table = Table(title="recent runs", title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
+        for column in ("RUN", "STATUS", "ENDED", "REASON"):
+            table.add_column(column)
+        for r in d["recent"]:
+            style = "green" if r["status"] == "completed" else "red"
+            table.add_row(r["run_id"], Text(r["status"], style=style), (r["ended_at"] or "")[:19], (r["failure_reason"] or "")[:80])
+        out.print(table)

@@ -1,0 +1,36 @@
+"""The daemon: one executor per project that drains the queue within a pool, fires schedules, reconciles at start."""
+
+from animus.daemon._control import log_tail, running_conflict, start_detached, stop_daemon
+from animus.daemon._dispatch import QUEUE_NAME, Dispatcher
+from animus.daemon._follow import enqueue_and_follow
+from animus.daemon._info import DaemonInfo, info_path, log_path, read_info
+from animus.daemon._reconcile import known_agent_runs, reconcile_before_launch
+from animus.daemon._scheduler import FAKE_NOW_ENV, due_minute, fire, fire_due, latest_cron_minute, scheduler_now
+from animus.daemon._server import Daemon, serve
+from animus.daemon._status import daemon_section, status_snapshot
+
+__all__ = [
+    "FAKE_NOW_ENV",
+    "QUEUE_NAME",
+    "Daemon",
+    "DaemonInfo",
+    "Dispatcher",
+    "daemon_section",
+    "due_minute",
+    "enqueue_and_follow",
+    "fire",
+    "fire_due",
+    "info_path",
+    "known_agent_runs",
+    "latest_cron_minute",
+    "log_path",
+    "log_tail",
+    "read_info",
+    "reconcile_before_launch",
+    "running_conflict",
+    "scheduler_now",
+    "serve",
+    "start_detached",
+    "status_snapshot",
+    "stop_daemon",
+]

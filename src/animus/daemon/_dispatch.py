@@ -1,0 +1,141 @@
+"""The dispatcher: queue entries → workflow runs on the DBOS queue ``animus-runs``, within the pool.
+
+Crash-safe by order of effects: (1) ``prepare_run`` creates the run or finds the task's active one,
+(2) the entry is marked ``dispatched`` with that run id, (3) the DBOS workflow is enqueued under the
+run's deterministic workflow id. A crash after (1) finds the same run again; after (2) the check of
+dispatched entries sees no DBOS workflow and enqueues it (same id, so at most once).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from animus.domain.errors import AnimusError, Conflict, NotFound
+from animus.domain.runs import RunStatus
+from animus.store import queue
+
+if TYPE_CHECKING:
+    from animus.config import WorkflowConfig
+    from animus.engine import EngineContext
+    from animus.store import QueueEntry, Store
+
+QUEUE_NAME = "animus-runs"
+FAILED_DBOS_STATUSES = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+log = logging.getLogger("animus.daemon")
+
+
+def kv(**fields: Any) -> str:
+    """``key=value`` pairs for one log line (values with spaces quoted)."""
+    parts = []
+    for key, value in fields.items():
+        text = str(value)
+        parts.append(f"{key}={text!r}" if (" " in text or not text) else f"{key}={text}")
+    return " ".join(parts)
+
+
+class Dispatcher:
+    """Moves entries into runs (at most ``pool_size`` active), removes entries of ended runs."""
+
+    def __init__(
+        self,
+        store: Store,
+        ctx: EngineContext,
+        config: Callable[[], WorkflowConfig],
+        workflow: Any,
+        pool_size: int,
+    ) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.config = config
+        self.workflow = workflow
+        self.pool_size = pool_size
+
+    # -- the fast pass ------------------------------------------------------------------------------
+    def dispatch(self, *, take_work: bool = True) -> int:
+        """Remove entries whose run ended; start entries while the pool has room. Returns runs started."""
+        active = 0
+        for entry, run_status in queue.dispatched_with_runs(self.store.conn):
+            if run_status is None or not RunStatus(run_status).is_active:
+                queue.remove_entry(self.store.conn, entry.task_id, f"run {entry.run_id} ended {run_status}")
+                log.info(kv(event="run_ended", task=entry.task_id, run=entry.run_id, status=run_status))
+            else:
+                active += 1
+        free = self.pool_size - active
+        if not take_work or free <= 0:
+            return 0
+        started = 0
+        for entry in queue.dispatchable(self.store.conn, free):
+            if self._start(entry):
+                started += 1
+        return started
+
+    def _start(self, entry: QueueEntry) -> bool:
+        from animus.engine import prepare_run
+
+        try:
+            run, created = prepare_run(
+                self.store, self.config(), entry.task_id, workflow=entry.workflow, variables=entry.vars or None,
+                root=self.ctx.project_root,
+            )
+        except (Conflict, NotFound) as err:
+            queue.remove_entry(self.store.conn, entry.task_id, f"not dispatchable: {err.message}")
+            log.warning(kv(event="dispatch_refused", task=entry.task_id, reason=err.message))
+            return False
+        except AnimusError as err:
+            queue.remove_entry(self.store.conn, entry.task_id, f"not dispatchable: {err.message}")
+            log.error(kv(event="dispatch_failed", task=entry.task_id, reason=err.message))
+            return False
+        queue.mark_dispatched(self.store.conn, entry.task_id, run.id)
+        self.enqueue_workflow(run.id, run.dbos_workflow_id, entry.priority_rank)
+        log.info(kv(event="dispatched", task=entry.task_id, run=run.id, new=created, priority=entry.priority_rank))
+        return True
+
+    def enqueue_workflow(self, run_id: str, workflow_id: str, priority_rank: int) -> bool:
+        """Put the run's workflow on the DBOS queue unless a workflow with that id exists already."""
+        from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
+
+        if DBOS.get_workflow_status(workflow_id) is not None:
+            return False
+        # DBOS runs lower numbers first and 0 would jump ahead of every explicit priority.
+        with SetWorkflowID(workflow_id), SetEnqueueOptions(priority=priority_rank + 1):
+            DBOS.enqueue_workflow(QUEUE_NAME, self.workflow, run_id)
+        return True
+
+    # -- the slow pass ------------------------------------------------------------------------------
+    def check_workflows(self) -> None:
+        """Dispatched runs whose DBOS workflow failed are marked failed; a missing workflow is enqueued."""
+        from dbos import DBOS
+
+        from animus.engine import fail_run_on_error, workflow_error
+
+        for entry, run_status in queue.dispatched_with_runs(self.store.conn):
+            if entry.run_id is None or run_status is None or not RunStatus(run_status).is_active:
+                continue
+            run = self.store.get_run(entry.run_id)
+            status = DBOS.get_workflow_status(run.dbos_workflow_id)
+            if status is None:
+                self.enqueue_workflow(run.id, run.dbos_workflow_id, entry.priority_rank)
+                log.warning(kv(event="reenqueued", task=entry.task_id, run=run.id, reason="no DBOS workflow"))
+            elif status.status in FAILED_DBOS_STATUSES:
+                error = workflow_error(DBOS.retrieve_workflow(run.dbos_workflow_id)) if status.status == "ERROR" else status.status
+                fail_run_on_error(self.store, run, error)
+                log.error(kv(event="run_failed", task=entry.task_id, run=run.id, dbos_status=status.status, error=error[:300]))
+
+    def enqueue_ready(self) -> int:
+        """``daemon.auto_run_ready``: queue every ready task that has no entry and no active or completed run."""
+        added = 0
+        for task_id in queue.ready_without_runs(self.store.conn):
+            try:
+                _entry, created = queue.enqueue(self.store.conn, task_id, source="auto_ready")
+            except AnimusError as err:
+                log.warning(kv(event="auto_enqueue_failed", task=task_id, reason=err.message))
+                continue
+            if created:
+                added += 1
+                log.info(kv(event="enqueued", task=task_id, source="auto_ready"))
+        return added
+
+    def active_count(self) -> int:
+        return sum(1 for _e, s in queue.dispatched_with_runs(self.store.conn) if s is not None and RunStatus(s).is_active)

@@ -1,0 +1,238 @@
+"""The daemon process: capture signals → startup → main loop → shutdown (uvicorn's shape).
+
+Signal handlers only set flags. SIGTERM/SIGINT: stop taking work and exit (agents keep running
+detached; the next start re-attaches them). SIGUSR1: drain — take no new work, exit once the
+in-flight runs have ended (``animus daemon stop --drain`` bounds the wait and then sends SIGTERM).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from animus.daemon._dispatch import QUEUE_NAME, Dispatcher, kv
+from animus.daemon._info import DaemonInfo, log_path, proc_start_time, remove_info, write_info
+from animus.daemon._reconcile import reconcile_before_launch
+from animus.domain.errors import AnimusError
+
+if TYPE_CHECKING:
+    from animus.config import WorkflowConfig
+    from animus.config.project import Project
+    from animus.engine import ExecutorLock
+    from animus.store import Store
+
+FAST_POLL_SECS = 0.05
+DBOS_QUEUE_POLL_SECS = 0.05
+DRAIN_SIGNAL = signal.SIGUSR1
+log = logging.getLogger("animus.daemon")
+
+
+def setup_logging(state_dir: Path) -> None:
+    """``key=value`` lines to ``<state>/logs/daemon.log``, and to stderr unless stderr already is that file."""
+    path = log_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    handlers: list[logging.Handler] = [logging.FileHandler(path)]
+    try:
+        same = os.path.samestat(os.fstat(2), os.stat(path))
+    except OSError:
+        same = False
+    if not same:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for name in ("animus.daemon", "animus.procs"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        for handler in handlers:
+            handler.setFormatter(formatter)
+            logger.addHandler(handler)
+
+
+class Daemon:
+    """One project's executor that drains the queue, fires schedules and reconciles at start."""
+
+    def __init__(self, project: Project, *, pool_size: int | None = None) -> None:
+        self.project = project
+        self.pool_override = pool_size
+        self.should_exit = False
+        self.draining = False
+        self.store: Store | None = None
+        self.lock: ExecutorLock | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._config: WorkflowConfig | None = None
+        self._config_stamp: tuple[Any, ...] = ()
+        self._engine_started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def run(self) -> int:
+        self.capture_signals()
+        try:
+            self.startup()
+            self.main_loop()
+        finally:
+            self.shutdown()
+        return 0
+
+    def capture_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_exit_signal)
+        signal.signal(signal.SIGINT, self._on_exit_signal)
+        signal.signal(DRAIN_SIGNAL, self._on_drain_signal)
+
+    def _on_exit_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.should_exit = True
+
+    def _on_drain_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.draining = True
+
+    def startup(self) -> None:
+        from dbos import DBOS
+
+        from animus.engine import EngineContext, ExecutorLock, executor_id, start_engine
+        from animus.store import open_store
+
+        state_dir = self.project.state_dir
+        self.lock = ExecutorLock(state_dir, "animus daemon")
+        self.lock.acquire()
+        self.store = open_store(db_path=self.project.db_path)
+        config = self.config()
+        pool_size = self.pool_override or config.daemon.pool_size
+        ctx = EngineContext(self.project.root, state_dir, self.store.url)
+        log.info(kv(event="starting", pid=os.getpid(), root=self.project.root, pool_size=pool_size))
+        reconcile_before_launch(self.store, ctx, prune_worktrees=config.daemon.prune_worktrees)
+        workflow = start_engine(ctx, log_file=self.project.logs_dir / "engine.log" if _mkdir(self.project.logs_dir) else None)
+        self._engine_started = True
+        DBOS.register_queue(QUEUE_NAME, worker_concurrency=pool_size, polling_interval_sec=DBOS_QUEUE_POLL_SECS)
+        self.dispatcher = Dispatcher(self.store, ctx, self.config, workflow, pool_size)
+        self.dispatcher.check_workflows()
+        info = DaemonInfo(
+            pid=os.getpid(), proc_start=proc_start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            started_epoch=time.time(), executor_id=executor_id(state_dir), pool_size=pool_size, project_root=str(self.project.root),
+        )
+        write_info(state_dir, info)
+        log.info(kv(event="ready", pid=info.pid, executor=info.executor_id, pool_size=pool_size))
+
+    def main_loop(self) -> None:
+        assert self.dispatcher is not None and self.store is not None
+        from animus.store import queue
+
+        dispatcher, store = self.dispatcher, self.store
+        interval = self.config().daemon.interval_secs
+        next_slow = 0.0
+        marker: tuple[Any, ...] = ()
+        announced_drain = False
+        while not self.should_exit:
+            if self.draining and not announced_drain:
+                announced_drain = True
+                log.info(kv(event="draining", in_flight=dispatcher.active_count()))
+            try:
+                now = time.monotonic()
+                if now >= next_slow:
+                    next_slow = now + interval
+                    self.tick()
+                    marker = queue.change_marker(store.conn)
+                else:
+                    current = queue.change_marker(store.conn)
+                    if current != marker:
+                        marker = current
+                        dispatcher.dispatch(take_work=not self.draining)
+            except AnimusError as err:  # a locked database or a bad config must not kill the daemon
+                log.error(kv(event="tick_failed", error=err.message))
+            if self.draining and dispatcher.active_count() == 0:
+                log.info(kv(event="drained"))
+                break
+            time.sleep(FAST_POLL_SECS)
+
+    def tick(self) -> None:
+        """The periodic pass: config reload, schedules, auto-ready, workflow health, dispatch."""
+        assert self.dispatcher is not None and self.store is not None
+        from animus.daemon._scheduler import fire_due
+
+        config = self.config()
+        if not self.draining:
+            fire_due(self.store, config)
+            if config.daemon.auto_run_ready:
+                self.dispatcher.enqueue_ready()
+        self.dispatcher.check_workflows()
+        self.dispatcher.dispatch(take_work=not self.draining)
+
+    def shutdown(self) -> None:
+        from animus.engine import stop_engine
+
+        if self._engine_started:
+            try:
+                stop_engine()
+            except Exception as exc:  # shutting down anyway; the next start recovers
+                log.warning(kv(event="engine_stop_failed", error=f"{type(exc).__name__}: {exc}"))
+        remove_info(self.project.state_dir, os.getpid())
+        if self.store is not None:
+            self.store.close()
+        if self.lock is not None:
+            self.lock.release()
+        log.info(kv(event="stopped", pid=os.getpid(), drained=self.draining))
+
+    # -- configuration ------------------------------------------------------------------------------
+    def config(self) -> WorkflowConfig:
+        """The project's configuration, re-read when a config file changed (a broken edit keeps the last good one)."""
+        from animus.config import discover_config_files, load_config
+
+        paths = discover_config_files(self.project.root)
+        stamp = tuple((str(p), _mtime(p)) for p in paths)
+        if self._config is None or stamp != self._config_stamp:
+            try:
+                self._config = load_config(self.project)
+                if self._config_stamp:
+                    log.info(kv(event="config_reloaded"))
+            except AnimusError as err:
+                if self._config is None:
+                    raise
+                log.error(kv(event="config_invalid", error=err.message))
+            self._config_stamp = stamp
+        return self._config
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _mkdir(path: Path) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return True
+
+
+def serve(project: Project, *, pool_size: int | None = None) -> NoReturn:
+    """Run the daemon in this process until it is told to stop, then exit the process.
+
+    Exits with ``os._exit``: DBOS worker threads may still be waiting on detached agents, and a
+    normal interpreter exit would join them (the agents keep running; the next start re-attaches).
+    An ``AnimusError`` at start-up (say, another executor holds the lock) is raised for the CLI to render.
+    """
+    setup_logging(project.state_dir)
+    try:
+        code = Daemon(project, pool_size=pool_size).run()
+    except AnimusError as err:
+        log.error(kv(event="failed", error=err.message))
+        _flush()
+        raise
+    except Exception:
+        log.exception(kv(event="crashed"))
+        _flush()
+        os._exit(1)
+    _flush()
+    os._exit(code)
+
+
+def _flush() -> None:
+    for handler in logging.getLogger("animus.daemon").handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
