@@ -20,6 +20,7 @@ RANK = {
     "engine": 3,
     "api": 4,
     "mcp": 4,
+    "notify": 4,
     "web": 5,
     "daemon": 6,
     "cli": 7,

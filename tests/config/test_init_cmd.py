@@ -14,7 +14,10 @@ def test_init_writes_a_config_that_validates(repo: Path, animus) -> None:
     result = animus("init", "--json", cwd=repo)
     assert result.code == 0, result.stderr
     data = result.json_out()["data"]
+    token_file = Path(data.pop("token_file"))
     assert data == {"path": str(repo / ".animus" / "workflows.yaml"), "created": True, "overwritten": False}
+    assert token_file.name == "web-token" and len(token_file.read_text().strip()) >= 32  # the API token exists
+    assert token_file.stat().st_mode & 0o077 == 0  # readable by the owner only
     text = (repo / ".animus" / "workflows.yaml").read_text(encoding="utf-8")
     assert text.startswith("# animus workflow configuration")
     check = animus("config", "validate", "--json", cwd=repo)

@@ -64,6 +64,7 @@ def test_json_schema_forbids_unknown_keys_in_every_object() -> None:
         "daemon",
         "default_workflow",
         "mcp_servers",
+        "notifications",
         "phases",
         "schedules",
         "triggers",

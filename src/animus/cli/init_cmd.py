@@ -41,7 +41,10 @@ def init(app: AppContext, force: bool, test_command: str | None) -> None:
     if existed and not force:
         raise Conflict(f"{CONFIG_RELPATH} already exists in {project.root}", hint="pass --force to overwrite it")
     _write_atomically(target, render_default_config(argv))
-    data = {"path": str(target), "created": not existed, "overwritten": existed}
+    from animus.api import ensure_token, token_path
+
+    ensure_token(project.state_dir)  # the API/dashboard bearer token (`animus web token` shows it)
+    data = {"path": str(target), "created": not existed, "overwritten": existed, "token_file": str(token_path(project.state_dir))}
     app.emit(data, human=_human)
 
 

@@ -120,6 +120,8 @@ class AgentConfig(_Model):
     isolate_home: bool = True
     command: Argv | None = None
     script: str | None = None
+    # claude, codex, gemini (isolate_home), opencode: get `animus mcp serve` as MCP server "animus"
+    animus_mcp: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -287,13 +289,26 @@ class WebhookTaskTemplate(_Model):
     description: str | None = None
 
 
+GITHUB_ISSUE_ACTIONS = ("opened", "reopened", "labeled", "edited")
+
+
+class GithubIssuesConfig(_Model):
+    """The GitHub variant of a webhook: an ``issues`` event carrying ``label`` creates a task linked to the issue."""
+
+    label: Annotated[str, Field(min_length=1)]
+    actions: Annotated[
+        tuple[Literal["opened", "reopened", "labeled", "edited"], ...], Field(min_length=1)
+    ] = ("opened", "reopened", "labeled")
+
+
 class WebhookConfig(_Model):
-    """A webhook trigger: HMAC secret (by env var name), rate limit, task template."""
+    """A webhook trigger: HMAC secret (by env var name), rate limit, task template, GitHub issues mode."""
 
     secret_env: EnvName | None = None
     rate_limit_per_minute: PositiveInt = 10
     task: WebhookTaskTemplate = WebhookTaskTemplate()
     enqueue: bool = True
+    github: GithubIssuesConfig | None = None
 
 
 class FileWatcherConfig(_Model):
@@ -324,6 +339,45 @@ TriggerConfig = Annotated[Union[WebhookTrigger, FileWatcherTrigger], Field(discr
 TRIGGER_TYPES = ("webhook", "file_watcher")
 
 
+# -- notifications ---------------------------------------------------------------------------------
+NOTIFY_EVENTS = (
+    "run.started",
+    "run.completed",
+    "run.failed",
+    "run.escalated",
+    "run.merge_conflict",
+    "run.cancelled",
+    "gate.waiting",
+    "task.created",
+    "task.done",
+    "task.blocked",
+)
+NotifyEvent = Literal[
+    "run.started",
+    "run.completed",
+    "run.failed",
+    "run.escalated",
+    "run.merge_conflict",
+    "run.cancelled",
+    "gate.waiting",
+    "task.created",
+    "task.done",
+    "task.blocked",
+]
+
+
+class NotificationConfig(_Model):
+    """Where to send which events: a webhook (JSON) or a Slack incoming webhook, its URL read from an env var."""
+
+    id: Ident
+    type: Literal["webhook", "slack"]
+    url_env: EnvName
+    events: Annotated[tuple[NotifyEvent, ...], Field(min_length=1)]
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    backoff_secs: Annotated[float, Field(gt=0)] = 10.0
+    timeout_secs: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
 # -- daemon ----------------------------------------------------------------------------------------
 class HttpConfig(_Model):
     host: str = "127.0.0.1"
@@ -351,6 +405,7 @@ class WorkflowConfig(_Model):
     mcp_servers: dict[Ident, McpServerConfig] = {}
     schedules: tuple[ScheduleConfig, ...] = ()
     triggers: tuple[TriggerConfig, ...] = ()
+    notifications: tuple[NotificationConfig, ...] = ()
     daemon: DaemonConfig = DaemonConfig()
 
     def workflow(self, workflow_id: str) -> WorkflowDef:

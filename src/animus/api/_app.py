@@ -1,0 +1,110 @@
+"""The Starlette application: the endpoint table, JSON errors for unknown paths, security headers, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from animus.api import _events, _queue, _runs, _status, _tasks, _triggers
+from animus.api._endpoint import ApiState, Endpoint, asgi_endpoint, error_response
+from animus.api._openapi import openapi_spec
+
+if TYPE_CHECKING:
+    from animus.api._queue import QueueOps
+    from animus.config import WorkflowConfig
+    from animus.config.project import Project
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *_tasks.ENDPOINTS,
+    *_queue.ENDPOINTS,
+    *_runs.ENDPOINTS,
+    *_events.ENDPOINTS,
+    *_status.ENDPOINTS,
+    *_triggers.ENDPOINTS,
+)
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class SecurityHeaders:
+    """Headers every response carries: no MIME sniffing, no referrer, never framed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+def create_app(
+    project: Project,
+    *,
+    config: WorkflowConfig | None,
+    token: str,
+    queue: QueueOps | None = None,
+    bind_host: str = "127.0.0.1",
+    extra_routes: Sequence[BaseRoute] = (),
+    poll_secs: float = 0.25,
+) -> Starlette:
+    """The HTTP API of ``project`` (``/api/v1/...`` and ``/api/openapi.json``).
+
+    ``config`` None reloads ``.animus/workflows.yaml`` on each use; ``queue`` None writes queue rows
+    directly (the daemon passes its own); ``bind_host`` decides whether reads need the token too
+    (``serve_in_thread`` sets it from the address it binds); ``extra_routes`` is how the dashboard
+    (``animus.web``) adds its pages.
+    """
+    from animus import __version__
+
+    state = ApiState(project=project, config=config, token=token,
+                     queue=queue or _queue.StoreQueue(project.runs_dir), bind_host=bind_host, poll_secs=poll_secs)
+    spec = openapi_spec(ENDPOINTS, version=__version__)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(spec)
+
+    routes: list[BaseRoute] = [Route("/api/openapi.json", openapi, methods=["GET"])]
+    for endpoint in ENDPOINTS:
+        routes.append(Route(endpoint.path, asgi_endpoint(endpoint, state), methods=[endpoint.method]))
+    routes.extend(extra_routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
+    app.state.api = state
+    app.state.openapi = spec
+    return app
+
+
+def api_state(app: Any) -> ApiState:
+    state: ApiState = app.state.api
+    return state

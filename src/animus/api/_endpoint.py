@@ -1,0 +1,229 @@
+"""One API endpoint as data (method, path, handler, auth, OpenAPI metadata) and how a request reaches it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from animus.api._token import token_matches
+from animus.domain.errors import AnimusError, Conflict, InvalidInput, NotFound, Unavailable
+
+if TYPE_CHECKING:
+    from animus.api._queue import QueueOps
+    from animus.config import WorkflowConfig
+    from animus.config.project import Project
+    from animus.store import Store
+
+log = logging.getLogger("animus.api")
+MAX_BODY_BYTES = 1_048_576
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class Unauthorized(AnimusError):
+    """The request lacks the API token (or a trigger's signature) it needs."""
+
+    code = "unauthorized"
+
+
+class RateLimited(AnimusError):
+    """Too many requests for this trigger in the last minute."""
+
+    code = "rate_limited"
+
+
+STATUS_BY_ERROR: tuple[tuple[type[AnimusError], int], ...] = (
+    (Unauthorized, 401),
+    (RateLimited, 429),
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unavailable, 503),
+)
+
+
+def http_status(err: AnimusError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(err, cls):
+            return status
+    return 500
+
+
+def error_response(status: int, code: str, message: str, hint: str | None = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if hint:
+        body["hint"] = hint
+    return JSONResponse({"error": body}, status_code=status, headers=dict(headers or {}))
+
+
+@dataclass
+class ApiState:
+    """What every handler gets: the project, its config, the token, the queue and one shared store."""
+
+    project: Project
+    config: WorkflowConfig | None
+    token: str
+    queue: QueueOps
+    bind_host: str = "127.0.0.1"
+    poll_secs: float = 0.25
+    _store: Store | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def public(self) -> bool:
+        """Bound to a non-loopback address: every request, reads too, needs the token."""
+        return self.bind_host not in LOOPBACK_HOSTS
+
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from animus.store import open_store
+
+                self._store = open_store(db_path=self.project.db_path)
+            return self._store
+
+    def workflow_config(self) -> WorkflowConfig:
+        if self.config is None:
+            from animus.config import load_config
+
+            return load_config(self.project)
+        return self.config
+
+    @property
+    def secrets_env(self) -> Mapping[str, str]:
+        return os.environ
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as a handler sees it (already authenticated, body parsed)."""
+
+    state: ApiState
+    path: dict[str, str]
+    query: Mapping[str, str]
+    query_lists: dict[str, list[str]]
+    body: dict[str, Any]
+    raw_body: bytes
+    headers: Mapping[str, str]
+
+    def store(self) -> Store:
+        return self.state.store()
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter, for validation docs and the OpenAPI spec."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+    repeated: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A route with everything the server and the OpenAPI spec need to know about it."""
+
+    method: str
+    path: str
+    handler: Callable[..., Any]  # (Call) -> payload, run in a worker thread; stream: async (Request, ApiState)
+    summary: str
+    tag: str
+    query: tuple[Param, ...] = ()
+    body: dict[str, Any] | None = None
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    auth: str = "default"  # default: token for mutations (and reads when public) | handler: checks itself
+    stream: bool = False  # an async SSE handler: gets (Request, ApiState), returns a Response
+
+    @property
+    def mutation(self) -> bool:
+        return self.method != "GET"
+
+    @property
+    def operation_id(self) -> str:
+        return getattr(self.handler, "__name__", "op").strip("_")
+
+
+def bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def check_token(state: ApiState, headers: Mapping[str, str]) -> None:
+    if not token_matches(state.token, bearer(headers)):
+        raise Unauthorized(
+            "this request needs the API token (header `Authorization: Bearer <token>`)",
+            hint="print it with `animus web token`",
+        )
+
+
+def authorize(endpoint: Endpoint, state: ApiState, headers: Mapping[str, str]) -> None:
+    if endpoint.auth == "handler":
+        return
+    if endpoint.mutation or state.public:
+        check_token(state, headers)
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return data
+
+
+def asgi_endpoint(endpoint: Endpoint, state: ApiState) -> Callable[[Request], Any]:
+    """The Starlette endpoint for ``endpoint``: auth, body, the handler in a worker thread, error mapping."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            authorize(endpoint, state, request.headers)
+            if endpoint.stream:
+                response: Response = await endpoint.handler(request, state)
+                return response
+            raw = b""
+            if endpoint.mutation:
+                raw = await request.body()
+                if len(raw) > MAX_BODY_BYTES:
+                    raise InvalidInput(f"the request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+            body = _parse_body(raw) if endpoint.body is not None and endpoint.auth != "handler" else {}
+            query_lists: dict[str, list[str]] = {}
+            for key, value in request.query_params.multi_items():
+                query_lists.setdefault(key, []).append(value)
+            call = Call(state, dict(request.path_params), request.query_params, query_lists, body, raw, request.headers)
+            result = await run_in_threadpool(endpoint.handler, call)
+        except AnimusError as err:
+            headers = {"Retry-After": str(err.details.get("retry_after", 60))} if isinstance(err, RateLimited) else None
+            if isinstance(err, Unauthorized):
+                headers = {"WWW-Authenticate": "Bearer"}
+            return error_response(http_status(err), err.code, err.message, err.hint, headers)
+        except Exception as exc:  # an animus bug: answer 500 with no internals, keep the traceback in the log
+            log.exception("internal error in %s %s", endpoint.method, endpoint.path)
+            return error_response(500, "internal", f"internal error: {type(exc).__name__}")
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result, status_code=endpoint.status)
+
+    handle.__name__ = endpoint.operation_id
+    return handle

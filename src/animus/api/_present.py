@@ -1,0 +1,151 @@
+"""The presenter: every payload the HTTP API and the dashboard show, built in one place from store records."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from animus.domain.runs import DecisionRecord, PhaseRun, WorkflowRun
+from animus.domain.tasks import Task, TaskStatus
+
+if TYPE_CHECKING:
+    from animus.agents import AgentEvent, RunView
+
+BOARD_COLUMNS = tuple(s.value for s in TaskStatus)
+
+
+def task(t: Task) -> dict[str, Any]:
+    return t.to_dict()
+
+
+def phase(p: PhaseRun) -> dict[str, Any]:
+    return p.to_dict()
+
+
+def decision(d: DecisionRecord) -> dict[str, Any]:
+    return d.to_dict()
+
+
+def run(r: WorkflowRun) -> dict[str, Any]:
+    return r.to_dict()
+
+
+def run_detail(r: WorkflowRun, phases: list[PhaseRun], decisions: list[DecisionRecord]) -> dict[str, Any]:
+    """A run with its timeline: each phase attempt with the verdicts recorded for it."""
+    by_attempt: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for d in decisions:
+        by_attempt.setdefault((d.phase, d.attempt), []).append(decision(d))
+    timeline = []
+    for p in phases:
+        verdicts = by_attempt.get((p.phase, p.attempt), [])
+        rework = [v["reason"] for v in verdicts if v["effective"] == "rework"]
+        timeline.append({**phase(p), "decisions": verdicts, "rework_reasons": rework})
+    open_gates = [p.phase for p in phases if p.status.value == "waiting"]
+    return {
+        **run(r),
+        "plan_phases": [{"id": ph["id"], "mode": ph["mode"]} for ph in (r.plan or {}).get("phases", [])],
+        "phases": timeline,
+        "decisions": [decision(d) for d in decisions],
+        "open_gates": open_gates,
+    }
+
+
+def queue_entry(row: Mapping[str, Any]) -> dict[str, Any]:
+    vars_ = row.get("vars") or {}
+    if isinstance(vars_, str):
+        vars_ = json.loads(vars_ or "{}")
+    return {
+        "task_id": row["task_id"],
+        "workflow": row.get("workflow"),
+        "vars": vars_,
+        "priority_rank": int(row["priority_rank"]),
+        "status": row["status"],
+        "run_id": row.get("run_id"),
+        "source": row.get("source", "cli"),
+        "enqueued_at": row["enqueued_at"],
+        "updated_at": row.get("updated_at", row["enqueued_at"]),
+    }
+
+
+def agent_event(e: AgentEvent, secrets_env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = redacted(e.to_dict(), secrets_env)
+    return out
+
+
+def agent_run(view: RunView, secrets_env: Mapping[str, str]) -> dict[str, Any]:
+    data = view.to_dict()
+    if data.get("outcome"):
+        data["outcome"].pop("final_text", None)
+    out: dict[str, Any] = redacted(data, secrets_env)
+    return out
+
+
+def redacted(payload: Any, secrets_env: Mapping[str, str]) -> Any:
+    """``payload`` with every secret value of ``secrets_env`` masked (agent output can echo keys)."""
+    from animus.procs import redact
+
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    return json.loads(redact(text, secrets_env))
+
+
+def daemon_status(info: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The daemon as ``daemon.json`` describes it, if that pid is still the process that wrote it."""
+    if not info:
+        return {"running": False}
+    pid = info.get("pid")
+    alive = isinstance(pid, int) and _pid_alive(pid, info.get("proc_start"))
+    data = {"running": alive, **{k: info.get(k) for k in ("pid", "started_at", "executor_id", "pool_size", "http_port")}}
+    if alive and isinstance(info.get("started_epoch"), int | float):
+        data["uptime_secs"] = round(max(0.0, time.time() - float(info["started_epoch"])), 1)
+    return data
+
+
+def _pid_alive(pid: int, proc_start: Any = None) -> bool:
+    """Alive and, when ``proc_start`` is known, the same process (not a reused pid)."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="ascii").read()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return False
+    return proc_start is None or int(fields[19]) == proc_start
+
+
+def overview(
+    tasks: list[Task],
+    queue: list[dict[str, Any]],
+    active: list[tuple[WorkflowRun, list[PhaseRun]]],
+    recent: list[WorkflowRun],
+    daemon: dict[str, Any],
+    outbox: dict[str, Any],
+) -> dict[str, Any]:
+    """What the dashboard's front page shows, in one payload: board, queue, live agents, gates, health."""
+    board: dict[str, list[dict[str, Any]]] = {column: [] for column in BOARD_COLUMNS}
+    for t in tasks:
+        board[t.status.value].append(task(t))
+    running = []
+    gates = []
+    for r, phases in active:
+        current = phases[-1] if phases else None
+        entry = {
+            **run(r),
+            "agent_run_id": current.agent_run_id if current and current.status.value == "running" else None,
+            "phase_attempt": current.attempt if current else None,
+        }
+        running.append(entry)
+        for p in phases:
+            if p.status.value == "waiting":
+                gates.append({"run_id": r.id, "task_id": r.task_id, "phase": p.phase, "attempt": p.attempt,
+                              "since": p.started_at})
+    return {
+        "board": board,
+        "queue": queue,
+        "active_runs": running,
+        "gates": gates,
+        "recent_runs": [run(r) for r in recent],
+        "daemon": daemon,
+        "outbox": outbox,
+    }

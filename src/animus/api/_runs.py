@@ -1,0 +1,228 @@
+"""Workflow-run endpoints (list, get, phases, decisions, cancel, resume, retry, approve, reject) and agent runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from animus.api import _present as present
+from animus.api._endpoint import Call, Endpoint, Param
+from animus.api._input import b_str, no_unknown, q_enums, q_int, safe_id, task_id
+from animus.api._queue import API_SOURCE
+from animus.domain.errors import Conflict, InvalidInput, NotFound
+from animus.domain.runs import RunStatus, WorkflowRun
+from animus.domain.tasks import TaskStatus
+
+_RUN_STATUS = {"type": "string", "enum": [s.value for s in RunStatus]}
+GATE_BODY: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "phase": {"type": "string", "description": "the waiting manual phase (default: the one open now)"},
+        "note": {"type": "string"},
+    },
+}
+_EMPTY_BODY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
+
+
+def _run(call: Call) -> WorkflowRun:
+    return call.store().get_run(safe_id(call.path["run_id"], "run id"))
+
+
+def list_runs(call: Call) -> list[dict[str, Any]]:
+    raw_task = call.query.get("task")
+    runs = call.store().list_runs(
+        task_id=task_id(raw_task) if raw_task else None,
+        statuses=q_enums(call.query_lists.get("status", []), RunStatus, "status"),
+        limit=q_int(call.query, "limit", 50, low=1, high=1000),
+    )
+    return [present.run(r) for r in runs]
+
+
+def get_run(call: Call) -> dict[str, Any]:
+    store = call.store()
+    run = _run(call)
+    return present.run_detail(run, store.phase_runs(run.id), store.decisions(run.id))
+
+
+def run_phases(call: Call) -> list[dict[str, Any]]:
+    return [present.phase(p) for p in call.store().phase_runs(_run(call).id)]
+
+
+def run_decisions(call: Call) -> list[dict[str, Any]]:
+    return [present.decision(d) for d in call.store().decisions(_run(call).id)]
+
+
+def cancel_run(call: Call) -> dict[str, Any]:
+    from animus.engine import cancel_run as cancel
+
+    store = call.store()
+    run = _run(call)
+    updated = cancel(store, store.url, call.state.project.runs_dir, run.id)
+    _dequeue(call, run.task_id)
+    return present.run(updated)
+
+
+def resume_run(call: Call) -> dict[str, Any]:
+    """Mark the run pending (a new generation) and queue its task: the daemon picks it up."""
+    from animus.engine import reopen_for_resume
+
+    store = call.store()
+    run = reopen_for_resume(store, _run(call).id)
+    call.state.queue.enqueue(store, run.task_id, workflow=run.workflow, variables=run.vars, source=API_SOURCE)
+    return present.run(store.get_run(run.id))
+
+
+def retry_run(call: Call) -> dict[str, Any]:
+    """A new run of the same task and workflow from the first phase, queued for the daemon."""
+    from animus.engine import prepare_run
+
+    store = call.store()
+    old = _run(call)
+    if old.status.is_active:
+        raise Conflict(f"run {old.id} is still {old.status.value}", hint=f"cancel it first: POST .../{old.id}/cancel")
+    if store.get_task(old.task_id).status == TaskStatus.BLOCKED:
+        store.set_status(old.task_id, TaskStatus.READY, force=True)
+    _dequeue(call, old.task_id)
+    run, _created = prepare_run(store, call.state.workflow_config(), old.task_id, workflow=old.workflow,
+                                variables=old.vars, root=call.state.project.root)
+    call.state.queue.enqueue(store, run.task_id, workflow=run.workflow, variables=run.vars, source=API_SOURCE)
+    return present.run(run)
+
+
+def _dequeue(call: Call, task: str) -> None:
+    """A finished run's dispatched entry must not block the next enqueue of its task."""
+    from animus.store import queue
+
+    conn = call.store().conn
+    entry = queue.get_entry(conn, task)
+    if entry is not None and entry.status == "dispatched":
+        queue.remove_entry(conn, task, "run ended")
+
+
+def _gate(call: Call, approve: bool) -> dict[str, Any]:
+    from animus.engine import decide_gate
+
+    no_unknown(call.body, set(GATE_BODY["properties"]))
+    store = call.store()
+    run = _run(call)
+    phase = b_str(call.body, "phase")
+    if not phase:
+        waiting = [p.phase for p in store.phase_runs(run.id) if p.status.value == "waiting"]
+        if not waiting:
+            raise Conflict(f"run {run.id} is not waiting at a manual gate (status {run.status.value})")
+        phase = waiting[-1]
+    return decide_gate(store, store.url, run.id, phase, approve=approve, note=b_str(call.body, "note"))
+
+
+def approve_gate(call: Call) -> dict[str, Any]:
+    return _gate(call, True)
+
+
+def reject_gate(call: Call) -> dict[str, Any]:
+    return _gate(call, False)
+
+
+# -- agent runs ---------------------------------------------------------------------------------------
+def _agent_run_id(call: Call) -> str:
+    run_id = safe_id(call.path["agent_run_id"], "agent run id")
+    if not (call.state.project.runs_dir / run_id).is_dir():
+        raise NotFound(f"no agent run {run_id!r}")
+    return run_id
+
+
+def open_reader(runs_dir: Path, run_id: str) -> Any:
+    """A reader on an agent run; a run directory that no agent adapter wrote is "not an agent run" (404)."""
+    from animus.agents import RunReader
+    from animus.domain.errors import AgentError
+
+    try:
+        return RunReader(run_id, runs_dir)
+    except AgentError:
+        raise NotFound(f"{run_id!r} is not an agent run") from None
+
+
+def get_agent_run(call: Call) -> dict[str, Any]:
+    run_id = _agent_run_id(call)
+    reader = open_reader(call.state.project.runs_dir, run_id)
+    view = reader.view(reader.poll())
+    data = present.agent_run(view, call.state.secrets_env)
+    tally = view.cursor.tally
+    total = tally.total or {}
+    data["tally"] = {"input_tokens": int(total.get("input_tokens") or tally.step_input),
+                     "output_tokens": int(total.get("output_tokens") or tally.step_output),
+                     "cost_usd": total.get("cost_usd", tally.step_cost), "tool_calls": tally.tool_calls,
+                     "events": tally.events}
+    return data
+
+
+def replay_to(reader: Any, offset: int) -> Any:
+    """A cursor at ``offset`` whose parser state is what reading from 0 builds (parsers keep context)."""
+    from animus.agents import ReadCursor
+
+    cursor = ReadCursor(offset=0, state=reader.adapter.new_state())
+    if offset == 0:
+        return cursor
+    for line, end in reader.handle.follow(0, wait=False):
+        if end > offset:
+            break
+        reader.adapter.parse_line(line, cursor.state)
+        cursor.offset = end
+        if end == offset:
+            return cursor
+    raise InvalidInput(f"offset {offset} is not the end of a line; use a next_offset (or event id) this API returned")
+
+
+def agent_run_log(call: Call) -> dict[str, Any]:
+    """Normalized events from byte ``offset`` on (at most ``limit``); pass the returned offset to continue."""
+    run_id = _agent_run_id(call)
+    offset = q_int(call.query, "offset", 0, high=2**62)
+    limit = q_int(call.query, "limit", 500, low=1, high=5000)
+    reader = open_reader(call.state.project.runs_dir, run_id)
+    log_file = reader.handle.dir / "stdout.log"
+    size = log_file.stat().st_size if log_file.exists() else 0
+    if offset > size:
+        raise InvalidInput(f"offset {offset} is past the end of the log ({size} bytes)")
+    reader.cursor = replay_to(reader, offset)
+    events: list[dict[str, Any]] = []
+    next_offset = offset
+    for line, end in reader.handle.follow(offset, wait=False):
+        for event in reader.adapter.parse_line(line, reader.cursor.state):
+            events.append(present.agent_event(event, call.state.secrets_env))
+        next_offset = end
+        if len(events) >= limit:
+            break
+    state = reader.handle.state()
+    return {"run_id": run_id, "status": state.status, "offset": offset, "next_offset": next_offset, "events": events}
+
+
+_RUN = {"type": "object"}
+ENDPOINTS = (
+    Endpoint("GET", "/api/v1/workflow-runs", list_runs, "List workflow runs, newest first", "workflow runs",
+             query=(Param("task", {"type": "string"}), Param("status", _RUN_STATUS, repeated=True),
+                    Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000})),
+             response={"type": "array", "items": _RUN}),
+    Endpoint("GET", "/api/v1/workflow-runs/{run_id}", get_run, "A run with its timeline (phases, verdicts)",
+             "workflow runs"),
+    Endpoint("GET", "/api/v1/workflow-runs/{run_id}/phases", run_phases, "A run's phase attempts", "workflow runs",
+             response={"type": "array", "items": _RUN}),
+    Endpoint("GET", "/api/v1/workflow-runs/{run_id}/decisions", run_decisions, "A run's verdicts", "workflow runs",
+             response={"type": "array", "items": _RUN}),
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/cancel", cancel_run, "Cancel a run (stops its agent)",
+             "workflow runs", body=_EMPTY_BODY),
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/resume", resume_run,
+             "Resume a failed/escalated/cancelled run (queued for the daemon)", "workflow runs", body=_EMPTY_BODY),
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/retry", retry_run,
+             "Start a new run of the same task and workflow (queued for the daemon)", "workflow runs",
+             body=_EMPTY_BODY, status=201),
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/approve", approve_gate, "Approve the open manual gate",
+             "workflow runs", body=GATE_BODY),
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/reject", reject_gate, "Reject the open manual gate",
+             "workflow runs", body=GATE_BODY),
+    Endpoint("GET", "/api/v1/runs/{agent_run_id}", get_agent_run, "An agent run: state, exit, outcome, tallies",
+             "agent runs"),
+    Endpoint("GET", "/api/v1/runs/{agent_run_id}/log", agent_run_log,
+             "An agent run's normalized events from a byte offset", "agent runs",
+             query=(Param("offset", {"type": "integer", "minimum": 0}),
+                    Param("limit", {"type": "integer", "minimum": 1, "maximum": 5000}))),
+)

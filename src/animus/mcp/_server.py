@@ -1,0 +1,208 @@
+"""The MCP server (stdio, the official SDK): task, queue, workflow and run-log tools over the store and engine.
+
+Every tool is one call into the same service functions the CLI and HTTP API use; payloads are the
+records' own ``to_dict()``. Errors surface as MCP tool errors carrying the animus message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from animus.domain.errors import AnimusError, Conflict, InvalidInput, NotFound
+from animus.domain.runs import RunStatus
+from animus.domain.tasks import Priority, TaskStatus, TaskType, parse_enum, parse_task_id
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from animus.config.project import Project
+    from animus.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+SERVER_NAME = "animus"
+INSTRUCTIONS = (
+    "animus orchestrates coding agents over a task store. Use task_* tools to read and update tasks "
+    "(ids look like TASK-12), queue_* to hand tasks to the daemon, workflow_* to inspect runs and decide "
+    "manual gates, and run_log_tail to read an agent run's recent output."
+)
+
+
+def server_argv(project_root: str | os.PathLike[str]) -> list[str]:
+    """The argv that starts this server for ``project_root`` (what agent CLIs get in their MCP config)."""
+    from animus.config.project import mcp_server_argv
+
+    return mcp_server_argv(project_root)
+
+
+class _Services:
+    """The project and one lazily opened store, shared by the tools."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from animus.store import open_store
+
+                self._store = open_store(db_path=self.project.db_path)
+            return self._store
+
+
+def _enum(enum_cls: type[Any], value: str | None, what: str) -> Any:
+    return None if value is None else parse_enum(enum_cls, value, what)
+
+
+def _tool(server: MCPServer[Any]) -> Callable[[F], F]:
+    """Register a tool whose animus errors reach the client as ``code: message`` (the SDK hides other text)."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    def register(fn: F) -> F:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except AnimusError as err:
+                raise ToolError(f"{err.code}: {err.message}" + (f" (hint: {err.hint})" if err.hint else "")) from err
+
+        server.add_tool(call, name=fn.__name__)
+        return fn
+
+    return register
+
+
+def build_server(project: Project) -> MCPServer[Any]:
+    """An ``MCPServer`` with animus's tools bound to ``project``."""
+    from mcp.server.mcpserver import MCPServer
+
+    services = _Services(project)
+    server: MCPServer[Any] = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+    tool = _tool(server)
+
+    @tool
+    def task_list(status: list[str] | None = None, label: str | None = None, text: str | None = None,
+                  limit: int = 50) -> dict[str, Any]:
+        """List tasks, most urgent first; filter by status (backlog, ready, in_progress, blocked, done, cancelled), label or text."""
+        from animus.store import TaskQuery
+
+        query = TaskQuery(statuses=tuple(parse_enum(TaskStatus, s, "status") for s in status or ()),
+                          labels=(label,) if label else (), text=text or None, limit=max(1, min(limit, 500)))
+        return {"tasks": [t.to_dict() for t in services.store().list_tasks(query)]}
+
+    @tool
+    def task_get(task_id: str) -> dict[str, Any]:
+        """One task with its description, labels, dependencies and status."""
+        return services.store().get_task(parse_task_id(task_id)).to_dict()
+
+    @tool
+    def task_create(title: str, description: str = "", type: str = "feature", priority: str = "medium",
+                    status: str = "backlog", labels: list[str] | None = None,
+                    dependencies: list[str] | None = None) -> dict[str, Any]:
+        """Create a task (type: feature|bugfix|refactor|docs|test|chore; priority: critical|high|medium|low)."""
+        from animus.store import NewTask
+
+        new = NewTask(title=title, description=description, type=parse_enum(TaskType, type, "type"),
+                      priority=parse_enum(Priority, priority, "priority"), status=parse_enum(TaskStatus, status, "status"),
+                      labels=tuple(labels or ()), dependencies=tuple(parse_task_id(d) for d in dependencies or ()))
+        return services.store().create_task(new).to_dict()
+
+    @tool
+    def task_update(task_id: str, title: str | None = None, description: str | None = None,
+                    priority: str | None = None, type: str | None = None, add_labels: list[str] | None = None,
+                    remove_labels: list[str] | None = None) -> dict[str, Any]:
+        """Change a task's title, description, priority, type or labels (omitted fields stay as they are)."""
+        from animus.store import TaskPatch
+
+        patch = TaskPatch(title=title, description=description, priority=_enum(Priority, priority, "priority"),
+                          type=_enum(TaskType, type, "type"), add_labels=tuple(add_labels or ()),
+                          remove_labels=tuple(remove_labels or ()))
+        return services.store().update_task(parse_task_id(task_id), patch).to_dict()
+
+    @tool
+    def task_status(task_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+        """Move a task to another status (the transition table applies; blocked takes a reason)."""
+        return services.store().set_status(parse_task_id(task_id), parse_enum(TaskStatus, status, "status"),
+                                           reason=reason).to_dict()
+
+    @tool
+    def queue_list() -> dict[str, Any]:
+        """The daemon's queue in dispatch order (priority, then first come first served)."""
+        from animus.store import queue
+
+        return {"entries": [e.to_dict() for e in queue.list_entries(services.store().conn)]}
+
+    @tool
+    def queue_enqueue(task_id: str, workflow: str | None = None, vars: dict[str, str] | None = None) -> dict[str, Any]:
+        """Queue a task for the daemon (idempotent: a queued task keeps its place)."""
+        from animus.store import queue
+
+        entry, created = queue.enqueue(services.store().conn, parse_task_id(task_id), workflow=workflow,
+                                       variables=dict(vars or {}), source="cli")
+        return {**entry.to_dict(), "created": created}
+
+    @tool
+    def workflow_list(task_id: str | None = None, status: str | None = None, limit: int = 20) -> dict[str, Any]:
+        """Workflow runs, newest first (status: pending, running, waiting_manual, completed, failed, …)."""
+        runs = services.store().list_runs(task_id=parse_task_id(task_id) if task_id else None,
+                                          statuses=(parse_enum(RunStatus, status, "status"),) if status else (),
+                                          limit=max(1, min(limit, 200)))
+        return {"runs": [r.to_dict() for r in runs]}
+
+    @tool
+    def workflow_get(run_id: str) -> dict[str, Any]:
+        """A run with its phase attempts (tokens, cost, status) and every verdict."""
+        store = services.store()
+        run = store.get_run(run_id)
+        return {**run.to_dict(), "phases": [p.to_dict() for p in store.phase_runs(run.id)],
+                "decisions": [d.to_dict() for d in store.decisions(run.id)]}
+
+    def gate(run_id: str, phase: str | None, note: str | None, approve: bool) -> dict[str, Any]:
+        from animus.engine import decide_gate
+
+        store = services.store()
+        if not phase:
+            waiting = [p.phase for p in store.phase_runs(store.get_run(run_id).id) if p.status.value == "waiting"]
+            if not waiting:
+                raise Conflict(f"run {run_id} is not waiting at a manual gate")
+            phase = waiting[-1]
+        return decide_gate(store, store.url, run_id, phase, approve=approve, note=note)
+
+    @tool
+    def workflow_approve(run_id: str, phase: str | None = None, note: str | None = None) -> dict[str, Any]:
+        """Approve the manual gate a run waits at (the run continues)."""
+        return gate(run_id, phase, note, True)
+
+    @tool
+    def workflow_reject(run_id: str, phase: str | None = None, note: str | None = None) -> dict[str, Any]:
+        """Reject the manual gate a run waits at (rework to its target, or the run fails)."""
+        return gate(run_id, phase, note, False)
+
+    @tool
+    def run_log_tail(agent_run_id: str, events: int = 50) -> dict[str, Any]:
+        """The last normalized events (text, tool calls, results, errors) of an agent run, secrets masked."""
+        from animus.agents import read_run
+        from animus.procs import redact
+
+        runs_dir = services.project.runs_dir
+        if "/" in agent_run_id or ".." in agent_run_id or not (runs_dir / agent_run_id).is_dir():
+            raise NotFound(f"no agent run {agent_run_id!r}")
+        if events < 1:
+            raise InvalidInput("events must be >= 1")
+        view = read_run(agent_run_id, runs_dir)
+        tail = [e.to_dict() for e in view.events if e.kind != "raw"][-min(events, 1000):]
+        data = {"run_id": agent_run_id, "status": view.status, "events": tail}
+        return dict(json.loads(redact(json.dumps(data, default=str), os.environ)))
+
+    return server
+
+
+def serve_stdio(project: Project) -> None:
+    """Serve ``project`` over stdin/stdout until the client closes the stream."""
+    build_server(project).run("stdio")

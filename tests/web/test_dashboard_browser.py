@@ -1,0 +1,158 @@
+"""The dashboard in real headless Chromium (Debian's, via Playwright): create a task, watch it run live,
+approve its manual gate, see it land; a hostile title renders as text. Screenshots go to test-artifacts/.
+
+Set ANIMUS_UPDATE_SCREENSHOT=1 to refresh docs/images/dashboard.png (the README's screenshot).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.api import animus_project
+from support.engine import make_project
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+XSS = "<script>alert(1)</script>"
+IMPL = {"invocations": [[
+    {"text": "Reading the code base."},
+    {"sleep": 1.0},
+    {"text": "Halfway there: writing a.txt"},
+    {"write": {"path": "a.txt", "content": "hello\n"}},
+    {"sleep": 2.0},
+    {"usage": {"input_tokens": 1200, "output_tokens": 340, "cost_usd": 0.0123}},
+    {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "wrote a.txt"}},
+]]}
+REVIEW = {"invocations": [[
+    {"text": "Looks right."},
+    {"usage": {"input_tokens": 400, "output_tokens": 60, "cost_usd": 0.004}},
+    {"decision": {"verdict": "advance", "confidence": 0.95, "risk": "low", "reason": "a.txt is there"}},
+]]}
+
+
+def _chromium_or_skip() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium (scripts/test-setup)")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Any, str, str]]:
+    from animus.api import ensure_token, serve_in_thread
+    from animus.web import create_app, dashboard_url
+
+    project = make_project(tmp_path, impl=IMPL, review=REVIEW, manual=True)
+    proj = animus_project(project)
+    token = ensure_token(proj.state_dir)
+    handle = serve_in_thread(create_app(proj, config=None, token=token, poll_secs=0.1), "127.0.0.1", 0)
+    try:
+        yield project, dashboard_url(handle.host, handle.port, token), token
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            tab = browser.new_page(viewport={"width": 1500, "height": 950})
+            yield tab
+        finally:
+            browser.close()
+
+
+def _shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"dashboard-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_create_run_watch_live_approve_and_land_in_the_browser(served: tuple[Any, str, str], page: Any) -> None:
+    project, url, _token = served
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.goto(url)
+    assert "#token=" not in page.url  # taken from the fragment, kept in localStorage, dropped from the address bar
+    page.wait_for_selector('#col-ready .task-card[data-id="TASK-1"]')
+
+    page.fill("#new-title", XSS)
+    page.click("#new-create")
+    hostile = page.wait_for_selector('#col-backlog .task-card[data-id="TASK-2"]')
+    assert hostile.query_selector(".title").inner_text() == XSS
+    assert page.eval_on_selector_all("#board script", "nodes => nodes.length") == 0
+
+    page.fill("#new-title", "Write the greeting file")
+    page.fill("#new-description", "a.txt must say hello")
+    page.select_option("#new-priority", "high")
+    page.click("#new-create")
+    page.wait_for_selector('#col-backlog .task-card[data-id="TASK-3"]')
+    assert project.animus("task", "status", "TASK-3", "ready").code == 0
+    page.wait_for_selector('#col-ready .task-card[data-id="TASK-3"]')
+
+    env = {**os.environ, **project.env}
+    executor = subprocess.Popen([sys.executable, "-m", "animus.cli.main", "run", "TASK-3"], cwd=project.repo, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        page.wait_for_selector("#live-output .live-line:has-text('Halfway there')", timeout=30_000)
+        assert executor.poll() is None  # the line arrived while the agent was still running
+        page.wait_for_selector('#col-in_progress .task-card[data-id="TASK-3"]')
+        _shot(page, "live-output")
+        page.wait_for_selector(".gate[data-phase='signoff'] .gate-approve", timeout=60_000)
+        page.click("#active a")  # open the run's timeline
+        page.wait_for_selector("#timeline .phase-row")
+        gate_shot = _shot(page, "gate")
+        page.fill(".gate[data-phase='signoff'] .gate-note", "looks good")
+        page.wait_for_timeout(1500)  # two refreshes: the typed note must survive them
+        assert page.input_value(".gate[data-phase='signoff'] .gate-note") == "looks good"
+        page.click(".gate[data-phase='signoff'] .gate-approve")
+        page.wait_for_selector('#col-done .task-card[data-id="TASK-3"]', timeout=60_000)
+        out, _ = executor.communicate(timeout=60)
+        assert executor.returncode == 0, out.decode()
+    finally:
+        if executor.poll() is None:
+            executor.kill()
+    page.wait_for_selector("#run-status.status-completed")
+    phases = page.eval_on_selector_all("#timeline .phase-row td:nth-child(2)", "cells => cells.map(c => c.textContent)")
+    assert phases == ["implementation", "review", "signoff"]
+    done_shot = _shot(page, "done")
+    assert dialogs == [] and page_errors == []
+    if os.environ.get("ANIMUS_UPDATE_SCREENSHOT") == "1":
+        (ROOT / "docs" / "images").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(gate_shot if gate_shot.exists() else done_shot, ROOT / "docs" / "images" / "dashboard.png")
+
+
+def test_the_page_asks_for_the_token_and_mutations_fail_without_it(served: tuple[Any, str, str], page: Any) -> None:
+    _project, url, token = served
+    page.goto(url.split("#", 1)[0])
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    assert page.is_visible("#token-form")
+    page.fill("#new-title", "no token")
+    page.click("#new-create")
+    page.wait_for_selector("#error:has-text('unauthorized')")
+    page.fill("#token-input", token)
+    page.click("#token-save button")
+    page.fill("#new-title", "with token")
+    page.click("#new-create")
+    page.wait_for_selector('.task-card:has-text("with token")')
+    assert not page.is_visible('.task-card:has-text("no token")')
+    csp = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
