@@ -132,7 +132,10 @@ def test_gemini_mcp_servers_go_to_the_isolated_user_settings_and_need_an_isolate
     server = McpServer("animus", ["animus", "mcp", "serve"], {"X": "1"})
     inv = build("gemini", tmp_path, mcp_servers=[server])
     settings = json.loads(inv.files_to_write[tmp_path / "state/agent-homes/gemini/.gemini/settings.json"])
-    assert settings["mcpServers"] == {"animus": {"command": "animus", "args": ["mcp", "serve"], "env": {"X": "1"}}}
+    # animus's own server is trusted (no confirmation prompt); other ids keep gemini's default
+    assert settings["mcpServers"] == {
+        "animus": {"command": "animus", "args": ["mcp", "serve"], "env": {"X": "1"}, "trust": True}
+    }
     assert "auth" not in settings["security"]  # no key, no base_url: gemini keeps its own auth choice
     with pytest.raises(InvalidInput, match="isolate_home"):
         build("gemini", tmp_path, mcp_servers=[server], isolate_home=False)

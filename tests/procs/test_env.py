@@ -59,3 +59,12 @@ def test_secret_values_never_reach_the_run_directory(runs_dir: Path, make_spec: 
     assert stored["argv"][-1] == "***"
     for name in ("spec.json", "pid.json", "exit.json", "supervisor.log"):
         assert secret.encode() not in (handle.dir / name).read_bytes(), name
+
+
+def test_database_urls_count_as_secrets_because_they_carry_passwords() -> None:
+    from animus.procs import is_secret_name, redact
+
+    assert is_secret_name("ANIMUS_DATABASE_URL") and is_secret_name("PG_DSN")
+    assert not is_secret_name("ANTHROPIC_BASE_URL")
+    env = {"ANIMUS_DATABASE_URL": "postgresql://animus:hunter2-pw@db/animus"}
+    assert redact("connecting to postgresql://animus:hunter2-pw@db/animus", env) == "connecting to ***"

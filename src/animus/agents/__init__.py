@@ -13,11 +13,21 @@ from animus.agents._decision import (
 )
 from animus.agents._events import EVENT_KINDS, AgentEvent
 from animus.agents._outcome import OUTCOME_STATUSES, Outcome, Tally
-from animus.agents._profile import AgentProfile, Invocation, McpServer, SessionPlan, profile_from_config
+from animus.agents._profile import (
+    ANIMUS_MCP_ID,
+    AgentProfile,
+    Invocation,
+    McpServer,
+    SessionPlan,
+    animus_mcp_server,
+    profile_from_config,
+    takes_animus_mcp,
+)
 from animus.agents._registry import TOOLS, get_adapter
 from animus.agents._run import ReadCursor, RunReader, RunView, new_run_id, read_run, start_agent_run
 
 __all__ = [
+    "ANIMUS_MCP_ID",
     "DECISION_INSTRUCTION",
     "EVENT_KINDS",
     "OUTCOME_STATUSES",
@@ -38,6 +48,7 @@ __all__ = [
     "RunView",
     "SessionPlan",
     "Tally",
+    "animus_mcp_server",
     "extract_decision",
     "get_adapter",
     "load_json_line",
@@ -46,5 +57,6 @@ __all__ = [
     "profile_from_config",
     "read_run",
     "start_agent_run",
+    "takes_animus_mcp",
     "validate_decision",
 ]

@@ -18,10 +18,11 @@ from animus.agents._adapter import (
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import PERMISSION_MODES, AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, PERMISSION_MODES, AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
 DEFAULT_MAX_RETRIES = "2"
+_ANIMUS_RULE = f"mcp__{ANIMUS_MCP_ID}"
 #: HTTP status of a rate-limit or usage-limit rejection; with API-key auth no rate_limit_event precedes it.
 _HTTP_TOO_MANY_REQUESTS = 429
 # terminal_reason values that mean the run did not do its job (others, e.g. "completed", are fine).
@@ -70,9 +71,13 @@ class ClaudeAdapter(Adapter):
                 )
             env["IS_SANDBOX"] = "1"
         argv = [self.binary, "-p", safe_prompt(prompt), "--permission-mode", mode]
-        if profile.allowed_tools:
+        allowed = list(profile.allowed_tools)
+        if any(s.id == ANIMUS_MCP_ID for s in profile.mcp_servers) and _ANIMUS_RULE not in allowed:
+            # Headless claude denies an MCP tool that no rule allows; the server-level rule allows all of its tools.
+            allowed.append(_ANIMUS_RULE)
+        if allowed:
             # --allowedTools is variadic: keep a flag right after it so nothing else is swallowed.
-            argv += ["--allowedTools", *profile.allowed_tools]
+            argv += ["--allowedTools", *allowed]
         argv += ["--output-format", "stream-json", "--verbose"]
         session = session or SessionPlan.new()
         if session.resume and session.id:

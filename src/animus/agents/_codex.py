@@ -24,7 +24,7 @@ from animus.agents._adapter import (
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally, looks_rate_limited
-from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan
 
 _MONTHS = {
     m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
@@ -127,6 +127,10 @@ class CodexAdapter(Adapter):
                 "-c",
                 f"{base}.args={_toml(server.command[1:])}",
             ]
+            if server.id == ANIMUS_MCP_ID:
+                # exec runs with approval policy "never", under which codex refuses every MCP tool call that
+                # needs approval ("MCP tool call requires approval, but approval policy is never").
+                argv += ["-c", f'{base}.default_tools_approval_mode="approve"']
             plain = {k: v for k, v in server.env.items() if not is_secret_env_name(k)}
             if plain:
                 argv += ["-c", f"{base}.env={_toml(plain)}"]

@@ -21,7 +21,7 @@ from animus.agents._adapter import (
 from animus.agents._codex import parse_reset_time
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally, looks_rate_limited
-from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
 EXIT_AUTH_ERROR = 41
@@ -216,8 +216,10 @@ def _settings(profile: AgentProfile, key: str | None) -> dict[str, Any]:
         security["auth"] = {"selectedType": "gemini-api-key"}
     settings: dict[str, Any] = {"security": security}
     if profile.mcp_servers:
+        # trust: animus's own server is called without a confirmation prompt (headless has no one to confirm).
         settings["mcpServers"] = {
             s.id: {"command": s.command[0], "args": list(s.command[1:]), "env": dict(s.env)}
+            | ({"trust": True} if s.id == ANIMUS_MCP_ID else {})
             for s in profile.mcp_servers
         }
     return settings

@@ -11,6 +11,11 @@ from typing import Any
 
 DEFAULT_ALLOWED_TOOLS: tuple[str, ...] = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
 PERMISSION_MODES: tuple[str, ...] = ("default", "acceptEdits", "bypassPermissions", "plan")
+#: the id of the MCP server every capable agent gets (its tools appear as e.g. ``mcp__animus__task_list``)
+ANIMUS_MCP_ID = "animus"
+#: tools that can take an MCP server (gemini only with an isolated home: it reads servers from a settings file)
+ANIMUS_MCP_TOOLS: tuple[str, ...] = ("claude", "codex", "gemini", "opencode")
+_ANIMUS_MCP_ENV = ("ANIMUS_DATABASE_URL",)
 
 
 @dataclass(frozen=True)
@@ -71,18 +76,41 @@ class Invocation:
     dirs_to_create: list[Path] = field(default_factory=list)
 
 
+def takes_animus_mcp(tool: str, isolate_home: bool = True) -> bool:
+    """True when ``tool`` can be given the animus MCP server (aider, command and scripted cannot)."""
+    return tool in ANIMUS_MCP_TOOLS and (tool != "gemini" or isolate_home)
+
+
+def animus_mcp_server(project_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> McpServer:
+    """``animus mcp serve`` for ``project_root``, with the env that points it at this project's state and database.
+
+    The agent's own env is an allowlist without ANIMUS_*, so the server gets them explicitly.
+    """
+    from animus.config.project import ENV_HOME, ENV_PROJECT_ROOT, animus_home, mcp_server_argv
+
+    environ = os.environ if environ is None else environ
+    env = {ENV_HOME: str(animus_home()), ENV_PROJECT_ROOT: str(Path(project_root).resolve())}
+    env.update({name: environ[name] for name in _ANIMUS_MCP_ENV if environ.get(name)})
+    return McpServer(id=ANIMUS_MCP_ID, command=mcp_server_argv(project_root), env=env)
+
+
 def profile_from_config(
     agent: Any, mcp_registry: Mapping[str, Any] | None = None, *, root: str | os.PathLike[str] | None = None
 ) -> AgentProfile:
     """Map a config ``AgentConfig`` (same field names) onto an AgentProfile, resolving MCP server ids.
 
     Duck-typed so that adapters never import the config models; ``script`` is resolved against ``root``.
+    With ``root`` an agent whose tool takes MCP gets the animus server too, unless ``animus_mcp`` is false
+    or it lists its own server with the id ``animus``.
     """
     registry = mcp_registry or {}
     servers = []
     for server_id in agent.mcp_servers or ():
         server = registry[server_id]
         servers.append(McpServer(id=server_id, command=list(server.command), env=dict(server.env)))
+    inject = getattr(agent, "animus_mcp", True) and takes_animus_mcp(agent.tool, agent.isolate_home)
+    if root is not None and inject and all(s.id != ANIMUS_MCP_ID for s in servers):
+        servers.append(animus_mcp_server(root))
     script = agent.script
     if script and root is not None and not os.path.isabs(os.path.expanduser(script)):
         script = str(Path(root) / script)

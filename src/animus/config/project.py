@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,11 @@ def _main_from_gitfile(worktree: Path, dotgit: Path) -> Path:
     if not common.is_absolute():
         common = (gitdir / common).resolve()
     return common.parent if common.name == ".git" else common
+
+
+def mcp_server_argv(project_root: str | os.PathLike[str]) -> list[str]:
+    """The argv of ``animus mcp serve`` for ``project_root`` (this interpreter, so a venv install works too)."""
+    return [sys.executable, "-m", "animus.cli.main", "--project-root", str(Path(project_root).resolve()), "mcp", "serve"]
 
 
 def resolve_project(project_root: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Project:

@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from animus.agents import AgentProfile, McpServer
+from animus.agents import ANIMUS_MCP_ID, AgentProfile, McpServer, animus_mcp_server, takes_animus_mcp
 from animus.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -22,7 +22,11 @@ RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 def build_plan(
     config: WorkflowConfig, workflow_id: str, *, variables: dict[str, str] | None = None, root: Path | None = None
 ) -> dict[str, Any]:
-    """Expand ``workflow_id`` into a JSON plan: phases with their agent profiles, routing and landing."""
+    """Expand ``workflow_id`` into a JSON plan: phases with their agent profiles, routing and landing.
+
+    With ``root``, each agent whose tool takes MCP also gets the animus server (unless ``animus_mcp: false``),
+    frozen into the plan like the rest of its profile.
+    """
     workflow = config.workflow(workflow_id)
     entries = config.expanded_phases(workflow_id)
     declared = dict(workflow.variables)
@@ -56,6 +60,10 @@ def build_plan(
                 for sid in agent.mcp_servers
                 if sid in config.mcp_servers
             ]
+            if root is not None and agent.animus_mcp and takes_animus_mcp(agent.tool, agent.isolate_home):
+                if all(s["id"] != ANIMUS_MCP_ID for s in servers):
+                    injected = animus_mcp_server(root)
+                    servers.append({"id": injected.id, "command": injected.command, "env": injected.env})
             profile = agent.model_dump(mode="json")
             profile["mcp_servers"] = servers
             if profile.get("script") and root is not None and not Path(profile["script"]).is_absolute():

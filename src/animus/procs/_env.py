@@ -19,7 +19,8 @@ ALLOWED_PREFIXES = (
 )
 #: a nested Claude Code refuses to start when it sees this
 DROPPED_NAMES = frozenset({"CLAUDECODE"})
-SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+# Database URLs usually carry a password (postgresql://user:pw@host/db), so they count as secrets too.
+SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_DATABASE_URL", "_DSN")
 #: shorter values are too likely to occur by chance in ordinary text to be masked
 MIN_SECRET_LEN = 6
 MASK = "***"
@@ -40,7 +41,7 @@ def build_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, st
 
 
 def is_secret_name(name: str) -> bool:
-    """True for variable names that hold secrets (``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``)."""
+    """True for names that hold secrets: ``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ``*_DATABASE_URL``, ``*_DSN``."""
     return name.upper().endswith(SECRET_SUFFIXES)
 
 
