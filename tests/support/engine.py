@@ -77,10 +77,11 @@ class Project:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"ANIMUS_HOME": str(self.home)}
+        # any free port for a daemon's API, so parallel tests never contend for 4177
+        return {"ANIMUS_HOME": str(self.home), "ANIMUS_HTTP_PORT": "0"}
 
-    def animus(self, *args: str, **kw: Any) -> Any:
-        return run_animus(list(args), cwd=self.repo, env=self.env, **kw)
+    def animus(self, *args: str, env: dict[str, str] | None = None, **kw: Any) -> Any:
+        return run_animus(list(args), cwd=self.repo, env={**self.env, **(env or {})}, **kw)
 
     def spawns(self) -> list[dict[str, Any]]:
         if not self.ledger.exists():

@@ -22,8 +22,14 @@ def daemon() -> None:
 ))
 @click.option("--foreground", is_flag=True, help="Run in this process (logs to stderr and daemon.log) until SIGTERM.")
 @click.option("--pool-size", type=click.IntRange(min=1), default=None, help="Runs at once (default: daemon.pool_size).")
+@click.option(
+    "--http-port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="API/dashboard port (default: $ANIMUS_HTTP_PORT, else daemon.http.port, else 4177; 0 = any free port).",
+)
 @common_options
-def start(app: AppContext, foreground: bool, pool_size: int | None) -> None:
+def start(app: AppContext, foreground: bool, pool_size: int | None, http_port: int | None) -> None:
     """Start the project's daemon (one per project; a second start exits 4 naming the running pid)."""
     from animus.daemon import read_info, running_conflict, serve, start_detached
 
@@ -33,10 +39,11 @@ def start(app: AppContext, foreground: bool, pool_size: int | None) -> None:
         raise running_conflict(existing)
     if foreground:
         app.close()
-        serve(project, pool_size=pool_size)
-    info = start_detached(project.root, project.state_dir, pool_size=pool_size)
+        serve(project, pool_size=pool_size, http_port=http_port)
+    info = start_detached(project.root, project.state_dir, pool_size=pool_size, http_port=http_port)
     app.emit(info.to_dict(), lambda d: console().print(
-        f"daemon started: pid {d['pid']}, executor {d['executor_id']}, pool {d['pool_size']}"))
+        f"daemon started: pid {d['pid']}, executor {d['executor_id']}, pool {d['pool_size']}"
+        + (f", dashboard http://127.0.0.1:{d['http_port']}/ (`animus web --open`)" if d.get("http_port") else "")))
 
 
 @daemon.command("stop", epilog=example("animus daemon stop", "animus daemon stop --drain --timeout 600"))

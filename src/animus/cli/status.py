@@ -41,6 +41,10 @@ def _render(d: dict[str, Any]) -> None:
         out.print(table)
     for gate in d["waiting_gates"]:
         out.print(Text.assemble(("⏸ ", "yellow"), f"{gate['run_id']} waits at {gate['phase']}: ", (gate["approve"], "bold")))
+    notes = d.get("notifications") or {}
+    if any(notes.get(k) for k in ("pending", "delivered", "dead")):
+        out.print(Text(f"notifications: {notes.get('pending', 0)} pending, {notes.get('delivered', 0)} delivered, {notes.get('dead', 0)} dead letters"
+                       + (f" (last: {notes['dead_letters'][0]['last_error']})" if notes.get("dead_letters") else "")))
     if d["recent"]:
         table = Table(title="recent runs", title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
         for column in ("RUN", "STATUS", "ENDED", "REASON"):

@@ -10,8 +10,12 @@ import click
 from animus.cli.app import AppContext, common_options, example
 
 
-def _listen_address(app: AppContext, host: str | None, port: int | None) -> tuple[str, int]:
-    """Flag > ANIMUS_HTTP_PORT > a running daemon's port > daemon.http in the config > 127.0.0.1:4177."""
+def _listen_address(app: AppContext, host: str | None, port: int | None, *, running: bool = False) -> tuple[str, int]:
+    """Where to listen (``running=False``) or where the dashboard is (``running=True``).
+
+    Listening: flag > ANIMUS_HTTP_PORT > daemon.http in the config > 127.0.0.1:4177. Finding it: the
+    port a running daemon actually bound (daemon.json) comes first, since it may differ from both.
+    """
     from animus.api import DEFAULT_HOST, http_port
 
     configured_host, configured_port = DEFAULT_HOST, None
@@ -25,6 +29,8 @@ def _listen_address(app: AppContext, host: str | None, port: int | None) -> tupl
     try:
         info = json.loads((app.project().state_dir / "daemon.json").read_text(encoding="utf-8"))
         if isinstance(info, dict) and isinstance(info.get("http_port"), int):
+            if running and port is None:
+                return host or configured_host, int(info["http_port"])
             configured_port = info["http_port"]
     except (OSError, ValueError):
         pass
@@ -45,7 +51,7 @@ def web(app: AppContext, open_browser: bool) -> None:
     from animus.api import ensure_token
     from animus.web import dashboard_url
 
-    host, port = _listen_address(app, None, None)
+    host, port = _listen_address(app, None, None, running=True)
     token = ensure_token(app.project().state_dir)
     url = dashboard_url(host, port, token)
     if open_browser:

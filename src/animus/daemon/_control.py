@@ -33,7 +33,9 @@ def log_tail(path: Path, offset: int = 0, lines: int = 20) -> str:
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
-def start_detached(root: Path, state_dir: Path, *, pool_size: int | None = None, timeout: float = READY_TIMEOUT_SECS) -> DaemonInfo:
+def start_detached(
+    root: Path, state_dir: Path, *, pool_size: int | None = None, http_port: int | None = None, timeout: float = READY_TIMEOUT_SECS
+) -> DaemonInfo:
     """Start ``animus daemon start --foreground`` in a new session (stdin /dev/null, output to the log) and wait until ready."""
     existing = read_info(state_dir)
     if existing is not None:
@@ -44,6 +46,8 @@ def start_detached(root: Path, state_dir: Path, *, pool_size: int | None = None,
     argv = [sys.executable, "-m", "animus.cli.main", "daemon", "start", "--foreground", "--project-root", str(root)]
     if pool_size:
         argv += ["--pool-size", str(pool_size)]
+    if http_port is not None:
+        argv += ["--http-port", str(http_port)]
     file_actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,9 +59,14 @@ def setup_logging(state_dir: Path) -> None:
 class Daemon:
     """One project's executor that drains the queue, fires schedules and reconciles at start."""
 
-    def __init__(self, project: Project, *, pool_size: int | None = None) -> None:
+    def __init__(self, project: Project, *, pool_size: int | None = None, http_port: int | None = None) -> None:
         self.project = project
         self.pool_override = pool_size
+        self.http_port_flag = http_port
+        self.http: Any = None
+        self.watchers: list[Any] = []
+        self.notifier: threading.Thread | None = None
+        self._stop_notifier = threading.Event()
         self.should_exit = False
         self.draining = False
         self.store: Store | None = None
@@ -111,9 +117,13 @@ class Daemon:
         DBOS.register_queue(QUEUE_NAME, worker_concurrency=pool_size, polling_interval_sec=DBOS_QUEUE_POLL_SECS)
         self.dispatcher = Dispatcher(self.store, ctx, self.config, workflow, pool_size)
         self.dispatcher.check_workflows()
+        self.http = self._start_http(config)
+        self._start_notifier()
+        self.watchers = self._file_watchers(config)
         info = DaemonInfo(
             pid=os.getpid(), proc_start=proc_start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             started_epoch=time.time(), executor_id=executor_id(state_dir), pool_size=pool_size, project_root=str(self.project.root),
+            http_port=self.http.port if self.http is not None else None,
         )
         write_info(state_dir, info)
         log.info(kv(event="ready", pid=info.pid, executor=info.executor_id, pool_size=pool_size))
@@ -157,6 +167,7 @@ class Daemon:
         config = self.config()
         if not self.draining:
             fire_due(self.store, config)
+            self._poll_watchers()
             if config.daemon.auto_run_ready:
                 self.dispatcher.enqueue_ready()
         self.dispatcher.check_workflows()
@@ -164,6 +175,15 @@ class Daemon:
 
     def shutdown(self) -> None:
         from animus.engine import stop_engine
+
+        self._stop_notifier.set()
+        if self.http is not None:
+            try:
+                self.http.stop()
+            except Exception as exc:  # shutting down anyway
+                log.warning(kv(event="http_stop_failed", error=f"{type(exc).__name__}: {exc}"))
+        if self.notifier is not None:
+            self.notifier.join(timeout=5)
 
         if self._engine_started:
             try:
@@ -176,6 +196,63 @@ class Daemon:
         if self.lock is not None:
             self.lock.release()
         log.info(kv(event="stopped", pid=os.getpid(), drained=self.draining))
+
+    # -- the faces: HTTP API + dashboard, notifications, file watchers ----------------------------------
+    def _start_http(self, config: WorkflowConfig) -> Any:
+        """Serve the API and dashboard; a busy default port falls back to a free one (an explicit one fails)."""
+        from animus.api import ENV_HTTP_PORT, ensure_token, http_port, serve_in_thread
+        from animus.web import create_app
+
+        explicit = self.http_port_flag is not None or bool(os.environ.get(ENV_HTTP_PORT, "").strip())
+        port = http_port(config.daemon.http.port, self.http_port_flag)
+        app = create_app(self.project, config=config, token=ensure_token(self.project.state_dir))
+        try:
+            handle = serve_in_thread(app, config.daemon.http.host, port)
+        except (OSError, AnimusError) as err:
+            if explicit:
+                raise
+            log.warning(kv(event="http_port_busy", port=port, error=str(err), fallback="any free port"))
+            handle = serve_in_thread(app, config.daemon.http.host, 0)
+        log.info(kv(event="http_listening", host=config.daemon.http.host, port=handle.port))
+        return handle
+
+    def _start_notifier(self) -> None:
+        """Deliver the outbox on its own thread and connection: a slow webhook never delays dispatch."""
+        from animus.store import open_store
+
+        def loop() -> None:
+            from animus.notify import deliver_due
+
+            store = open_store(db_path=self.project.db_path)
+            try:
+                while not self._stop_notifier.wait(self.config().daemon.interval_secs):
+                    try:
+                        report = deliver_due(store, self.config(), datetime.now(UTC))
+                        if report.delivered or report.dead or report.failed:
+                            log.info(kv(event="notifications", delivered=report.delivered, failed=report.failed, dead=report.dead))
+                    except AnimusError as err:
+                        log.error(kv(event="notify_failed", error=err.message))
+            finally:
+                store.close()
+
+        if self.config().notifications:
+            self.notifier = threading.Thread(target=loop, name="animus-notify", daemon=True)
+            self.notifier.start()
+
+    def _file_watchers(self, config: WorkflowConfig) -> list[Any]:
+        from animus.notify import FileWatcher
+
+        return [FileWatcher(t, self.project.root) for t in config.triggers if t.type == "file_watcher" and t.enabled]
+
+    def _poll_watchers(self) -> None:
+        assert self.store is not None
+        from animus.store import queue
+
+        for watcher in self.watchers:
+            for change in watcher.poll(time.monotonic()):
+                task = self.store.create_task(watcher.task_for(change))
+                queue.enqueue(self.store.conn, task.id, workflow=watcher.trigger.workflow_ref, variables={}, source="file_watcher")
+                log.info(kv(event="file_watcher_fired", trigger=watcher.trigger.id, task=task.id, files=len(change.paths)))
 
     # -- configuration ------------------------------------------------------------------------------
     def config(self) -> WorkflowConfig:
@@ -209,7 +286,7 @@ def _mkdir(path: Path) -> bool:
     return True
 
 
-def serve(project: Project, *, pool_size: int | None = None) -> NoReturn:
+def serve(project: Project, *, pool_size: int | None = None, http_port: int | None = None) -> NoReturn:
     """Run the daemon in this process until it is told to stop, then exit the process.
 
     Exits with ``os._exit``: DBOS worker threads may still be waiting on detached agents, and a
@@ -218,7 +295,7 @@ def serve(project: Project, *, pool_size: int | None = None) -> NoReturn:
     """
     setup_logging(project.state_dir)
     try:
-        code = Daemon(project, pool_size=pool_size).run()
+        code = Daemon(project, pool_size=pool_size, http_port=http_port).run()
     except AnimusError as err:
         log.error(kv(event="failed", error=err.message))
         _flush()

@@ -30,6 +30,8 @@ def daemon_section(state_dir: Path) -> dict[str, Any]:
 
 def status_snapshot(store: Store, state_dir: Path) -> dict[str, Any]:
     """One consistent-enough picture of the project's executor and work."""
+    from animus.store import outbox_summary
+
     daemon = daemon_section(state_dir)
     entries = queue.list_entries(store.conn)
     depth = {name: 0 for name in _PRIORITY_BY_RANK.values()}
@@ -75,6 +77,7 @@ def status_snapshot(store: Store, state_dir: Path) -> dict[str, Any]:
         "running_agents": agents_running,
         "recent": recent,
         "waiting_gates": gates,
+        "notifications": outbox_summary(store),
     }
 
 
