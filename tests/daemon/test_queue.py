@@ -47,8 +47,9 @@ def test_held_task_waits_until_released(project_factory: Callable[..., Project])
     assert held.code == 0 and held.json()["status"] == "held"
     start(project)
     wait_for(lambda: task_statuses(project)["TASK-1"] == "done", 60, "TASK-1")
+    # the finished run's entry leaves the queue on the daemon's next tick; the held one stays
+    wait_for(lambda: [(r["task_id"], r["status"]) for r in queue_rows(project)] == [(second, "held")], 10, "TASK-1's entry to go")
     assert task_statuses(project)[second] == "ready" and run_order(project) == ["TASK-1"]
-    assert [(r["task_id"], r["status"]) for r in queue_rows(project)] == [(second, "held")]
     assert project.animus("queue", "release", second).code == 0
     wait_for(lambda: task_statuses(project)[second] == "done", 60, "the released task")
 

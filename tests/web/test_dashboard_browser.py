@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +61,22 @@ def served(tmp_path: Path) -> Iterator[tuple[Any, str, str]]:
 
 
 @pytest.fixture
+def daemon_served(tmp_path: Path) -> Iterator[tuple[Any, str, str]]:
+    """The production path: the daemon serves the dashboard and runs what the page queues."""
+    from animus.api import ensure_token
+    from animus.web import dashboard_url
+
+    project = make_project(tmp_path, impl=IMPL, review=REVIEW, manual=True)
+    token = ensure_token(animus_project(project).state_dir)
+    started = project.animus("daemon", "start", "--json", timeout=90)
+    assert started.code == 0, started.stderr
+    try:
+        yield project, dashboard_url("127.0.0.1", started.json()["http_port"], token), token
+    finally:
+        project.animus("daemon", "stop", timeout=60)
+
+
+@pytest.fixture
 def page() -> Iterator[Any]:
     _chromium_or_skip()
     from playwright.sync_api import sync_playwright
@@ -83,8 +97,8 @@ def _shot(page: Any, name: str) -> Path:
     return path
 
 
-def test_create_run_watch_live_approve_and_land_in_the_browser(served: tuple[Any, str, str], page: Any) -> None:
-    project, url, _token = served
+def test_create_run_watch_live_approve_and_land_in_the_browser(daemon_served: tuple[Any, str, str], page: Any) -> None:
+    project, url, _token = daemon_served
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page_errors: list[str] = []
@@ -95,43 +109,37 @@ def test_create_run_watch_live_approve_and_land_in_the_browser(served: tuple[Any
 
     page.fill("#new-title", XSS)
     page.click("#new-create")
-    hostile = page.wait_for_selector('#col-backlog .task-card[data-id="TASK-2"]')
+    hostile = page.wait_for_selector('.task-card[data-id="TASK-2"]')
     assert hostile.query_selector(".title").inner_text() == XSS
     assert page.eval_on_selector_all("#board script", "nodes => nodes.length") == 0
 
     page.fill("#new-title", "Write the greeting file")
     page.fill("#new-description", "a.txt must say hello")
     page.select_option("#new-priority", "high")
+    page.check("#new-queue")  # hand it to the daemon at once
     page.click("#new-create")
-    page.wait_for_selector('#col-backlog .task-card[data-id="TASK-3"]')
-    assert project.animus("task", "status", "TASK-3", "ready").code == 0
-    page.wait_for_selector('#col-ready .task-card[data-id="TASK-3"]')
-
-    env = {**os.environ, **project.env}
-    executor = subprocess.Popen([sys.executable, "-m", "animus.cli.main", "run", "TASK-3"], cwd=project.repo, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    page.wait_for_selector("#live-output .live-line:has-text('Halfway there')", timeout=60_000)
+    store = project.store()
     try:
-        page.wait_for_selector("#live-output .live-line:has-text('Halfway there')", timeout=30_000)
-        assert executor.poll() is None  # the line arrived while the agent was still running
-        page.wait_for_selector('#col-in_progress .task-card[data-id="TASK-3"]')
-        _shot(page, "live-output")
-        page.wait_for_selector(".gate[data-phase='signoff'] .gate-approve", timeout=60_000)
-        page.click("#active a")  # open the run's timeline
-        page.wait_for_selector("#timeline .phase-row")
-        gate_shot = _shot(page, "gate")
-        page.fill(".gate[data-phase='signoff'] .gate-note", "looks good")
-        page.wait_for_timeout(1500)  # two refreshes: the typed note must survive them
-        assert page.input_value(".gate[data-phase='signoff'] .gate-note") == "looks good"
-        page.click(".gate[data-phase='signoff'] .gate-approve")
-        page.wait_for_selector('#col-done .task-card[data-id="TASK-3"]', timeout=60_000)
-        out, _ = executor.communicate(timeout=60)
-        assert executor.returncode == 0, out.decode()
+        running = [p for p in store.phase_runs("TASK-3.main.1") if p.status.value == "running"]
     finally:
-        if executor.poll() is None:
-            executor.kill()
+        store.close()
+    assert running, "the line arrived while the agent was still running"
+    page.wait_for_selector('#col-in_progress .task-card[data-id="TASK-3"]')
+    _shot(page, "live-output")
+    page.wait_for_selector(".gate[data-phase='signoff'] .gate-approve", timeout=60_000)
+    page.click("#active a")  # open the run's timeline
+    page.wait_for_selector("#timeline .phase-row")
+    gate_shot = _shot(page, "gate")
+    page.fill(".gate[data-phase='signoff'] .gate-note", "looks good")
+    page.wait_for_timeout(1500)  # two refreshes: the typed note must survive them
+    assert page.input_value(".gate[data-phase='signoff'] .gate-note") == "looks good"
+    page.click(".gate[data-phase='signoff'] .gate-approve")
+    page.wait_for_selector('#col-done .task-card[data-id="TASK-3"]', timeout=60_000)
     page.wait_for_selector("#run-status.status-completed")
     phases = page.eval_on_selector_all("#timeline .phase-row td:nth-child(2)", "cells => cells.map(c => c.textContent)")
     assert phases == ["implementation", "review", "signoff"]
+    assert project.animus("task", "get", "TASK-3", "--json").json()["status"] == "done"
     done_shot = _shot(page, "done")
     assert dialogs == [] and page_errors == []
     if os.environ.get("ANIMUS_UPDATE_SCREENSHOT") == "1":
