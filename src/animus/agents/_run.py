@@ -160,6 +160,11 @@ class RunReader:
         """The events written since the last read (never waits)."""
         return list(self._lines(wait=False))
 
+    def drain(self) -> None:
+        """Read everything written so far without keeping the events (the cursor's tally keeps the totals)."""
+        for _event in self._lines(wait=False):
+            pass
+
     def follow(self, poll: float = 0.05) -> Iterator[AgentEvent]:
         """Every event from the cursor on, waiting for new output until the run ends."""
         yield from self._lines(wait=True, poll=poll)

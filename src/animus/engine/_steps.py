@@ -75,17 +75,18 @@ def launch_agent(
 def await_agent(ctx: EngineContext, agent_run_id: str) -> dict[str, Any]:
     """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
     handle = procs.attach(agent_run_id, ctx.runs_dir)
-    handle.wait()
-    view = agents.read_run(agent_run_id, ctx.runs_dir)
-    outcome = view.outcome
+    exit_record = handle.wait()
+    reader = agents.RunReader(agent_run_id, ctx.runs_dir)
+    reader.drain()  # the run has ended: stream its whole log, keeping only the running tally
+    outcome = reader.outcome()
     if outcome is None:
-        return {"status": "killed", "reason": f"agent run {agent_run_id} ended without an outcome ({view.status})", "decision": None}
+        return {"status": "killed", "reason": f"agent run {agent_run_id} ended without an outcome", "decision": None}
     data = outcome.to_dict()
     decision = data.get("decision") or {}
     data["decision"] = decision if decision.get("verdict") else None
     data["no_decision_reason"] = None if data["decision"] else decision.get("reason")
     data["final_text"] = excerpt(data.get("final_text"), 4000)
-    data["exit_reason"] = view.exit.reason if view.exit else None
+    data["exit_reason"] = exit_record.reason
     return data
 
 
