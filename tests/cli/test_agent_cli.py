@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -11,22 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from animus.agents.fake import install_fake_clis
+from support.fakes import fake_cli_env
 
 SECRET = "sekrit-123456"
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    install_fake_clis(bin_dir)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("ANIMUS_", "FOO_"))}
-    e.update({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "ANIMUS_HOME": str(tmp_path / "home"),
-              "FOO_API_KEY": SECRET, "REPO": str(repo)})
-    return e
+    return fake_cli_env(tmp_path, drop_prefixes=("ANIMUS_", "FOO_"), FOO_API_KEY=SECRET)
 
 
 def animus(env: dict[str, str], *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
