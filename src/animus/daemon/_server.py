@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from animus.engine import ExecutorLock
     from animus.store import Store
 
-FAST_POLL_SECS = 0.05
-DBOS_QUEUE_POLL_SECS = 0.05
+FAST_POLL_SECS = 0.02
+DBOS_QUEUE_POLL_SECS = 0.02
 DRAIN_SIGNAL = signal.SIGUSR1
 log = logging.getLogger("animus.daemon")
 

@@ -83,6 +83,11 @@ def list_worktrees(repo_root: Path) -> list[WorktreeEntry]:
     return entries
 
 
+def _entry_at(entries: list[WorktreeEntry], path: Path) -> WorktreeEntry | None:
+    real = _real(path)
+    return next((e for e in entries if _real(e.path) == real), None)
+
+
 def find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | None = None) -> WorktreeEntry | None:
     """The registered worktree at ``path`` or with ``branch`` checked out, if any."""
     want = _real(path) if path is not None else None
@@ -109,11 +114,14 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
     worktrees_dir = Path(worktrees_dir)
     path = worktrees_dir / task_id
     target = target_branch or _checked_out_branch(repo)
-    if not repo.branch_exists(target):
-        raise NotFound(f"target branch {target!r} does not exist in {repo.root}", hint="create it or name another")
-    target_sha = repo.head_sha(f"refs/heads/{target}")
+    try:
+        target_sha = repo.head_sha(f"refs/heads/{target}")
+    except GitError:
+        raise NotFound(f"target branch {target!r} does not exist in {repo.root}", hint="create it or name another") from None
 
-    entry = find_worktree(repo.root, path=path)
+    # One look at the worktree list serves every check below (each git process costs milliseconds).
+    entries = list_worktrees(repo.root)
+    entry = _entry_at(entries, path)
     if entry is not None and (entry.prunable or not path.exists()):
         run_git(["worktree", "prune"], repo.root)
         entry = None
@@ -132,21 +140,24 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
             )
         return Worktree(path, branch, _base(repo, target_sha, branch), created=False)
 
-    elsewhere = find_worktree(repo.root, branch=branch)
+    if entries and _entry_at(entries, path) is not None:
+        entries = list_worktrees(repo.root)  # the entry at ``path`` was pruned or removed above: look again
+    elsewhere = next((e for e in entries if e.holds(branch)), None)
     if elsewhere is not None and not elsewhere.prunable:
         raise Conflict(
             f"branch {branch!r} is already checked out at {elsewhere.path}",
             hint=f"check out another branch there, or run `git worktree remove {elsewhere.path}`",
         )
-    run_git(["worktree", "prune"], repo.root)
+    if any(e.prunable for e in entries):
+        run_git(["worktree", "prune"], repo.root)
     if os.path.lexists(path):
         _remove_leftover(repo, path, worktrees_dir)
     worktrees_dir.mkdir(parents=True, exist_ok=True)
     if repo.branch_exists(branch):
         run_git(["worktree", "add", str(path), branch], repo.root)
-    else:
-        run_git(["worktree", "add", "--no-track", "-b", branch, str(path), target_sha], repo.root)
-    return Worktree(path, branch, _base(repo, target_sha, branch), created=True)
+        return Worktree(path, branch, _base(repo, target_sha, branch), created=True)
+    run_git(["worktree", "add", "--no-track", "-b", branch, str(path), target_sha], repo.root)
+    return Worktree(path, branch, target_sha, created=True)  # a branch made at target_sha forks there
 
 
 @locked
