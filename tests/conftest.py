@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +44,21 @@ def pg_schema(pg_url: str) -> Iterator[str]:
     with engine.begin() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     engine.dispose()
+
+
+@pytest.fixture
+def pg_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A PostgreSQL database of this test's own, set as ANIMUS_DATABASE_URL (DBOS's `dbos` schema is fixed)."""
+    import sqlalchemy as sa
+
+    base = require_pg()
+    name = f"animus_engine_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine("postgresql+psycopg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("ANIMUS_DATABASE_URL", url)  # the harness's store and every animus process use it
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
