@@ -54,11 +54,16 @@ def web(app: AppContext, open_browser: bool) -> None:
     host, port = _listen_address(app, None, None, running=True)
     token = ensure_token(app.project().state_dir)
     url = dashboard_url(host, port, token)
+    from animus.daemon import read_info
+
+    serving = read_info(app.project().state_dir) is not None
+    if not serving:
+        click.echo("note: no daemon is serving this project yet: `animus daemon start` (or `animus web serve`)", err=True)
     if open_browser:
         import webbrowser
 
         webbrowser.open(url)
-    app.emit({"url": url, "host": host, "port": port}, lambda d: click.echo(d["url"]))
+    app.emit({"url": url, "host": host, "port": port, "serving": serving}, lambda d: click.echo(d["url"]))
 
 
 @web.command("token", epilog=example("animus web token", "curl -H \"Authorization: Bearer $(animus web token)\" http://127.0.0.1:4177/api/v1/tasks"))
