@@ -11,7 +11,6 @@ from animus.api._input import b_str, no_unknown, q_enums, q_int, safe_id, task_i
 from animus.api._queue import API_SOURCE
 from animus.domain.errors import Conflict, InvalidInput, NotFound
 from animus.domain.runs import RunStatus, WorkflowRun
-from animus.domain.tasks import TaskStatus
 
 _RUN_STATUS = {"type": "string", "enum": [s.value for s in RunStatus]}
 GATE_BODY: dict[str, Any] = {
@@ -75,17 +74,14 @@ def resume_run(call: Call) -> dict[str, Any]:
 
 def retry_run(call: Call) -> dict[str, Any]:
     """A new run of the same task and workflow from the first phase, queued for the daemon."""
-    from animus.engine import prepare_run
+    from animus.engine import prepare_retry
 
     store = call.store()
     old = _run(call)
-    if old.status.is_active:
-        raise Conflict(f"run {old.id} is still {old.status.value}", hint=f"cancel it first: POST .../{old.id}/cancel")
-    if store.get_task(old.task_id).status == TaskStatus.BLOCKED:
-        store.set_status(old.task_id, TaskStatus.READY, force=True)
-    _dequeue(call, old.task_id)
-    run, _created = prepare_run(store, call.state.workflow_config(), old.task_id, workflow=old.workflow,
-                                variables=old.vars, root=call.state.project.root)
+    if not old.status.is_active:
+        _dequeue(call, old.task_id)
+    run = prepare_retry(store, call.state.workflow_config(), old.id, root=call.state.project.root,
+                        cancel_hint=f"cancel it first: POST .../{old.id}/cancel")
     call.state.queue.enqueue(store, run.task_id, workflow=run.workflow, variables=run.vars, source=API_SOURCE)
     return present.run(run)
 

@@ -142,19 +142,10 @@ def resume(app: AppContext, run_id: str) -> None:
 def retry(app: AppContext, run_id: str) -> None:
     """Start a new run of the same task and workflow from the first phase (same branch) in the foreground."""
     from animus.config import load_config
-    from animus.domain.errors import Conflict
-    from animus.engine import prepare_run
+    from animus.engine import prepare_retry
 
-    store = app.store()
-    old = store.get_run(run_id)
-    if old.status.is_active:
-        raise Conflict(f"run {run_id} is still {old.status.value}", hint=f"cancel it first: `animus workflow cancel {run_id}`")
-    task = store.get_task(old.task_id)
-    if task.status.value in ("blocked",):
-        store.set_status(task.id, task.status.__class__("ready"), force=True)
-    run, _ = prepare_run(
-        store, load_config(app.project()), old.task_id, workflow=old.workflow, variables=old.vars, root=app.project().root
-    )
+    run = prepare_retry(app.store(), load_config(app.project()), run_id, root=app.project().root,
+                        cancel_hint=f"cancel it first: `animus workflow cancel {run_id}`")
     run_in_foreground(app, run)
 
 

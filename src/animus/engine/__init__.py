@@ -1,6 +1,6 @@
 """The durable workflow engine (DBOS): the phase loop, gates, rework, landing; crash-safe at every step."""
 
-from animus.engine._control import cancel_run, decide_gate, reopen_for_resume, require_phase
+from animus.engine._control import cancel_run, decide_gate, prepare_retry, reopen_for_resume, require_phase
 from animus.engine._executor import (
     RunFollower,
     choose_workflow,
@@ -32,6 +32,7 @@ __all__ = [
     "judge_command",
     "judge_manual",
     "parse_vars",
+    "prepare_retry",
     "prepare_run",
     "profile_from_plan",
     "render_prompt",

@@ -17,6 +17,7 @@ from animus.engine._runtime import dbos_url
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from animus.config import WorkflowConfig
     from animus.store import Store
 
 
@@ -101,6 +102,24 @@ def reopen_for_resume(store: Store, run_id: str) -> WorkflowRun:
     if run.status == RunStatus.MERGE_CONFLICT:
         state["conflict_reworks"] = 0
     return store.update_run(run_id, status=RunStatus.PENDING, generation=run.generation + 1, failure_reason=None, ended_at=None, state=state)
+
+
+def prepare_retry(
+    store: Store, config: WorkflowConfig, run_id: str, *, root: Path, cancel_hint: str | None = None
+) -> WorkflowRun:
+    """A new run of ``run_id``'s task and workflow from the first phase (the branch is reused).
+
+    Refused while the run is active; a task blocked by the old run becomes ready again.
+    """
+    from animus.engine._executor import prepare_run
+
+    old = store.get_run(run_id)
+    if old.status.is_active:
+        raise Conflict(f"run {run_id} is still {old.status.value}", hint=cancel_hint or "cancel it first")
+    if store.get_task(old.task_id).status == TaskStatus.BLOCKED:
+        store.set_status(old.task_id, TaskStatus.READY, force=True)
+    run, _created = prepare_run(store, config, old.task_id, workflow=old.workflow, variables=old.vars, root=root)
+    return run
 
 
 def _user() -> str:
