@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from animus import procs
 from animus.daemon._info import DaemonInfo, log_path, pid_is_alive, read_info
 from animus.domain.errors import Conflict, Unavailable
 
@@ -48,17 +49,11 @@ def start_detached(
         argv += ["--pool-size", str(pool_size)]
     if http_port is not None:
         argv += ["--http-port", str(http_port)]
-    file_actions = [
-        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ]
-    pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=file_actions, setsid=True)
+    child = procs.spawn_detached(argv, log_path=log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            code = os.waitstatus_to_exitcode(status)
+        code = child.poll()
+        if code is not None:
             tail = log_tail(log, offset)
             if code == 4:
                 raise Conflict(f"the daemon did not start: another executor holds this project\n{tail}",
@@ -66,10 +61,10 @@ def start_detached(
             raise Unavailable(f"the daemon exited with code {code} before it was ready; log tail:\n{tail}",
                               hint=f"full log: {log}")
         info = read_info(state_dir)
-        if info is not None and info.pid == pid:
+        if info is not None and info.pid == child.pid:
             return info
         time.sleep(0.05)
-    raise Unavailable(f"the daemon (pid {pid}) was not ready after {timeout:.0f}s; log tail:\n{log_tail(log, offset)}",
+    raise Unavailable(f"the daemon (pid {child.pid}) was not ready after {timeout:.0f}s; log tail:\n{log_tail(log, offset)}",
                       hint=f"it may still be starting: `animus daemon status`; log: {log}")
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from animus.procs._sweep import list_runs, sweep_orphans
 
 __all__ = [
+    "DetachedChild",
     "ExitReason",
     "ExitRecord",
     "PidInfo",
@@ -32,6 +33,7 @@ __all__ = [
     "list_runs",
     "redact",
     "run_program",
+    "spawn_detached",
     "stop",
     "sweep_orphans",
 ]
@@ -39,6 +41,7 @@ __all__ = [
 # Imported on first use: the supervisor runs as `python -m animus.procs._supervisor`, which imports
 # this package first, and must not pay for subprocess, dataclasses and the domain on every launch.
 _HOMES = {
+    "DetachedChild": "_run",
     "ExitReason": "_records",
     "ExitRecord": "_records",
     "PidInfo": "_records",
@@ -56,6 +59,7 @@ _HOMES = {
     "redact": "_env",
     "run_program": "_run",
     "stop": "_handle",
+    "spawn_detached": "_run",
     "sweep_orphans": "_sweep",
 }
 

@@ -74,3 +74,35 @@ def run_program(
         stderr=err.decode("utf-8", "replace"),
         timed_out=timed_out,
     )
+
+
+@dataclass(frozen=True)
+class DetachedChild:
+    """A program started in its own session by ``spawn_detached``; this process may reap it."""
+
+    pid: int
+
+    def poll(self) -> int | None:
+        """Its exit code once it has ended (negative: killed by that signal), else None; never blocks."""
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        return os.waitstatus_to_exitcode(status) if done == self.pid else None
+
+
+def spawn_detached(argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None) -> DetachedChild:
+    """Start ``argv`` (never a shell) in a new session: stdin /dev/null, stdout and stderr appended to ``log_path``.
+
+    For long-lived children that must outlive the caller's terminal (the daemon's detached start).
+    """
+    if not argv:
+        raise SpawnError("cannot run an empty argv")
+    args = [str(a) for a in argv]
+    file_actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    try:
+        pid = os.posix_spawn(args[0], args, dict(os.environ if env is None else env), file_actions=file_actions, setsid=True)
+    except OSError as exc:
+        raise SpawnError(f"cannot start {args[0]!r}: {exc.strerror}") from exc
+    return DetachedChild(pid)
