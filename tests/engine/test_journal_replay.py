@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from support.engine import Project, drive, make_project, outcome_of
 
 JOURNALS = Path(__file__).parent / "journals"

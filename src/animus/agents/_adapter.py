@@ -55,6 +55,8 @@ class Adapter:
     tool: ClassVar[str] = ""
     binary: ClassVar[str] = ""
     resumable: ClassVar[bool] = False
+    # The CLI accepts a session id chosen up front (so a replayed launch can name the same session).
+    takes_session_id: ClassVar[bool] = False
 
     # -- launching ------------------------------------------------------------------------------
     def build_invocation(

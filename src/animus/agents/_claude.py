@@ -46,6 +46,7 @@ class ClaudeAdapter(Adapter):
     tool: ClassVar[str] = "claude"
     binary: ClassVar[str] = "claude"
     resumable: ClassVar[bool] = True
+    takes_session_id: ClassVar[bool] = True  # --session-id <uuid>
 
     def build_invocation(
         self,

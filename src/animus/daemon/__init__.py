@@ -1,7 +1,7 @@
 """The daemon: one executor per project that drains the queue within a pool, fires schedules, reconciles at start."""
 
 from animus.daemon._control import log_tail, running_conflict, start_detached, stop_daemon
-from animus.daemon._dispatch import QUEUE_NAME, Dispatcher
+from animus.daemon._dispatch import Dispatcher
 from animus.daemon._follow import enqueue_and_follow
 from animus.daemon._info import DaemonInfo, info_path, log_path, read_info
 from animus.daemon._reconcile import known_agent_runs, reconcile_before_launch
@@ -11,7 +11,6 @@ from animus.daemon._status import daemon_section, status_snapshot
 
 __all__ = [
     "FAKE_NOW_ENV",
-    "QUEUE_NAME",
     "Daemon",
     "DaemonInfo",
     "Dispatcher",

@@ -1,9 +1,9 @@
-"""The dispatcher: queue entries → workflow runs on the DBOS queue ``animus-runs``, within the pool.
+"""The dispatcher: queue entries → runs submitted to the engine's run queue, within the pool.
 
 Crash-safe by order of effects: (1) ``prepare_run`` creates the run or finds the task's active one,
-(2) the entry is marked ``dispatched`` with that run id, (3) the DBOS workflow is enqueued under the
-run's deterministic workflow id. A crash after (1) finds the same run again; after (2) the check of
-dispatched entries sees no DBOS workflow and enqueues it (same id, so at most once).
+(2) the entry is marked ``dispatched`` with that run id, (3) the engine submits the run's workflow
+under the run's deterministic workflow id. A crash after (1) finds the same run again; after (2) the
+reconcile of dispatched entries finds no workflow and submits it (same id, so at most once).
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from animus.store import queue
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
-    from animus.engine import EngineContext
+    from animus.engine import EngineContext, RunQueue
     from animus.store import QueueEntry, Store
 
-QUEUE_NAME = "animus-runs"
-FAILED_DBOS_STATUSES = ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
 log = logging.getLogger("animus.daemon")
 
 
@@ -43,13 +41,13 @@ class Dispatcher:
         store: Store,
         ctx: EngineContext,
         config: Callable[[], WorkflowConfig],
-        workflow: Any,
+        runs: RunQueue,
         pool_size: int,
     ) -> None:
         self.store = store
         self.ctx = ctx
         self.config = config
-        self.workflow = workflow
+        self.runs = runs
         self.pool_size = pool_size
 
     # -- the fast pass ------------------------------------------------------------------------------
@@ -88,40 +86,23 @@ class Dispatcher:
             log.error(kv(event="dispatch_failed", task=entry.task_id, reason=err.message))
             return False
         queue.mark_dispatched(self.store.conn, entry.task_id, run.id)
-        self.enqueue_workflow(run.id, run.dbos_workflow_id, entry.priority_rank)
+        self.runs.submit(run, entry.priority_rank)
         log.info(kv(event="dispatched", task=entry.task_id, run=run.id, new=created, priority=entry.priority_rank))
-        return True
-
-    def enqueue_workflow(self, run_id: str, workflow_id: str, priority_rank: int) -> bool:
-        """Put the run's workflow on the DBOS queue unless a workflow with that id exists already."""
-        from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
-
-        if DBOS.get_workflow_status(workflow_id) is not None:
-            return False
-        # DBOS runs lower numbers first and 0 would jump ahead of every explicit priority.
-        with SetWorkflowID(workflow_id), SetEnqueueOptions(priority=priority_rank + 1):
-            DBOS.enqueue_workflow(QUEUE_NAME, self.workflow, run_id)
         return True
 
     # -- the slow pass ------------------------------------------------------------------------------
     def check_workflows(self) -> None:
-        """Dispatched runs whose DBOS workflow failed are marked failed; a missing workflow is enqueued."""
-        from dbos import DBOS
-
-        from animus.engine import fail_run_on_error, workflow_error
-
+        """Dispatched runs whose workflow failed are marked failed; a workflow the engine never got is submitted."""
         for entry, run_status in queue.dispatched_with_runs(self.store.conn):
             if entry.run_id is None or run_status is None or not RunStatus(run_status).is_active:
                 continue
             run = self.store.get_run(entry.run_id)
-            status = DBOS.get_workflow_status(run.dbos_workflow_id)
-            if status is None:
-                self.enqueue_workflow(run.id, run.dbos_workflow_id, entry.priority_rank)
+            check = self.runs.reconcile(self.store, run, entry.priority_rank)
+            if check.action == "submitted":
                 log.warning(kv(event="reenqueued", task=entry.task_id, run=run.id, reason="no DBOS workflow"))
-            elif status.status in FAILED_DBOS_STATUSES:
-                error = workflow_error(DBOS.retrieve_workflow(run.dbos_workflow_id)) if status.status == "ERROR" else status.status
-                fail_run_on_error(self.store, run, error)
-                log.error(kv(event="run_failed", task=entry.task_id, run=run.id, dbos_status=status.status, error=error[:300]))
+            elif check.action == "failed":
+                log.error(kv(event="run_failed", task=entry.task_id, run=run.id, dbos_status=check.dbos_status,
+                             error=(check.error or "")[:300]))
 
     def enqueue_ready(self) -> int:
         """``daemon.auto_run_ready``: queue every ready task that has no entry and no active or completed run."""

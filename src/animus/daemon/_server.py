@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from animus.daemon._dispatch import QUEUE_NAME, Dispatcher, kv
+from animus.daemon._dispatch import Dispatcher, kv
 from animus.daemon._info import DaemonInfo, log_path, proc_start_time, remove_info, write_info
 from animus.daemon._reconcile import reconcile_before_launch
 from animus.domain.errors import AnimusError
@@ -98,9 +98,7 @@ class Daemon:
         self.draining = True
 
     def startup(self) -> None:
-        from dbos import DBOS
-
-        from animus.engine import EngineContext, ExecutorLock, executor_id, start_engine
+        from animus.engine import EngineContext, ExecutorLock, RunQueue, executor_id, start_engine
         from animus.store import open_store
 
         state_dir = self.project.state_dir
@@ -114,8 +112,8 @@ class Daemon:
         reconcile_before_launch(self.store, ctx, prune_worktrees=config.daemon.prune_worktrees)
         workflow = start_engine(ctx, log_file=self.project.logs_dir / "engine.log" if _mkdir(self.project.logs_dir) else None)
         self._engine_started = True
-        DBOS.register_queue(QUEUE_NAME, worker_concurrency=pool_size, polling_interval_sec=DBOS_QUEUE_POLL_SECS)
-        self.dispatcher = Dispatcher(self.store, ctx, self.config, workflow, pool_size)
+        runs = RunQueue(workflow, pool_size=pool_size, poll_secs=DBOS_QUEUE_POLL_SECS)
+        self.dispatcher = Dispatcher(self.store, ctx, self.config, runs, pool_size)
         self.dispatcher.check_workflows()
         self.http = self._start_http(config)
         self._start_notifier()

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from animus.domain.errors import Conflict
+
 
 class RunStatus(StrEnum):
     PENDING = "pending"  # created, the executor has not started it yet
@@ -31,6 +33,33 @@ ACTIVE_RUN_STATUSES: Final = frozenset({RunStatus.PENDING, RunStatus.RUNNING, Ru
 RESUMABLE_RUN_STATUSES: Final = frozenset(
     {RunStatus.FAILED, RunStatus.ESCALATED, RunStatus.MERGE_CONFLICT, RunStatus.CANCELLED}
 )
+
+
+_R = RunStatus
+# Allowed run status changes (data: docs/workflows.md shows this table, tests walk every pair).
+# A change to the same status is a no-op. A cancel or an executor error may end an active run at any
+# step; a terminal run only moves again when it is resumed (→ pending); a completed run never moves.
+RUN_TRANSITIONS: Final[dict[RunStatus, frozenset[RunStatus]]] = {
+    _R.PENDING: frozenset({_R.RUNNING, _R.FAILED, _R.CANCELLED}),
+    _R.RUNNING: frozenset({_R.WAITING_MANUAL, _R.COMPLETED, _R.FAILED, _R.ESCALATED, _R.MERGE_CONFLICT, _R.CANCELLED}),
+    _R.WAITING_MANUAL: frozenset({_R.RUNNING, _R.FAILED, _R.ESCALATED, _R.CANCELLED}),
+    _R.COMPLETED: frozenset(),
+    _R.FAILED: frozenset({_R.PENDING}),
+    _R.ESCALATED: frozenset({_R.PENDING}),
+    _R.MERGE_CONFLICT: frozenset({_R.PENDING}),
+    _R.CANCELLED: frozenset({_R.PENDING}),
+}
+
+
+def check_run_transition(current: RunStatus, target: RunStatus) -> None:
+    """Raise ``Conflict`` unless ``current → target`` is in ``RUN_TRANSITIONS`` (or a no-op)."""
+    if current == target or target in RUN_TRANSITIONS[current]:
+        return
+    allowed = sorted(s.value for s in RUN_TRANSITIONS[current])
+    raise Conflict(
+        f"a run cannot move from {current.value} to {target.value} (allowed from {current.value}: {', '.join(allowed) or 'none'})",
+        details={"from": current.value, "to": target.value, "allowed": allowed},
+    )
 
 
 class Verdict(StrEnum):

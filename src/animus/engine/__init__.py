@@ -13,14 +13,18 @@ from animus.engine._executor import (
 from animus.engine._gates import judge_agent, judge_command, judge_manual, route
 from animus.engine._plan import build_plan, profile_from_plan
 from animus.engine._prompts import render_prompt
+from animus.engine._runqueue import QUEUE_NAME, RunQueue, WorkflowCheck
 from animus.engine._runtime import ENGINE_VERSION, ExecutorLock, executor_id, start_engine, stop_engine
 from animus.engine._steps import EngineContext
 
 __all__ = [
     "ENGINE_VERSION",
+    "QUEUE_NAME",
     "EngineContext",
     "ExecutorLock",
     "RunFollower",
+    "RunQueue",
+    "WorkflowCheck",
     "build_plan",
     "cancel_run",
     "choose_workflow",

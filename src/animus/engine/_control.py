@@ -10,9 +10,10 @@ import getpass
 from typing import TYPE_CHECKING, Any
 
 from animus.domain.errors import Conflict, InvalidInput
-from animus.domain.runs import RESUMABLE_RUN_STATUSES, PhaseStatus, RunStatus, WorkflowRun
+from animus.domain.runs import RESUMABLE_RUN_STATUSES, PhaseStatus, RunStatus, WorkflowRun, check_run_transition
 from animus.domain.tasks import TaskStatus
 from animus.engine._runtime import dbos_url
+from animus.engine._workflow import gate_topic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,7 +46,7 @@ def decide_gate(store: Store, db_url: str, run_id: str, phase: str, *, approve: 
     message = {"approve": approve, "note": note or "", "by": _user()}
     client = _client(db_url)
     try:
-        client.send(run.dbos_workflow_id, message, topic=f"gate:{phase}:{attempt}", idempotency_key=f"{run_id}:{phase}:{attempt}")
+        client.send(run.dbos_workflow_id, message, topic=gate_topic(phase, attempt), idempotency_key=f"{run_id}:{phase}:{attempt}")
     finally:
         client.destroy()
     return {"run_id": run_id, "phase": phase, "attempt": attempt, "approved": approve, "note": note or ""}
@@ -59,9 +60,7 @@ def cancel_run(store: Store, db_url: str, runs_dir: Path, run_id: str) -> Workfl
     run = store.get_run(run_id)
     if run.status.is_terminal:
         raise Conflict(f"run {run_id} is already {run.status.value}")
-    from animus.engine._executor import journal_status
-
-    if journal_status(store, run.dbos_workflow_id) is not None:  # no journal yet: nothing to cancel there
+    if store.journal_status(run.dbos_workflow_id) is not None:  # no journal yet: nothing to cancel there
         client = _client(db_url)
         try:
             client.cancel_workflow(run.dbos_workflow_id)
@@ -74,9 +73,10 @@ def cancel_run(store: Store, db_url: str, runs_dir: Path, run_id: str) -> Workfl
             from animus.store import runs as run_rows
 
             run_rows.update_phase(store.conn, run_id, phase.seq, status=PhaseStatus.CANCELLED, ended_at=now_iso())
+    check_run_transition(run.status, RunStatus.CANCELLED)
     updated = store.update_run(run_id, status=RunStatus.CANCELLED, failure_reason="cancelled by user", ended_at=now_iso())
-    if store.get_task(run.task_id).status == TaskStatus.IN_PROGRESS:
-        store.set_status(run.task_id, TaskStatus.BLOCKED, force=True, reason=f"run {run_id} cancelled by user")
+    if store.get_task(run.task_id).status == TaskStatus.IN_PROGRESS:  # in_progress → blocked: the table allows it
+        store.set_status(run.task_id, TaskStatus.BLOCKED, reason=f"run {run_id} cancelled by user")
     return updated
 
 
@@ -101,6 +101,7 @@ def reopen_for_resume(store: Store, run_id: str) -> WorkflowRun:
         state["rework_counts"] = counts
     if run.status == RunStatus.MERGE_CONFLICT:
         state["conflict_reworks"] = 0
+    check_run_transition(run.status, RunStatus.PENDING)
     return store.update_run(run_id, status=RunStatus.PENDING, generation=run.generation + 1, failure_reason=None, ended_at=None, state=state)
 
 
@@ -116,8 +117,8 @@ def prepare_retry(
     old = store.get_run(run_id)
     if old.status.is_active:
         raise Conflict(f"run {run_id} is still {old.status.value}", hint=cancel_hint or "cancel it first")
-    if store.get_task(old.task_id).status == TaskStatus.BLOCKED:
-        store.set_status(old.task_id, TaskStatus.READY, force=True)
+    if store.get_task(old.task_id).status == TaskStatus.BLOCKED:  # blocked → ready: the table allows it
+        store.set_status(old.task_id, TaskStatus.READY)
     run, _created = prepare_run(store, config, old.task_id, workflow=old.workflow, variables=old.vars, root=root)
     return run
 

@@ -9,30 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from animus.domain.errors import AnimusError, Conflict, InvalidInput
-from animus.domain.runs import RunStatus, WorkflowRun
+from animus.domain.runs import RunStatus, WorkflowRun, check_run_transition
 from animus.domain.tasks import TaskStatus
 from animus.engine._plan import build_plan
-from animus.engine._runtime import ExecutorLock, start_engine, stop_engine
+from animus.engine._runtime import DBOS_ENDED, DBOS_UNFINISHED, ExecutorLock, start_engine, stop_engine
 from animus.engine._steps import EngineContext
+from animus.engine._txns import move_task
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
     from animus.store import Store
 
 Emit = Callable[[dict[str, Any]], None]
-
-
-_UNFINISHED = frozenset({"PENDING", "ENQUEUED"})
-
-
-def journal_status(store: Store, dbos_workflow_id: str) -> str | None:
-    """The DBOS status of a run generation's workflow (None when DBOS has no record of it)."""
-    table = "workflow_status" if store.dialect == "sqlite" else "dbos.workflow_status"
-    try:
-        rows = store.conn.execute(f"SELECT status FROM {table} WHERE workflow_uuid = :w", {"w": dbos_workflow_id})
-    except AnimusError:
-        return None  # DBOS never ran against this database: no journal yet
-    return str(rows[0]["status"]) if rows else None
 
 
 def choose_workflow(config: WorkflowConfig, task_workflow: str | None, requested: str | None) -> str:
@@ -53,7 +41,7 @@ def prepare_run(
     """The task's active run (never a second one), or a new pending run with its plan frozen."""
     task = store.get_task(task_id)
     latest = next(iter(store.list_runs(task_id=task_id, limit=1)), None)
-    if latest is not None and latest.status.is_terminal and journal_status(store, latest.dbos_workflow_id) in _UNFINISHED:
+    if latest is not None and latest.status.is_terminal and store.journal_status(latest.dbos_workflow_id) in DBOS_UNFINISHED:
         # Killed after the run's last state change but before its workflow finished (e.g. cleanup):
         # finish that journal instead of refusing or starting another run.
         return latest, False
@@ -166,7 +154,7 @@ def execute_run(
             while True:
                 current = follower.poll()
                 status = handle.get_status().status
-                if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
+                if status in DBOS_ENDED:
                     if status == "ERROR":
                         error = workflow_error(handle)
                         current = fail_run_on_error(store, current, error)
@@ -199,10 +187,10 @@ def fail_run_on_error(store: Store, run: WorkflowRun, error: str) -> WorkflowRun
         return run
     from animus.store import now_iso
 
+    check_run_transition(run.status, RunStatus.FAILED)
     updated = store.update_run(run.id, status=RunStatus.FAILED, failure_reason=error[:4000], ended_at=now_iso())
-    task = store.get_task(run.task_id)
-    if task.status != TaskStatus.BLOCKED:
-        store.set_status(run.task_id, TaskStatus.BLOCKED, force=True, reason=f"run {run.id} failed: {error}"[:2000])
+    if store.get_task(run.task_id).status != TaskStatus.BLOCKED:
+        move_task(store, run.task_id, TaskStatus.BLOCKED, reason=f"run {run.id} failed: {error}"[:2000])
     return updated
 
 

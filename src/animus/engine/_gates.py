@@ -4,10 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from animus.domain.runs import RunStatus, Verdict
 from animus.engine._plan import RISK_ORDER
+from animus.engine._types import (
+    AgentPhaseResult,
+    CommandResult,
+    Judgement,
+    ManualResult,
+    PhaseSpec,
+    Plan,
+    Route,
+    RouteAction,
+    RunState,
+)
 
 
-def judge_agent(phase: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+def judgement(
+    source: str,
+    verdict: Verdict,
+    reason: str,
+    *,
+    effective: Verdict | None = None,
+    confidence: float | None = None,
+    risk: str | None = None,
+    evidence: list[dict[str, Any]] | None = None,
+) -> Judgement:
+    """A judgement; ``effective`` defaults to the verdict itself."""
+    return {
+        "source": source,
+        "verdict": verdict,
+        "effective": verdict if effective is None else effective,
+        "reason": reason,
+        "confidence": confidence,
+        "risk": risk,
+        "evidence": list(evidence or []),
+    }
+
+
+def judge_agent(phase: PhaseSpec, result: AgentPhaseResult) -> Judgement:
     """The verdict an agent phase returns, after its decision contract is applied.
 
     An ``advance`` below ``min_confidence``, above ``max_risk`` or missing required evidence is
@@ -15,22 +49,14 @@ def judge_agent(phase: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]
     """
     decision = result.get("decision") or {}
     if result.get("status") != "ok" or not decision.get("verdict"):
-        return {
-            "source": "agent",
-            "verdict": "fail",
-            "effective": "fail",
-            "reason": result.get("reason") or "the agent produced no decision",
-            "confidence": None,
-            "risk": None,
-            "evidence": [],
-        }
-    verdict = decision["verdict"]
+        return judgement("agent", Verdict.FAIL, result.get("reason") or "the agent produced no decision")
+    verdict = Verdict(decision["verdict"])
     confidence = decision.get("confidence")
     risk = decision.get("risk")
     effective = verdict
     reason = decision.get("reason") or ""
     contract = phase["decision_contract"]
-    if verdict == "advance":
+    if verdict == Verdict.ADVANCE:
         problems = []
         if confidence is not None and confidence < contract["min_confidence"]:
             problems.append(f"confidence {confidence} is below min_confidence {contract['min_confidence']}")
@@ -41,57 +67,59 @@ def judge_agent(phase: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]
         if missing:
             problems.append(f"required evidence missing: {', '.join(missing)}")
         if problems:
-            effective = "rework"
+            effective = Verdict.REWORK
             reason = "decision contract: " + "; ".join(problems) + (f" (agent said: {reason})" if reason else "")
-    return {
-        "source": "agent",
-        "verdict": verdict,
-        "effective": effective,
-        "reason": reason,
-        "confidence": confidence,
-        "risk": risk,
-        "evidence": decision.get("evidence") or [],
-    }
+    return judgement(
+        "agent", verdict, reason, effective=effective, confidence=confidence, risk=risk, evidence=decision.get("evidence")
+    )
 
 
-def judge_command(result: dict[str, Any]) -> dict[str, Any]:
+def judge_command(result: CommandResult) -> Judgement:
     """Exit code decides (success → advance, else rework); a JSON decision line on stdout overrides."""
     decision = result.get("decision")
     if decision and decision.get("verdict"):
-        return {
-            "source": "command",
-            "verdict": decision["verdict"],
-            "effective": decision["verdict"],
-            "reason": decision.get("reason") or "decision printed by the command",
-            "confidence": decision.get("confidence"),
-            "risk": decision.get("risk"),
-            "evidence": decision.get("evidence") or [],
-        }
+        return judgement(
+            "command",
+            Verdict(decision["verdict"]),
+            decision.get("reason") or "decision printed by the command",
+            confidence=decision.get("confidence"),
+            risk=decision.get("risk"),
+            evidence=decision.get("evidence"),
+        )
+    argv = " ".join(result.get("argv", []))
     if result.get("ok"):
-        return {"source": "command", "verdict": "advance", "effective": "advance", "reason": f"exit code {result.get('exit_code')}",
-                "confidence": 1.0, "risk": "low", "evidence": [{"kind": "tests_passed", "description": " ".join(result.get("argv", []))}]}
+        return judgement("command", Verdict.ADVANCE, f"exit code {result.get('exit_code')}", confidence=1.0, risk="low",
+                         evidence=[{"kind": "tests_passed", "description": argv}])
     why = "timed out" if result.get("timed_out") else f"exit code {result.get('exit_code')}"
     failing = result.get("failing_tests") or []
-    reason = f"command {' '.join(result.get('argv', []))!r} failed ({why})"
+    reason = f"command {argv!r} failed ({why})"
     if failing:
         reason += f"; failing tests: {', '.join(failing[:20])}"
-    return {"source": "command", "verdict": "rework", "effective": "rework", "reason": reason, "confidence": 1.0, "risk": "low",
-            "evidence": [{"kind": "tests_failed", "description": reason}]}
+    return judgement("command", Verdict.REWORK, reason, confidence=1.0, risk="low",
+                     evidence=[{"kind": "tests_failed", "description": reason}])
 
 
-def judge_manual(result: dict[str, Any]) -> dict[str, Any]:
+def judge_manual(result: ManualResult) -> Judgement:
     approved = bool(result.get("approved"))
     note = result.get("note") or ""
     if result.get("timed_out"):
         reason = "manual gate timed out (treated as reject)"
     else:
         reason = f"{'approved' if approved else 'rejected'} by {result.get('by') or 'a human'}" + (f": {note}" if note else "")
-    verdict = "advance" if approved else "rework"
-    return {"source": "manual", "verdict": verdict, "effective": verdict, "reason": reason, "confidence": None, "risk": None,
-            "evidence": [{"kind": "manual_verification", "description": reason}]}
+    verdict = Verdict.ADVANCE if approved else Verdict.REWORK
+    return judgement("manual", verdict, reason, evidence=[{"kind": "manual_verification", "description": reason}])
 
 
-def route(plan: dict[str, Any], index: int, judged: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+def judge_skipped(reason: str) -> Judgement:
+    """A phase whose ``skip_if`` matched the task."""
+    return judgement("skip_if", Verdict.SKIP, reason)
+
+
+def _go(action: RouteAction, next_index: int, *, status: RunStatus | None = None, target_phase: str | None = None) -> Route:
+    return {"action": action, "next_index": next_index, "status": status.value if status else None, "target_phase": target_phase}
+
+
+def route(plan: Plan, index: int, judged: Judgement, state: RunState) -> Route:
     """Where the run goes after phase ``index``: next index, or a terminal run status, and why.
 
     ``rework`` goes to the entry's rework target (or the phase itself) while the target's budget
@@ -99,17 +127,26 @@ def route(plan: dict[str, Any], index: int, judged: dict[str, Any], state: dict[
     """
     phase = plan["phases"][index]
     effective = judged["effective"]
-    if effective in ("advance", "skip"):
-        return {"action": "next", "next_index": index + 1, "status": None, "target_phase": None}
-    if effective == "fail":
-        return {"action": "stop", "next_index": index, "status": "failed", "target_phase": None}
+    if effective in (Verdict.ADVANCE, Verdict.SKIP):
+        return _go("next", index + 1)
+    if effective == Verdict.FAIL:
+        return _go("stop", index, status=RunStatus.FAILED)
     target = phase["rework_target"] or phase["id"]
     if phase["mode"] == "manual" and not phase["rework_target"]:
-        return {"action": "stop", "next_index": index, "status": "failed", "target_phase": None}
-    counts = state.get("rework_counts", {})
-    used = int(counts.get(phase["id"], 0))
+        return _go("stop", index, status=RunStatus.FAILED)
+    used = int(state.get("rework_counts", {}).get(phase["id"], 0))
     if used >= int(phase["max_rework_attempts"]):
-        return {"action": "stop", "next_index": index, "status": "escalated", "target_phase": target,
-                "why": f"rework budget of {phase['id']} exhausted ({used} of {phase['max_rework_attempts']})"}
+        escalated = _go("stop", index, status=RunStatus.ESCALATED, target_phase=target)
+        escalated["why"] = f"rework budget of {phase['id']} exhausted ({used} of {phase['max_rework_attempts']})"
+        return escalated
     target_index = next(p["index"] for p in plan["phases"] if p["id"] == target)
-    return {"action": "rework", "next_index": target_index, "status": None, "target_phase": target}
+    return _go("rework", target_index, target_phase=target)
+
+
+def conflict_route(plan: Plan, state: RunState) -> Route:
+    """A merge conflict goes back to the first agent phase while its rework budget lasts."""
+    target = next((p for p in plan["phases"] if p["mode"] == "agent"), None)
+    used = int(state.get("conflict_reworks", 0))
+    if target is None or used >= int(target["max_rework_attempts"]):
+        return _go("stop", len(plan["phases"]), status=RunStatus.MERGE_CONFLICT)
+    return _go("rework", int(target["index"]), target_phase=target["id"])

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from animus.agents import ANIMUS_MCP_ID, AgentProfile, McpServer, animus_mcp_server, takes_animus_mcp
 from animus.domain.errors import InvalidInput
+from animus.engine._types import CommandSpec, DecisionContract, ManualSpec, MergeSpec, PhaseSpec, Plan, TaskSnapshot
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
@@ -21,7 +22,7 @@ RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 
 def build_plan(
     config: WorkflowConfig, workflow_id: str, *, variables: dict[str, str] | None = None, root: Path | None = None
-) -> dict[str, Any]:
+) -> Plan:
     """Expand ``workflow_id`` into a JSON plan: phases with their agent profiles, routing and landing.
 
     With ``root``, each agent whose tool takes MCP also gets the animus server (unless ``animus_mcp: false``),
@@ -36,22 +37,22 @@ def build_plan(
             f"unknown variable(s) {', '.join(unknown)} for workflow {workflow_id!r}"
             + (f" (declared: {', '.join(sorted(declared))})" if declared else " (it declares none)")
         )
-    phases: list[dict[str, Any]] = []
+    phases: list[PhaseSpec] = []
     for index, entry in enumerate(entries):
         phase = config.phases[entry.phase]
-        item: dict[str, Any] = {
+        item: PhaseSpec = {
             "index": index,
             "id": entry.phase,
             "mode": phase.mode,
             "directive": phase.directive,
-            "decision_contract": phase.decision_contract.model_dump(mode="json"),
+            "decision_contract": cast(DecisionContract, phase.decision_contract.model_dump(mode="json")),
             "rework_target": entry.on_verdict.rework.target if entry.on_verdict.rework else None,
             "skip_if": list(entry.skip_if),
             "max_rework_attempts": entry.max_rework_attempts,
             "agent_id": phase.agent,
             "agent": None,
-            "command": phase.command.model_dump(mode="json") if phase.command else None,
-            "manual": phase.manual.model_dump(mode="json") if phase.manual else None,
+            "command": cast(CommandSpec, phase.command.model_dump(mode="json")) if phase.command else None,
+            "manual": cast(ManualSpec, phase.manual.model_dump(mode="json")) if phase.manual else None,
         }
         if phase.agent:
             agent = config.agents[phase.agent]
@@ -75,7 +76,7 @@ def build_plan(
         "workflow": workflow_id,
         "description": workflow.description,
         "phases": phases,
-        "merge": merge.model_dump(mode="json") if merge else None,
+        "merge": cast(MergeSpec, merge.model_dump(mode="json")) if merge else None,
         "variables": {**declared, **(variables or {})},
     }
 
@@ -97,14 +98,14 @@ def profile_from_plan(agent: dict[str, Any]) -> AgentProfile:
     return AgentProfile(**data)
 
 
-def phase_index(plan: dict[str, Any], phase_id: str) -> int:
+def phase_index(plan: Plan, phase_id: str) -> int:
     for item in plan["phases"]:
         if item["id"] == phase_id:
             return int(item["index"])
     raise InvalidInput(f"workflow {plan['workflow']!r} has no phase {phase_id!r}")
 
 
-def skip_reason(phase: dict[str, Any], task: dict[str, Any]) -> str | None:
+def skip_reason(phase: PhaseSpec, task: TaskSnapshot) -> str | None:
     """The first ``skip_if`` expression that matches the task, or None."""
     from animus.config import parse_skip_if
 

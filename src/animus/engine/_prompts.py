@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from animus.agents import DECISION_INSTRUCTION
+from animus.engine._types import PhaseSpec, Plan, RunState, TaskSnapshot
 
 MAX_PRIOR_CHARS = 8000
 MAX_EXCERPT_CHARS = 4000
@@ -18,10 +19,10 @@ def expand_vars(text: str, variables: dict[str, str]) -> str:
 
 
 def render_prompt(
-    plan: dict[str, Any],
-    phase: dict[str, Any],
-    task: dict[str, Any],
-    state: dict[str, Any],
+    plan: Plan,
+    phase: PhaseSpec,
+    task: TaskSnapshot,
+    state: RunState,
     *,
     worktree: str | None = None,
     decision_only: bool = False,
@@ -39,8 +40,9 @@ def render_prompt(
     if task.get("description"):
         parts += ["", "## Description", task["description"]]
     parts += ["", f"## Phase: {phase['id']} (workflow {plan['workflow']})"]
-    if phase.get("directive"):
-        parts.append(expand_vars(phase["directive"], variables))
+    directive = phase.get("directive")
+    if directive:
+        parts.append(expand_vars(directive, variables))
     if worktree:
         parts.append(f"You are working in a git worktree at {worktree} on its own branch; edit files there. animus commits your changes.")
     outputs = state.get("outputs") or {}
@@ -59,9 +61,10 @@ def render_prompt(
             parts.append(
                 "Landing conflicted in: " + ", ".join(rework["conflict_files"]) + ". Merge the target branch into this branch and resolve the conflicts."
             )
-        if rework.get("excerpt"):
-            parts += ["Output excerpt:", "```", rework["excerpt"][-MAX_EXCERPT_CHARS:], "```"]
-    contract = phase.get("decision_contract") or {}
+        rework_excerpt = rework.get("excerpt")
+        if rework_excerpt:
+            parts += ["Output excerpt:", "```", rework_excerpt[-MAX_EXCERPT_CHARS:], "```"]
+    contract: dict[str, Any] = dict(phase.get("decision_contract") or {})
     parts += ["", "## Decision", DECISION_INSTRUCTION]
     if contract:
         rules = [f"To advance you need confidence ≥ {contract.get('min_confidence')} and risk ≤ {contract.get('max_risk')}."]

@@ -20,6 +20,10 @@ from animus.domain.errors import Conflict
 from animus.engine._steps import EngineContext
 
 ENGINE_VERSION = "animus-engine-1"
+# DBOS's workflow statuses as the engine reads them (``workflow_status.status``).
+DBOS_UNFINISHED = frozenset({"PENDING", "ENQUEUED"})
+DBOS_FAILED = frozenset({"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
+DBOS_ENDED = DBOS_FAILED | {"SUCCESS", "CANCELLED"}
 APP_NAME = "animus"
 _context: EngineContext | None = None
 

@@ -11,12 +11,25 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from animus import agents, git, procs
 from animus.domain.errors import AnimusError, Conflict
 from animus.engine._plan import profile_from_plan
 from animus.engine._prompts import excerpt, expand_vars, render_prompt
+from animus.engine._types import (
+    AgentOutcome,
+    Cleaned,
+    CommandResult,
+    Committed,
+    Landing,
+    Launched,
+    PhaseSpec,
+    Plan,
+    RunState,
+    TaskSnapshot,
+    Worktree,
+)
 
 _FAILED_TEST = re.compile(r"^(?:FAILED|ERROR)\s+(\S+)|^(\S+::\S+)\s+FAILED|^--- FAIL: (\S+)|^test (\S+) \.\.\. FAILED", re.M)
 
@@ -38,7 +51,7 @@ class EngineContext:
         return self.state_dir / "worktrees"
 
 
-def prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> dict[str, Any]:
+def prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> Worktree:
     wt = git.prepare_worktree(ctx.project_root, task_id, ctx.worktrees_dir, target_branch)
     target = target_branch or git.Repo(ctx.project_root).current_branch()
     return {"path": str(wt.path), "branch": wt.branch, "base_sha": wt.base_sha, "target_branch": target}
@@ -46,33 +59,36 @@ def prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None
 
 def launch_agent(
     ctx: EngineContext,
-    plan: dict[str, Any],
-    phase: dict[str, Any],
-    task: dict[str, Any],
-    state: dict[str, Any],
+    plan: Plan,
+    *,
+    run_id: str,
+    phase: PhaseSpec,
+    task: TaskSnapshot,
+    state: RunState,
     worktree: str,
     agent_run_id: str,
     session_id: str | None,
     resume: bool,
     decision_only: bool,
-) -> dict[str, Any]:
+) -> Launched:
     """Start (or find, on replay) the agent run ``agent_run_id``; procs never spawns a run id twice."""
+    assert phase["agent"] is not None, f"phase {phase['id']} has no agent"
     profile = profile_from_plan(phase["agent"])
     prompt = render_prompt(plan, phase, task, state, worktree=worktree, decision_only=decision_only)
     session = agents.SessionPlan.resume_of(session_id) if (resume and session_id) else None
-    if session is None and profile.tool in ("claude", "scripted"):
+    if session is None and agents.get_adapter(profile.tool).takes_session_id:
         # A deterministic session id: a replayed launch of the same run must name the same session.
         import uuid
 
         session = agents.SessionPlan(id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"animus:{agent_run_id}")), resume=False)
-    labels = {"workflow_run": plan.get("run_id", ""), "phase": phase["id"], "task": task["id"]}
+    labels = {"workflow_run": run_id, "phase": phase["id"], "task": task["id"]}
     handle = agents.start_agent_run(
         profile, prompt, cwd=worktree, runs_dir=ctx.runs_dir, state_dir=ctx.state_dir, run_id=agent_run_id, session=session, labels=labels
     )
     return {"agent_run_id": handle.run_id, "session_id": session.id if session else None}
 
 
-def await_agent(ctx: EngineContext, agent_run_id: str) -> dict[str, Any]:
+def await_agent(ctx: EngineContext, agent_run_id: str) -> AgentOutcome:
     """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
     handle = procs.attach(agent_run_id, ctx.runs_dir)
     exit_record = handle.wait()
@@ -81,7 +97,7 @@ def await_agent(ctx: EngineContext, agent_run_id: str) -> dict[str, Any]:
     outcome = reader.outcome()
     if outcome is None:
         return {"status": "killed", "reason": f"agent run {agent_run_id} ended without an outcome", "decision": None}
-    data = outcome.to_dict()
+    data = cast(AgentOutcome, outcome.to_dict())
     decision = data.get("decision") or {}
     data["decision"] = decision if decision.get("verdict") else None
     data["no_decision_reason"] = None if data["decision"] else decision.get("reason")
@@ -90,14 +106,15 @@ def await_agent(ctx: EngineContext, agent_run_id: str) -> dict[str, Any]:
     return data
 
 
-def commit_changes(ctx: EngineContext, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> dict[str, Any]:
+def commit_changes(ctx: EngineContext, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> Committed:
     result = git.commit_all(Path(worktree), message, agent_run_id, base_sha=base_sha)
     return {"sha": result.sha, "created": result.created}
 
 
-def run_command(ctx: EngineContext, phase: dict[str, Any], worktree: str, variables: dict[str, str]) -> dict[str, Any]:
+def run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> CommandResult:
     """Run a command phase's argv (never a shell); exit code judges, a JSON decision line overrides."""
     spec = phase["command"]
+    assert spec is not None, f"command phase {phase['id']} has no command"
     argv = [expand_vars(a, variables) for a in spec["argv"]]
     cwd = worktree if spec.get("cwd", "worktree") == "worktree" else str(ctx.project_root)
     import os
@@ -144,12 +161,13 @@ def _json_decision(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def land(ctx: EngineContext, plan: dict[str, Any], task: dict[str, Any], worktree: dict[str, Any], run_id: str) -> dict[str, Any]:
+def land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: Worktree, run_id: str) -> Landing:
     """Land the branch as the plan says: merge/squash/rebase, or push + pull request."""
     merge = plan.get("merge")
     if not merge:
         return {"status": "skipped", "sha": None, "conflict_files": [], "pr_url": None}
     target = merge.get("target_branch") or worktree["target_branch"]
+    assert target, "landing needs a target branch: set post_success.merge.target_branch or run from a branch"
     title = f"[{task['id']}] {task['title'].splitlines()[0][:100]}"
     if merge.get("create_pr"):
         git.push_branch(ctx.project_root, worktree["branch"])
@@ -166,8 +184,8 @@ def land(ctx: EngineContext, plan: dict[str, Any], task: dict[str, Any], worktre
     return {"status": result.status, "sha": result.sha, "conflict_files": result.conflict_files, "pr_url": None}
 
 
-def cleanup(ctx: EngineContext, plan: dict[str, Any], worktree: dict[str, Any]) -> dict[str, Any]:
-    merge = plan.get("merge") or {}
+def cleanup(ctx: EngineContext, plan: Plan, worktree: Worktree) -> Cleaned:
+    merge = plan.get("merge")
     if not merge or not merge.get("cleanup_worktree", True) or merge.get("create_pr"):
         return {"removed": False}
     removed = git.remove_worktree(ctx.project_root, Path(worktree["path"]), branch=worktree["branch"], delete_branch=True)

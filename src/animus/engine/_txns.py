@@ -7,22 +7,40 @@ A run a user cancelled stays cancelled: no transaction moves it out of that stat
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
-from animus.domain.runs import DecisionRecord, PhaseStatus, RunStatus
-from animus.domain.tasks import TaskStatus
+from animus.domain.runs import DecisionRecord, PhaseStatus, RunStatus, Verdict, WorkflowRun, check_run_transition
+from animus.domain.tasks import TRANSITIONS, TaskStatus
 from animus.engine._steps import EngineContext
+from animus.engine._types import (
+    Judgement,
+    Landing,
+    LoadedRun,
+    Moved,
+    PhaseStarted,
+    PhaseSummary,
+    Plan,
+    Route,
+    RunState,
+    TaskSnapshot,
+    Worktree,
+)
 from animus.store import Connection, SessionConnection, Store, now_iso, open_store
 from animus.store import runs as run_rows
-from animus.store import tasks as task_rows
 
-_PHASE_STATUS = {"advance": PhaseStatus.ADVANCED, "skip": PhaseStatus.SKIPPED, "rework": PhaseStatus.REWORK, "fail": PhaseStatus.FAILED}
+_PHASE_STATUS = {Verdict.ADVANCE: PhaseStatus.ADVANCED, Verdict.SKIP: PhaseStatus.SKIPPED, Verdict.REWORK: PhaseStatus.REWORK,
+                 Verdict.FAIL: PhaseStatus.FAILED}
 _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
 def session_conn(ds: Any) -> SessionConnection:
     return SessionConnection(ds.sql_session())
+
+
+def _over(conn: Connection) -> Store:
+    """The store's operations inside this transaction's connection."""
+    return Store(conn, url="")
 
 
 def engine_store(ctx: EngineContext) -> Store:
@@ -33,45 +51,59 @@ def engine_store(ctx: EngineContext) -> Store:
         return store
 
 
-def load_run(ctx: EngineContext, run_id: str) -> dict[str, Any]:
+def load_run(ctx: EngineContext, run_id: str) -> LoadedRun:
     """Everything the loop needs, read once and recorded: plan, task snapshot, state, position."""
     store = engine_store(ctx)
     run = store.get_run(run_id)
     task = store.get_task(run.task_id)
-    return {
-        "status": run.status.value,
-        "plan": run.plan,
-        "task": task.to_dict(),
-        "state": run.state,
-        "phase_index": run.phase_index,
-    }
+    assert run.plan is not None, f"run {run_id} has no plan"
+    # The plan was stored from build_plan's Plan; a task snapshot is Task.to_dict, key for key.
+    return {"status": run.status.value, "plan": cast(Plan, run.plan), "task": cast(TaskSnapshot, task.to_dict()),
+            "state": cast(RunState, run.state), "phase_index": run.phase_index}
+
+
+def move_task(store: Store, task_id: str, target: TaskStatus, *, reason: str | None = None) -> None:
+    """Move a run's task as the run's progress says, through the transition table where it allows.
+
+    The one forced move: a person changed the task's status by hand (to ``done``, ``cancelled`` or
+    ``backlog``) while its run was in flight. The run owns the task until it ends, so its outcome
+    wins; the task event records ``forced`` so the override stays visible.
+    """
+    task = store.get_task(task_id)
+    if task.status == target and (reason is None or task.blocked_reason == reason):
+        return
+    store.set_status(task_id, target, force=task.status != target and target not in TRANSITIONS[task.status], reason=reason)
+
+
+def _move_run(conn: Connection, run: WorkflowRun, target: RunStatus, **fields: Any) -> RunStatus:
+    """Set the run's status (and ``fields``) after checking ``RUN_TRANSITIONS``."""
+    check_run_transition(run.status, target)
+    run_rows.set_run_fields(conn, run.id, status=target, **fields)
+    return target
 
 
 def _block_task(conn: Connection, task_id: str, reason: str) -> None:
-    task = task_rows.get_task(conn, task_id)
-    if task.status != TaskStatus.BLOCKED or task.blocked_reason != reason:
-        task_rows.set_status(conn, task_id, TaskStatus.BLOCKED, force=True, reason=reason[:2000])
+    move_task(_over(conn), task_id, TaskStatus.BLOCKED, reason=reason[:2000])
 
 
-def begin(conn: Connection, run_id: str, worktree: dict[str, Any]) -> dict[str, Any]:
+def begin(conn: Connection, run_id: str, worktree: Worktree) -> Moved:
     run = run_rows.get_run(conn, run_id)
     if run.status == RunStatus.CANCELLED:
-        return {"status": "cancelled"}
+        return {"status": RunStatus.CANCELLED.value}
     fields: dict[str, Any] = {"branch": worktree["branch"], "worktree": worktree["path"], "base_sha": worktree["base_sha"]}
-    if run.status == RunStatus.PENDING:
-        fields["status"] = RunStatus.RUNNING
     if not run.started_at:
         fields["started_at"] = now_iso()
-    run_rows.set_run_fields(conn, run_id, **fields)
-    task = task_rows.get_task(conn, run.task_id)
-    if task.status != TaskStatus.IN_PROGRESS:
-        task_rows.set_status(conn, run.task_id, TaskStatus.IN_PROGRESS, force=True)
-    return {"status": "running"}
+    if run.status == RunStatus.PENDING:
+        _move_run(conn, run, RunStatus.RUNNING, **fields)
+    else:
+        run_rows.set_run_fields(conn, run_id, **fields)
+    move_task(_over(conn), run.task_id, TaskStatus.IN_PROGRESS)
+    return {"status": RunStatus.RUNNING.value}
 
 
 def phase_start(
     conn: Connection, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str, agent_run_id: str | None = None
-) -> dict[str, Any]:
+) -> PhaseStarted:
     run = run_rows.get_run(conn, run_id)
     seq = run_rows.start_phase(conn, run_id, phase_id, attempt, mode, PhaseStatus(status))
     if agent_run_id:
@@ -80,8 +112,9 @@ def phase_start(
     state["attempts"] = {**state.get("attempts", {}), phase_id: attempt}
     fields: dict[str, Any] = {"phase_index": index, "current_phase": phase_id, "state": state}
     if run.status in (RunStatus.PENDING, RunStatus.WAITING_MANUAL):
-        fields["status"] = RunStatus.RUNNING
-    run_rows.set_run_fields(conn, run_id, **fields)
+        _move_run(conn, run, RunStatus.RUNNING, **fields)
+    else:
+        run_rows.set_run_fields(conn, run_id, **fields)
     return {"seq": seq}
 
 
@@ -90,12 +123,12 @@ def phase_agent(conn: Connection, run_id: str, seq: int, agent_run_id: str) -> d
     return {"agent_run_id": agent_run_id}
 
 
-def waiting(conn: Connection, run_id: str, seq: int) -> dict[str, Any]:
+def waiting(conn: Connection, run_id: str, seq: int) -> Moved:
     run = run_rows.get_run(conn, run_id)
     run_rows.update_phase(conn, run_id, seq, status=PhaseStatus.WAITING)
     if run.status != RunStatus.CANCELLED:
-        run_rows.set_run_fields(conn, run_id, status=RunStatus.WAITING_MANUAL)
-    return {"status": "waiting_manual"}
+        _move_run(conn, run, RunStatus.WAITING_MANUAL)
+    return {"status": RunStatus.WAITING_MANUAL.value}
 
 
 def phase_end(
@@ -104,15 +137,15 @@ def phase_end(
     seq: int,
     index: int,
     attempt: int,
-    judged: dict[str, Any],
-    routed: dict[str, Any],
-    summary: dict[str, Any],
-) -> dict[str, Any]:
+    judged: Judgement,
+    routed: Route,
+    summary: PhaseSummary,
+) -> Moved:
     """Record the decision, close the phase row and move the run — in one transaction."""
     run = run_rows.get_run(conn, run_id)
     assert run.plan is not None
     phase = run.plan["phases"][index]
-    effective = judged["effective"]
+    effective = Verdict(judged["effective"])
     terminal = routed["action"] == "stop"
     reason = judged["reason"] + (f" ({routed['why']})" if routed.get("why") else "")
     run_rows.add_decision(
@@ -123,8 +156,8 @@ def phase_end(
             phase=phase["id"],
             attempt=attempt,
             source=judged["source"],
-            verdict=judged["verdict"],
-            effective=effective,
+            verdict=Verdict(judged["verdict"]).value,
+            effective=effective.value,
             target_phase=routed.get("target_phase"),
             confidence=judged.get("confidence"),
             risk=judged.get("risk"),
@@ -149,10 +182,11 @@ def phase_end(
     )
     run_rows.add_usage(conn, run_id, int(summary.get("input_tokens", 0)), int(summary.get("output_tokens", 0)), float(summary.get("cost_usd", 0.0)))
     state = dict(run.state)
-    if summary.get("excerpt") and effective != "skip":
-        state["outputs"] = {**state.get("outputs", {}), phase["id"]: summary["excerpt"][-2000:]}
+    excerpt = summary.get("excerpt")
+    if excerpt and effective != Verdict.SKIP:
+        state["outputs"] = {**state.get("outputs", {}), phase["id"]: excerpt[-2000:]}
     rework = state.get("rework")
-    if effective == "advance" and rework and rework.get("target") == phase["id"]:
+    if effective == Verdict.ADVANCE and rework and rework.get("target") == phase["id"]:
         state.pop("rework", None)
     if routed["action"] == "rework":
         state["rework_counts"] = {**state.get("rework_counts", {}), phase["id"]: int(state.get("rework_counts", {}).get(phase["id"], 0)) + 1}
@@ -168,34 +202,36 @@ def phase_end(
     if run.status == RunStatus.CANCELLED:
         new_status = RunStatus.CANCELLED
     elif terminal:
+        assert routed["status"] is not None, "a stop route names the run's terminal status"
         new_status = RunStatus(routed["status"])
-        fields.update(status=new_status, failure_reason=reason[:4000], ended_at=now_iso())
+        fields.update(failure_reason=reason[:4000], ended_at=now_iso())
         _block_task(conn, run.task_id, f"run {run_id} {new_status.value}: {reason}")
     elif run.status == RunStatus.WAITING_MANUAL:
         new_status = RunStatus.RUNNING
-        fields["status"] = new_status
-    run_rows.set_run_fields(conn, run_id, **fields)
-    return {"state": state, "status": new_status.value}
+    if new_status != run.status:
+        _move_run(conn, run, new_status, **fields)
+    else:
+        run_rows.set_run_fields(conn, run_id, **fields)
+    return {"state": cast(RunState, state), "status": new_status.value}
 
 
-def complete(conn: Connection, run_id: str, landed: dict[str, Any]) -> dict[str, Any]:
+def complete(conn: Connection, run_id: str, landed: Landing) -> Moved:
     run = run_rows.get_run(conn, run_id)
     if run.status == RunStatus.CANCELLED:
-        return {"status": "cancelled"}
+        return {"status": RunStatus.CANCELLED.value}
     assert run.plan is not None
-    run_rows.set_run_fields(
+    _move_run(
         conn,
-        run_id,
-        status=RunStatus.COMPLETED,
+        run,
+        RunStatus.COMPLETED,
         landed_sha=landed.get("sha"),
         pr_url=landed.get("pr_url"),
         ended_at=now_iso(),
         phase_index=len(run.plan["phases"]),
         failure_reason=None,
     )
-    if task_rows.get_task(conn, run.task_id).status != TaskStatus.DONE:
-        task_rows.set_status(conn, run.task_id, TaskStatus.DONE, force=True)
-    return {"status": "completed"}
+    move_task(_over(conn), run.task_id, TaskStatus.DONE)
+    return {"status": RunStatus.COMPLETED.value}
 
 
 def stop(
@@ -203,32 +239,32 @@ def stop(
     run_id: str,
     status: str,
     reason: str,
-    landed: dict[str, Any] | None = None,
-    routed: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    landed: Landing | None = None,
+    routed: Route | None = None,
+) -> Moved:
     """End the run (``failed``/``merge_conflict``), or send a conflicting landing back for rework."""
     run = run_rows.get_run(conn, run_id)
     if run.status == RunStatus.CANCELLED:
-        return {"status": "cancelled", "state": run.state}
+        return {"status": RunStatus.CANCELLED.value, "state": cast(RunState, run.state)}
     state = dict(run.state)
     rework = routed is not None and routed["action"] == "rework"
+    verdict = Verdict.REWORK if rework else Verdict.FAIL
     run_rows.add_decision(
         conn,
         DecisionRecord(
             run_id=run_id, seq=0, phase="land", attempt=int(state.get("conflict_reworks", 0)) + 1, source="land",
-            verdict="rework" if rework else "fail", effective="rework" if rework else "fail",
+            verdict=verdict.value, effective=verdict.value,
             target_phase=routed.get("target_phase") if routed else None, confidence=None, risk=None, reason=reason,
-            evidence=[{"kind": "merge_conflict", "description": f} for f in (landed or {}).get("conflict_files", [])],
+            evidence=[{"kind": "merge_conflict", "description": f} for f in (landed["conflict_files"] if landed else [])],
         ),
     )
     if rework:
         assert routed is not None
         state["conflict_reworks"] = int(state.get("conflict_reworks", 0)) + 1
         state["rework"] = {"target": routed["target_phase"], "from": "land", "reason": reason,
-                           "conflict_files": (landed or {}).get("conflict_files", [])}
+                           "conflict_files": (landed["conflict_files"] if landed else [])}
         run_rows.set_run_fields(conn, run_id, state=state, phase_index=int(routed["next_index"]))
-        return {"status": "running", "state": state}
-    final = RunStatus(status)
-    run_rows.set_run_fields(conn, run_id, status=final, failure_reason=reason[:4000], ended_at=now_iso(), state=state)
+        return {"status": RunStatus.RUNNING.value, "state": cast(RunState, state)}
+    final = _move_run(conn, run, RunStatus(status), failure_reason=reason[:4000], ended_at=now_iso(), state=state)
     _block_task(conn, run.task_id, f"run {run_id} {final.value}: {reason}")
-    return {"status": final.value, "state": state}
+    return {"status": final.value, "state": cast(RunState, state)}

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from animus.domain.errors import InvalidInput
+from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
 from animus.store import _runs, _tasks
@@ -102,6 +102,15 @@ class Store:
 
     def decisions(self, run_id: str) -> list[DecisionRecord]:
         return _runs.list_decisions(self.conn, run_id)
+
+    def journal_status(self, dbos_workflow_id: str) -> str | None:
+        """DBOS's status of a workflow (its system tables share this database); None when it has no record."""
+        table = "workflow_status" if self.dialect == "sqlite" else "dbos.workflow_status"
+        try:
+            rows = self.conn.execute(f"SELECT status FROM {table} WHERE workflow_uuid = :w", {"w": dbos_workflow_id})
+        except AnimusError:
+            return None  # DBOS never ran against this database: no journal yet
+        return str(rows[0]["status"]) if rows else None
 
     def events(self, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         return self.conn.execute(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for support.*
 
-from support.engine import make_project  # noqa: E402
+from support.engine import make_project
 
 ROOT = Path("/tmp/animus-journal-v1")
 

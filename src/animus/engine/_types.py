@@ -1,0 +1,250 @@
+"""The named values a run carries between its durable steps: plan, phase, worktree, outcomes, judgements, routes.
+
+They are TypedDicts on purpose: DBOS pickles each step's return value into the journal, and a
+TypedDict is a plain ``dict`` at run time, so what one engine build recorded stays readable by the
+next (tests/engine/test_journal_replay.py replays a journal recorded before these types existed).
+Enums that travel in them (``Verdict``) are ``StrEnum``s and compare equal to the recorded strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+from animus.domain.runs import Verdict
+
+PhaseMode = Literal["agent", "command", "manual"]
+RouteAction = Literal["next", "rework", "stop"]
+
+
+class DecisionContract(TypedDict):
+    min_confidence: float
+    max_risk: str
+    required_evidence: list[str]
+
+
+class CommandSpec(TypedDict):
+    argv: list[str]
+    cwd: Literal["worktree", "project"]
+    timeout_secs: int
+    success_exit_codes: list[int]
+    env: dict[str, str]
+
+
+class ManualSpec(TypedDict):
+    instructions: str
+    timeout_secs: int | None
+
+
+class MergeSpec(TypedDict):
+    strategy: Literal["merge", "squash", "rebase"]
+    target_branch: str | None
+    create_pr: bool
+    cleanup_worktree: bool
+
+
+class PhaseSpec(TypedDict):
+    """One entry of a plan: the phase as configured when the run was created."""
+
+    index: int
+    id: str
+    mode: PhaseMode
+    directive: str | None
+    decision_contract: DecisionContract
+    rework_target: str | None
+    skip_if: list[str]
+    max_rework_attempts: int
+    agent_id: str | None
+    agent: dict[str, Any] | None  # the agent profile, field for field (``profile_from_plan`` reads it)
+    command: CommandSpec | None
+    manual: ManualSpec | None
+
+
+class Plan(TypedDict):
+    """The workflow frozen for one run (``_plan.build_plan``); the run executes this, not the live config."""
+
+    workflow: str
+    description: str | None
+    phases: list[PhaseSpec]
+    merge: MergeSpec | None
+    variables: dict[str, str]
+
+
+class TaskSnapshot(TypedDict):
+    """The task as the run read it once (``Task.to_dict``)."""
+
+    id: str
+    title: str
+    description: str
+    type: str
+    priority: str
+    status: str
+    dependencies: list[str]
+    labels: list[str]
+    workflow: str | None
+    blocked_reason: str | None
+    created_at: str
+    updated_at: str
+
+
+# Why the run went back, for the prompt of the phase it went back to (``from`` is a keyword: functional form).
+ReworkContext = TypedDict(
+    "ReworkContext",
+    {"target": str, "from": str, "reason": str, "excerpt": str | None, "failing_tests": list[str], "conflict_files": list[str]},
+    total=False,
+)
+
+
+class RunState(TypedDict, total=False):
+    """What the run remembers between phases (the ``state`` column, recorded by transactions)."""
+
+    attempts: dict[str, int]
+    rework_counts: dict[str, int]
+    rework: ReworkContext
+    outputs: dict[str, str]
+    conflict_reworks: int
+
+
+class LoadedRun(TypedDict):
+    """What the loop reads once at its start (step ``animus.load``)."""
+
+    status: str
+    plan: Plan
+    task: TaskSnapshot
+    state: RunState
+    phase_index: int
+
+
+class Worktree(TypedDict):
+    """The task's worktree (step ``animus.worktree``)."""
+
+    path: str
+    branch: str
+    base_sha: str
+    target_branch: str | None  # the branch checked out when the worktree was made (None: detached HEAD)
+
+
+class Launched(TypedDict):
+    agent_run_id: str
+    session_id: str | None
+
+
+class AgentOutcome(TypedDict):
+    """An agent run's judged end (step ``animus.agent.await``): the outcome's fields plus the engine's."""
+
+    status: str  # ok | failed | killed | rate_limited | …
+    reason: str | None
+    session_id: NotRequired[str | None]
+    model: NotRequired[str | None]
+    final_text: NotRequired[str | None]
+    input_tokens: NotRequired[int]
+    output_tokens: NotRequired[int]
+    cost_usd: NotRequired[float]
+    resets_at: NotRequired[float | None]
+    decision: dict[str, Any] | None
+    exit_code: NotRequired[int | None]
+    signal: NotRequired[int | None]
+    no_decision_reason: NotRequired[str | None]
+    exit_reason: NotRequired[str | None]
+
+
+class AgentPhaseResult(AgentOutcome):
+    """The last agent run of a phase attempt, with the attempt's summed usage and its commit."""
+
+    agent_runs: list[str]
+    commit_sha: NotRequired[str | None]
+
+
+class Committed(TypedDict):
+    sha: str | None
+    created: bool
+
+
+class CommandResult(TypedDict):
+    """A command phase's run (step ``animus.command``)."""
+
+    ok: bool
+    argv: list[str]
+    exit_code: int | None
+    timed_out: bool
+    duration_secs: NotRequired[float]
+    excerpt: str | None
+    failing_tests: list[str]
+    decision: dict[str, Any] | None
+
+
+class ManualResult(TypedDict):
+    """A manual gate's answer (or its timeout)."""
+
+    approved: bool
+    timed_out: NotRequired[bool]
+    note: NotRequired[str]
+    by: NotRequired[str]
+
+
+PhaseResult = AgentPhaseResult | CommandResult | ManualResult
+
+
+class Judgement(TypedDict):
+    """A phase's verdict as returned (``verdict``) and as the gate applies it (``effective``)."""
+
+    source: str  # agent | command | manual | skip_if
+    verdict: Verdict
+    effective: Verdict
+    reason: str
+    confidence: float | None
+    risk: str | None
+    evidence: list[dict[str, Any]]
+
+
+class Route(TypedDict):
+    """Where the run goes after a phase: the next index, or a terminal run status (and why)."""
+
+    action: RouteAction
+    next_index: int
+    status: str | None  # a terminal RunStatus value when ``action`` is stop
+    target_phase: str | None
+    why: NotRequired[str]
+
+
+class PhaseSummary(TypedDict):
+    """What a phase row keeps of a result."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    commit_sha: str | None
+    excerpt: str | None
+    failing_tests: list[str]
+
+
+class Landing(TypedDict):
+    """How the branch landed (step ``animus.land``)."""
+
+    status: str  # merged | already_merged | pr | skipped | conflict | dirty_target
+    sha: str | None
+    conflict_files: list[str]
+    pr_url: str | None
+    reason: NotRequired[str]
+
+
+class Cleaned(TypedDict):
+    removed: bool
+
+
+class PhaseStarted(TypedDict):
+    seq: int
+
+
+class Moved(TypedDict):
+    """A transaction's answer: the run's status after it, and its state where it changed."""
+
+    status: str
+    state: NotRequired[RunState]
+
+
+class RunResult(TypedDict):
+    """The workflow's return value."""
+
+    run_id: str
+    status: str
+    landed: NotRequired[Landing]
