@@ -62,7 +62,7 @@ def build_plan(
                 if sid in config.mcp_servers
             ]
             if root is not None and agent.animus_mcp and takes_animus_mcp(agent.tool, agent.isolate_home):
-                if all(s["id"] != ANIMUS_MCP_ID for s in servers):
+                if all(server["id"] != ANIMUS_MCP_ID for server in servers):
                     injected = animus_mcp_server(root)
                     servers.append({"id": injected.id, "command": injected.command, "env": injected.env})
             profile = agent.model_dump(mode="json")
@@ -85,7 +85,7 @@ def profile_from_plan(agent: dict[str, Any]) -> AgentProfile:
     """The agents layer's profile from a plan's agent dict (field names match one to one)."""
     known = {f.name for f in dataclasses.fields(AgentProfile)}
     data = {k: v for k, v in agent.items() if k in known}
-    data["mcp_servers"] = [McpServer(id=s["id"], command=list(s["command"]), env=dict(s.get("env", {}))) for s in agent.get("mcp_servers", [])]
+    data["mcp_servers"] = [McpServer(id=m["id"], command=list(m["command"]), env=dict(m.get("env", {}))) for m in agent.get("mcp_servers", [])]
     for key in ("extra_args", "allowed_tools", "command"):
         if key in data and data[key] is not None:
             data[key] = list(data[key])

@@ -90,9 +90,8 @@ def begin(conn: Connection, run_id: str, worktree: Worktree) -> Moved:
     run = run_rows.get_run(conn, run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
-    fields: dict[str, Any] = {"branch": worktree["branch"], "worktree": worktree["path"], "base_sha": worktree["base_sha"]}
-    if not run.started_at:
-        fields["started_at"] = now_iso()
+    started = {} if run.started_at else {"started_at": now_iso()}
+    fields: dict[str, Any] = {"branch": worktree["branch"], "worktree": worktree["path"], "base_sha": worktree["base_sha"], **started}
     if run.status == RunStatus.PENDING:
         _move_run(conn, run, RunStatus.RUNNING, **fields)
     else:
