@@ -1,4 +1,4 @@
-"""The MCP server (stdio, the official SDK): task, queue, workflow and run-log tools over the store and engine.
+"""The MCP server (stdio, the official SDK): task, queue, workflow and run-log tools over animus.services and the store.
 
 Every tool is one call into the same service functions the CLI and HTTP API use; payloads are the
 records' own ``to_dict()``. Errors surface as MCP tool errors carrying the animus message.
