@@ -18,6 +18,7 @@ RANK = {
     "git": 2,
     "agents": 2,
     "engine": 3,
+    "services": 3.5,  # between the engine and the fronts: the fronts call it, it calls the engine
     "api": 4,
     "mcp": 4,
     "notify": 4,

@@ -12,7 +12,6 @@ Example::
 from animus.api import _present as present
 from animus.api._app import ENDPOINTS, SecurityHeaders, api_state, create_app
 from animus.api._endpoint import ApiState, Endpoint, RateLimited, Unauthorized, http_status
-from animus.api._queue import QueueOps, StoreQueue
 from animus.api._server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -32,11 +31,9 @@ __all__ = [
     "ENV_HTTP_PORT",
     "ApiState",
     "Endpoint",
-    "QueueOps",
     "RateLimited",
     "SecurityHeaders",
     "ServerHandle",
-    "StoreQueue",
     "Unauthorized",
     "api_state",
     "create_app",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -18,7 +18,6 @@ from animus.api._endpoint import ApiState, Endpoint, asgi_endpoint, error_respon
 from animus.api._openapi import openapi_spec
 
 if TYPE_CHECKING:
-    from animus.api._queue import QueueOps
     from animus.config import WorkflowConfig
     from animus.config.project import Project
 
@@ -67,22 +66,22 @@ def create_app(
     *,
     config: WorkflowConfig | None,
     token: str,
-    queue: QueueOps | None = None,
+    on_change: Callable[[], None] | None = None,
     bind_host: str = "127.0.0.1",
     extra_routes: Sequence[BaseRoute] = (),
     poll_secs: float = 0.25,
 ) -> Starlette:
     """The HTTP API of ``project`` (``/api/v1/...`` and ``/api/openapi.json``).
 
-    ``config`` None reloads ``.animus/workflows.yaml`` on each use; ``queue`` None writes queue rows
-    directly (the daemon passes its own); ``bind_host`` decides whether reads need the token too
+    ``config`` None reloads ``.animus/workflows.yaml`` on each use; ``on_change`` is called after a
+    request changed the queue or a run (the daemon passes one that wakes its dispatch); ``bind_host`` decides whether reads need the token too
     (``serve_in_thread`` sets it from the address it binds); ``extra_routes`` is how the dashboard
     (``animus.web``) adds its pages.
     """
     from animus import __version__
 
-    state = ApiState(project=project, config=config, token=token,
-                     queue=queue or _queue.StoreQueue(project.runs_dir), bind_host=bind_host, poll_secs=poll_secs)
+    state = ApiState(project=project, config=config, token=token, on_change=on_change, bind_host=bind_host,
+                     poll_secs=poll_secs)
     spec = openapi_spec(ENDPOINTS, version=__version__)
 
     async def openapi(request: Request) -> Response:

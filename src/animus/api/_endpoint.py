@@ -18,7 +18,6 @@ from animus.api._token import token_matches
 from animus.domain.errors import AnimusError, Conflict, InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:
-    from animus.api._queue import QueueOps
     from animus.config import WorkflowConfig
     from animus.config.project import Project
     from animus.store import Store
@@ -67,12 +66,12 @@ def error_response(status: int, code: str, message: str, hint: str | None = None
 
 @dataclass
 class ApiState:
-    """What every handler gets: the project, its config, the token, the queue and one shared store."""
+    """What every handler gets: the project, its config, the token, one shared store and a wake-up for the daemon."""
 
     project: Project
     config: WorkflowConfig | None
     token: str
-    queue: QueueOps
+    on_change: Callable[[], None] | None = None  # the daemon's: look at the queue now, not at the next poll
     bind_host: str = "127.0.0.1"
     poll_secs: float = 0.25
     _store: Store | None = field(default=None, repr=False)
@@ -97,6 +96,11 @@ class ApiState:
 
             return load_config(self.project)
         return self.config
+
+    def queue_changed(self) -> None:
+        """Tell whoever serves us (the daemon) that the queue or a run changed."""
+        if self.on_change is not None:
+            self.on_change()
 
     @property
     def secrets_env(self) -> Mapping[str, str]:

@@ -1,4 +1,4 @@
-"""The presenter: every payload the HTTP API and the dashboard show, built in one place from store records."""
+"""The presenter: the HTTP API's record payloads (tasks, runs, timelines, agent runs), built in one place."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from animus.domain.runs import DecisionRecord, PhaseRun, WorkflowRun
-from animus.domain.tasks import Task, TaskStatus
+from animus.domain.tasks import Task
 
 if TYPE_CHECKING:
     from animus.agents import AgentEvent, RunView
-
-BOARD_COLUMNS = tuple(s.value for s in TaskStatus)
+    from animus.store import QueueEntry
 
 
 def task(t: Task) -> dict[str, Any]:
@@ -52,21 +51,8 @@ def run_detail(r: WorkflowRun, phases: list[PhaseRun], decisions: list[DecisionR
     }
 
 
-def queue_entry(row: Mapping[str, Any]) -> dict[str, Any]:
-    vars_ = row.get("vars") or {}
-    if isinstance(vars_, str):
-        vars_ = json.loads(vars_ or "{}")
-    return {
-        "task_id": row["task_id"],
-        "workflow": row.get("workflow"),
-        "vars": vars_,
-        "priority_rank": int(row["priority_rank"]),
-        "status": row["status"],
-        "run_id": row.get("run_id"),
-        "source": row.get("source", "cli"),
-        "enqueued_at": row["enqueued_at"],
-        "updated_at": row.get("updated_at", row["enqueued_at"]),
-    }
+def queue_entry(e: QueueEntry) -> dict[str, Any]:
+    return e.to_dict()
 
 
 def agent_event(e: AgentEvent, secrets_env: Mapping[str, str]) -> dict[str, Any]:
@@ -112,40 +98,3 @@ def _pid_alive(pid: int, proc_start: Any = None) -> bool:
     if fields[0] in ("Z", "X"):
         return False
     return proc_start is None or int(fields[19]) == proc_start
-
-
-def overview(
-    tasks: list[Task],
-    queue: list[dict[str, Any]],
-    active: list[tuple[WorkflowRun, list[PhaseRun]]],
-    recent: list[WorkflowRun],
-    daemon: dict[str, Any],
-    outbox: dict[str, Any],
-) -> dict[str, Any]:
-    """What the dashboard's front page shows, in one payload: board, queue, live agents, gates, health."""
-    board: dict[str, list[dict[str, Any]]] = {column: [] for column in BOARD_COLUMNS}
-    for t in tasks:
-        board[t.status.value].append(task(t))
-    running = []
-    gates = []
-    for r, phases in active:
-        current = phases[-1] if phases else None
-        entry = {
-            **run(r),
-            "agent_run_id": current.agent_run_id if current and current.status.value == "running" else None,
-            "phase_attempt": current.attempt if current else None,
-        }
-        running.append(entry)
-        for p in phases:
-            if p.status.value == "waiting":
-                gates.append({"run_id": r.id, "task_id": r.task_id, "phase": p.phase, "attempt": p.attempt,
-                              "since": p.started_at})
-    return {
-        "board": board,
-        "queue": queue,
-        "active_runs": running,
-        "gates": gates,
-        "recent_runs": [run(r) for r in recent],
-        "daemon": daemon,
-        "outbox": outbox,
-    }

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from animus import services
 from animus.api import _present as present
 from animus.api._endpoint import Call, Endpoint, Param
 from animus.api._input import b_str, no_unknown, q_enums, q_int, safe_id, task_id
-from animus.api._queue import API_SOURCE
-from animus.domain.errors import Conflict, InvalidInput, NotFound
+from animus.domain.errors import InvalidInput, NotFound
 from animus.domain.runs import RunStatus, WorkflowRun
 
 _RUN_STATUS = {"type": "string", "enum": [s.value for s in RunStatus]}
@@ -53,62 +53,32 @@ def run_decisions(call: Call) -> list[dict[str, Any]]:
 
 
 def cancel_run(call: Call) -> dict[str, Any]:
-    from animus.engine import cancel_run as cancel
-
-    store = call.store()
-    run = _run(call)
-    updated = cancel(store, store.url, call.state.project.runs_dir, run.id)
-    _dequeue(call, run.task_id)
+    updated = services.cancel_run(call.store(), call.state.project.runs_dir, _run(call).id)
+    call.state.queue_changed()
     return present.run(updated)
 
 
 def resume_run(call: Call) -> dict[str, Any]:
     """Mark the run pending (a new generation) and queue its task: the daemon picks it up."""
-    from animus.engine import reopen_for_resume
-
-    store = call.store()
-    run = reopen_for_resume(store, _run(call).id)
-    call.state.queue.enqueue(store, run.task_id, workflow=run.workflow, variables=run.vars, source=API_SOURCE)
-    return present.run(store.get_run(run.id))
+    run = services.resume_run(call.store(), _run(call).id, enqueue=True)
+    call.state.queue_changed()
+    return present.run(run)
 
 
 def retry_run(call: Call) -> dict[str, Any]:
     """A new run of the same task and workflow from the first phase, queued for the daemon."""
-    from animus.engine import prepare_retry
-
-    store = call.store()
     old = _run(call)
-    if not old.status.is_active:
-        _dequeue(call, old.task_id)
-    run = prepare_retry(store, call.state.workflow_config(), old.id, root=call.state.project.root,
-                        cancel_hint=f"cancel it first: POST .../{old.id}/cancel")
-    call.state.queue.enqueue(store, run.task_id, workflow=run.workflow, variables=run.vars, source=API_SOURCE)
+    run = services.retry_run(call.store(), call.state.workflow_config(), old.id, root=call.state.project.root,
+                             cancel_hint=f"cancel it first: POST .../{old.id}/cancel", enqueue=True)
+    call.state.queue_changed()
     return present.run(run)
 
 
-def _dequeue(call: Call, task: str) -> None:
-    """A finished run's dispatched entry must not block the next enqueue of its task."""
-    from animus.store import queue
-
-    conn = call.store().conn
-    entry = queue.get_entry(conn, task)
-    if entry is not None and entry.status == "dispatched":
-        queue.remove_entry(conn, task, "run ended")
-
-
 def _gate(call: Call, approve: bool) -> dict[str, Any]:
-    from animus.engine import decide_gate
-
     no_unknown(call.body, set(GATE_BODY["properties"]))
-    store = call.store()
-    run = _run(call)
-    phase = b_str(call.body, "phase")
-    if not phase:
-        waiting = [p.phase for p in store.phase_runs(run.id) if p.status.value == "waiting"]
-        if not waiting:
-            raise Conflict(f"run {run.id} is not waiting at a manual gate (status {run.status.value})")
-        phase = waiting[-1]
-    return decide_gate(store, store.url, run.id, phase, approve=approve, note=b_str(call.body, "note"))
+    decided = services.decide_gate(call.store(), _run(call).id, b_str(call.body, "phase") or None, approve=approve,
+                                   note=b_str(call.body, "note"))
+    return dict(decided)
 
 
 def approve_gate(call: Call) -> dict[str, Any]:

@@ -1,16 +1,15 @@
-"""Health, daemon status and the dashboard's overview (board, queue, live agents, gates) endpoints."""
+"""Health, daemon status and the dashboard's overview endpoints, rendered from the one status snapshot."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from animus import services
 from animus.api import _present as present
 from animus.api._endpoint import ApiState, Call, Endpoint
-from animus.domain.runs import ACTIVE_RUN_STATUSES, RunStatus
 
 DAEMON_FILE = "daemon.json"
-TERMINAL = tuple(s for s in RunStatus if s not in ACTIVE_RUN_STATUSES)
 
 
 def read_daemon_info(state: ApiState) -> dict[str, Any] | None:
@@ -26,30 +25,11 @@ def health(call: Call) -> dict[str, Any]:
 
 
 def daemon_status(call: Call) -> dict[str, Any]:
-    from animus.store import outbox_summary
-
-    store = call.store()
-    data = present.daemon_status(read_daemon_info(call.state))
-    entries = call.state.queue.list(store)
-    data["queue"] = {s: sum(1 for e in entries if e["status"] == s) for s in ("queued", "held", "dispatched")}
-    data["running_runs"] = len(store.list_runs(statuses=(RunStatus.RUNNING,), limit=1000))
-    data["waiting_gates"] = len(store.list_runs(statuses=(RunStatus.WAITING_MANUAL,), limit=1000))
-    data["outbox"] = outbox_summary(store)
-    return data
+    return services.daemon_health(call.store(), present.daemon_status(read_daemon_info(call.state)))
 
 
 def overview(call: Call) -> dict[str, Any]:
-    from animus.store import TaskQuery, outbox_summary
-
-    store = call.store()
-    tasks = store.list_tasks(TaskQuery(limit=2000))
-    active = [(r, store.phase_runs(r.id)) for r in store.list_runs(statuses=tuple(ACTIVE_RUN_STATUSES), limit=200)]
-    recent = store.list_runs(statuses=TERMINAL, limit=10)
-    queue = [present.queue_entry(e) for e in call.state.queue.list(store)]
-    data = present.overview(tasks, queue, active, recent, present.daemon_status(read_daemon_info(call.state)),
-                            outbox_summary(store))
-    data["last_event_seq"] = int(store.conn.execute("SELECT COALESCE(MAX(seq), 0) AS s FROM events")[0]["s"])
-    return data
+    return dict(services.overview(call.store(), present.daemon_status(read_daemon_info(call.state))))
 
 
 ENDPOINTS = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from animus import services
 from animus.api import _present as present
 from animus.api._endpoint import Call, Endpoint, Param
 from animus.api._input import (
@@ -97,7 +98,7 @@ def create_task(call: Call) -> dict[str, Any]:
         labels=b_str_list(body, "labels"),
         workflow=b_str(body, "workflow") or None,
     )
-    return present.task(call.store().create_task(new))
+    return present.task(services.create_task(call.store(), new))
 
 
 def update_task(call: Call) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def update_task(call: Call) -> dict[str, Any]:
         add_labels=b_str_list(body, "add_labels"),
         remove_labels=b_str_list(body, "remove_labels"),
     )
-    return present.task(call.store().update_task(task_id(call.path["task_id"]), patch))
+    return present.task(services.update_task(call.store(), task_id(call.path["task_id"]), patch))
 
 
 def set_task_status(call: Call) -> dict[str, Any]:

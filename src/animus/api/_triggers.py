@@ -15,6 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from animus import services
 from animus.api import _present as present
 from animus.api._endpoint import Call, Endpoint, RateLimited, Unauthorized, check_token
 from animus.domain.errors import InvalidInput, NotFound, Unavailable
@@ -27,6 +28,7 @@ SIGNATURE_HEADER = "x-animus-signature"
 GITHUB_SIGNATURE_HEADER = "x-hub-signature-256"
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 MAX_FIELD_CHARS = 20_000
+COUNTED_OUTCOMES = ("created", "ignored", "duplicate")  # what the rate limit counts (refusals do not)
 
 
 def expected_signature(secret: str, body: bytes) -> str:
@@ -60,15 +62,6 @@ def _trigger(call: Call) -> WebhookTrigger:
     raise NotFound(f"no enabled webhook trigger {wanted[:80]!r}", hint="triggers are configured in .animus/workflows.yaml")
 
 
-def _record(store: Store, trigger_id: str, outcome: str, detail: str = "") -> None:
-    from animus.store import now_iso
-
-    store.conn.execute(
-        "INSERT INTO trigger_hits (trigger_id, at, outcome, detail) VALUES (:t, :at, :o, :d)",
-        {"t": trigger_id, "at": now_iso(), "o": outcome, "d": detail[:1000]},
-    )
-
-
 def _authenticate(call: Call, trigger: WebhookTrigger) -> None:
     secret_env = trigger.config.secret_env
     if secret_env is None:
@@ -79,18 +72,15 @@ def _authenticate(call: Call, trigger: WebhookTrigger) -> None:
         raise Unavailable(f"trigger {trigger.id!r}: the secret variable {secret_env} is not set in the server's environment")
     presented = call.headers.get(SIGNATURE_HEADER) or call.headers.get(GITHUB_SIGNATURE_HEADER) or ""
     if not hmac.compare_digest(presented.encode("utf-8", "replace"), expected_signature(secret, call.raw_body).encode()):
-        _record(call.store(), trigger.id, "bad_signature")
+        call.store().record_trigger_hit(trigger.id, "bad_signature")
         raise Unauthorized(f"trigger {trigger.id!r}: missing or wrong {SIGNATURE_HEADER} (sha256=<hex HMAC of the body>)")
 
 
 def _rate_limit(store: Store, trigger: WebhookTrigger) -> None:
     since = (datetime.now(UTC) - timedelta(seconds=60)).isoformat(timespec="microseconds")
-    rows = store.conn.execute(
-        "SELECT COUNT(*) AS n FROM trigger_hits WHERE trigger_id = :t AND at > :since AND outcome IN ('created', 'ignored', 'duplicate')",
-        {"t": trigger.id, "since": since},
-    )
-    if int(rows[0]["n"]) >= trigger.config.rate_limit_per_minute:
-        _record(store, trigger.id, "rate_limited")
+    hits = store.count_trigger_hits(trigger.id, since=since, outcomes=COUNTED_OUTCOMES)
+    if hits >= trigger.config.rate_limit_per_minute:
+        store.record_trigger_hit(trigger.id, "rate_limited")
         raise RateLimited(
             f"trigger {trigger.id!r} accepts {trigger.config.rate_limit_per_minute} request(s) per minute",
             details={"retry_after": 60},
@@ -118,13 +108,13 @@ def fire_trigger(call: Call) -> Any:
     if trigger.config.github is not None:
         event = call.headers.get("x-github-event", "")
         if event == "ping":
-            _record(store, trigger.id, "ignored", "ping")
+            store.record_trigger_hit(trigger.id, "ignored", "ping")
             return JSONResponse({"ok": True, "ignored": "ping"}, status_code=200)
         new, reason = _github_task(trigger, event, payload)
     else:
         new, reason = _plain_task(trigger, payload), ""
     if new is None:
-        _record(store, trigger.id, "ignored", reason)
+        store.record_trigger_hit(trigger.id, "ignored", reason)
         return JSONResponse({"ok": True, "ignored": reason}, status_code=202)
     link = next((label for label in new.labels if label.startswith("gh-issue-")), None)
     if link is not None:
@@ -132,14 +122,15 @@ def fire_trigger(call: Call) -> Any:
 
         existing = store.list_tasks(TaskQuery(labels=(link,), limit=1))
         if existing:
-            _record(store, trigger.id, "duplicate", existing[0].id)
+            store.record_trigger_hit(trigger.id, "duplicate", existing[0].id)
             return JSONResponse({"ok": True, "task": present.task(existing[0]), "queued": False, "duplicate": True})
     task = store.create_task(new)
     queued = False
     if trigger.config.enqueue:
-        call.state.queue.enqueue(store, task.id, workflow=trigger.workflow_ref, variables={}, source="webhook")
+        services.enqueue(store, task.id, workflow=trigger.workflow_ref, variables={}, source="webhook")
+        call.state.queue_changed()
         queued = True
-    _record(store, trigger.id, "created", task.id)
+    store.record_trigger_hit(trigger.id, "created", task.id)
     return JSONResponse({"ok": True, "task": present.task(task), "queued": queued}, status_code=201)
 
 

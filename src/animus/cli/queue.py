@@ -28,21 +28,19 @@ def _entry_line(d: dict[str, Any], verb: str) -> None:
 @common_options
 def enqueue(app: AppContext, task_id: str, workflow: str | None, variables: tuple[str, ...]) -> None:
     """Queue a task for the daemon (priority order, FIFO within a priority; at most once per task)."""
-    from animus.domain.errors import Conflict
+    from animus import services
     from animus.engine import parse_vars
-    from animus.store import queue as rows
 
     values = parse_vars(variables)
-    store = app.store()
+    config = None
     if workflow:
         from animus.config import load_config
 
-        load_config(app.project()).workflow(workflow)
-    active = store.active_run_for_task(task_id)
-    if active is not None and rows.get_entry(store.conn, task_id) is None:
-        raise Conflict(f"{task_id} already has an active run {active.id}", hint="`animus status` shows it")
-    entry, created = rows.enqueue(store.conn, task_id, workflow=workflow, variables=values, source="cli")
-    app.emit({**entry.to_dict(), "created": created}, lambda d: _entry_line(d, "queued" if created else "was already queued"))
+        config = load_config(app.project())
+    queued = services.enqueue(app.store(), task_id, workflow=workflow, variables=values, source="cli", config=config)
+    created = queued.created
+    app.emit({**queued.entry.to_dict(), "created": created},
+             lambda d: _entry_line(d, "queued" if created else "was already queued"))
 
 
 @queue.command("list", epilog=example("animus queue list", "animus queue list --status held --json"))
@@ -50,9 +48,9 @@ def enqueue(app: AppContext, task_id: str, workflow: str | None, variables: tupl
 @common_options
 def list_(app: AppContext, statuses: tuple[str, ...]) -> None:
     """Entries in dispatch order: priority (critical first), then FIFO."""
-    from animus.store import queue as rows
+    from animus import services
 
-    entries = [e.to_dict() for e in rows.list_entries(app.store().conn, statuses=statuses)]
+    entries = [e.to_dict() for e in services.list_queue(app.store(), statuses=statuses)]
 
     def human(items: list[dict[str, Any]]) -> None:
         from rich.table import Table
@@ -72,15 +70,14 @@ def list_(app: AppContext, statuses: tuple[str, ...]) -> None:
     app.emit(entries, human)
 
 
-
 @queue.command("hold", epilog=example("animus queue hold TASK-3"))
 @click.argument("task_id", type=TASK_ID)
 @common_options
 def hold(app: AppContext, task_id: str) -> None:
     """Keep a queued task from being dispatched (a dispatched one already runs: drop it to cancel)."""
-    from animus.store import queue as rows
+    from animus import services
 
-    entry = rows.set_held(app.store().conn, task_id, True)
+    entry = services.hold(app.store(), task_id)
     app.emit(entry.to_dict(), lambda d: _entry_line(d, "held"))
 
 
@@ -89,9 +86,9 @@ def hold(app: AppContext, task_id: str) -> None:
 @common_options
 def release(app: AppContext, task_id: str) -> None:
     """Let a held task be dispatched again (it keeps its place)."""
-    from animus.store import queue as rows
+    from animus import services
 
-    entry = rows.set_held(app.store().conn, task_id, False)
+    entry = services.release(app.store(), task_id)
     app.emit(entry.to_dict(), lambda d: _entry_line(d, "released"))
 
 
@@ -100,17 +97,9 @@ def release(app: AppContext, task_id: str) -> None:
 @common_options
 def drop(app: AppContext, task_id: str) -> None:
     """Remove a task from the queue; if it was dispatched, cancel its run (the worktree is kept)."""
-    from animus.store import queue as rows
+    from animus import services
 
-    store = app.store()
-    entry = rows.require_entry(store.conn, task_id)
-    cancelled = None
-    if entry.status == "dispatched" and entry.run_id:
-        run = store.get_run(entry.run_id)
-        if run.status.is_active:
-            from animus.engine import cancel_run
-
-            cancelled = cancel_run(store, store.url, app.project().runs_dir, run.id).id
-    rows.remove_entry(store.conn, task_id, "dropped by user")
-    data = {**entry.to_dict(), "dropped": True, "cancelled_run": cancelled}
+    dropped = services.drop_queued(app.store(), app.project().runs_dir, task_id)
+    cancelled = dropped.cancelled_run
+    data = {**dropped.entry.to_dict(), "dropped": True, "cancelled_run": cancelled}
     app.emit(data, lambda d: console().print(f"{task_id} dropped" + (f"; run {cancelled} cancelled" if cancelled else "")))

@@ -99,9 +99,7 @@ def run_in_foreground(app: AppContext, run: Any) -> None:
     project = app.project()
     store = app.store()
     if not callable(run) and read_info(project.state_dir) is not None:
-        from animus.store import queue
-
-        queue.add_dispatched(store.conn, run.task_id, run.id, store.get_task(run.task_id).priority.rank)
+        store.add_dispatched(run.task_id, run.id, store.get_task(run.task_id).priority.rank)
         follow_daemon_run(app, run.task_id, None, {})
         return
     ctx = EngineContext(project.root, project.state_dir, store.url)

@@ -13,10 +13,12 @@ from animus.cli.app import AppContext, common_options, console, example
 @common_options
 def status(app: AppContext) -> None:
     """Daemon, pool, queue, running agents, recent results, open gates."""
-    from animus.daemon import status_snapshot
+    from animus import services
+    from animus.daemon import daemon_section
 
-    data = status_snapshot(app.store(), app.project().state_dir)
-    app.emit(data, _render)
+    project = app.project()
+    data = services.status_report(app.store(), daemon_section(project.state_dir), project.runs_dir)
+    app.emit(dict(data), _render)
 
 
 def _render(d: dict[str, Any]) -> None:

@@ -159,6 +159,7 @@ def create(
     workflow: str | None,
 ) -> None:
     """Create a task (ready to be picked up, unless --status backlog)."""
+    from animus import services
     from animus.store import NewTask
 
     text = _read_text(description, description_file, "description") or ""
@@ -172,7 +173,7 @@ def create(
         dependencies=depends_on,
         workflow=workflow,
     )
-    _one(app, app.store().create_task(new), verb="created")
+    _one(app, services.create_task(app.store(), new), verb="created")
 
 
 @task.command(
@@ -259,6 +260,7 @@ def update(
     remove_labels: tuple[str, ...],
 ) -> None:
     """Change a task's fields (status has its own command)."""
+    from animus import services
     from animus.store import TaskPatch
 
     if workflow is not None and no_workflow:
@@ -273,7 +275,7 @@ def update(
         add_labels=add_labels,
         remove_labels=remove_labels,
     )
-    _one(app, app.store().update_task(task_id, patch), verb="updated")
+    _one(app, services.update_task(app.store(), task_id, patch), verb="updated")
 
 
 @task.command(

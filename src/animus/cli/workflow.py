@@ -86,30 +86,31 @@ def decisions(app: AppContext, run_id: str) -> None:
     app.emit(rows, human)
 
 
-def _gate(app: AppContext, run_id: str, phase: str, note: str | None, approve: bool) -> None:
-    from animus.engine import decide_gate
+def _gate(app: AppContext, run_id: str, phase: str | None, note: str | None, approve: bool) -> None:
+    from animus import services
 
-    store = app.store()
-    data = decide_gate(store, store.url, run_id, phase, approve=approve, note=note)
-    app.emit(data, lambda d: console().print(f"{'approved' if approve else 'rejected'} {phase} of {run_id}"))
+    data = services.decide_gate(app.store(), run_id, phase, approve=approve, note=note)
+    app.emit(dict(data), lambda d: console().print(f"{'approved' if approve else 'rejected'} {d['phase']} of {run_id}"))
 
 
-@workflow.command("approve", epilog=example("animus workflow approve TASK-3.standard.1 --phase signoff --note 'looks good'"))
+@workflow.command("approve", epilog=example("animus workflow approve TASK-3.standard.1 --note 'looks good'",
+                                            "animus workflow approve TASK-3.standard.1 --phase signoff"))
 @click.argument("run_id")
-@click.option("--phase", required=True, help="The manual phase waiting for a decision.")
+@click.option("--phase", default=None, help="The manual phase waiting for a decision (default: the one open now).")
 @click.option("--note", default=None, help="A note recorded with the decision.")
 @common_options
-def approve(app: AppContext, run_id: str, phase: str, note: str | None) -> None:
+def approve(app: AppContext, run_id: str, phase: str | None, note: str | None) -> None:
     """Approve a manual gate (the run continues)."""
     _gate(app, run_id, phase, note, True)
 
 
-@workflow.command("reject", epilog=example("animus workflow reject TASK-3.standard.1 --phase signoff --note 'tests are flaky'"))
+@workflow.command("reject", epilog=example("animus workflow reject TASK-3.standard.1 --note 'tests are flaky'",
+                                           "animus workflow reject TASK-3.standard.1 --phase signoff"))
 @click.argument("run_id")
-@click.option("--phase", required=True, help="The manual phase waiting for a decision.")
+@click.option("--phase", default=None, help="The manual phase waiting for a decision (default: the one open now).")
 @click.option("--note", default=None, help="Why (goes to the rework target as context).")
 @common_options
-def reject(app: AppContext, run_id: str, phase: str, note: str | None) -> None:
+def reject(app: AppContext, run_id: str, phase: str | None, note: str | None) -> None:
     """Reject a manual gate (rework to its target, or the run fails)."""
     _gate(app, run_id, phase, note, False)
 
@@ -119,10 +120,9 @@ def reject(app: AppContext, run_id: str, phase: str, note: str | None) -> None:
 @common_options
 def cancel(app: AppContext, run_id: str) -> None:
     """Cancel a run: stops the agent's process tree, keeps the worktree for inspection."""
-    from animus.engine import cancel_run
+    from animus import services
 
-    store = app.store()
-    run = cancel_run(store, store.url, app.project().runs_dir, run_id)
+    run = services.cancel_run(app.store(), app.project().runs_dir, run_id)
     app.emit(run.to_dict(), lambda d: console().print(f"cancelled {d['id']} (worktree kept: {d['worktree'] or '-'})"))
 
 
@@ -131,9 +131,9 @@ def cancel(app: AppContext, run_id: str) -> None:
 @common_options
 def resume(app: AppContext, run_id: str) -> None:
     """Continue a failed, escalated, conflicted or cancelled run from its last committed step (foreground)."""
-    from animus.engine import reopen_for_resume
+    from animus import services
 
-    run_in_foreground(app, reopen_for_resume(app.store(), run_id))
+    run_in_foreground(app, services.resume_run(app.store(), run_id))
 
 
 @workflow.command("retry", epilog=example("animus workflow retry TASK-3.standard.1"))
@@ -141,11 +141,11 @@ def resume(app: AppContext, run_id: str) -> None:
 @common_options
 def retry(app: AppContext, run_id: str) -> None:
     """Start a new run of the same task and workflow from the first phase (same branch) in the foreground."""
+    from animus import services
     from animus.config import load_config
-    from animus.engine import prepare_retry
 
-    run = prepare_retry(app.store(), load_config(app.project()), run_id, root=app.project().root,
-                        cancel_hint=f"cancel it first: `animus workflow cancel {run_id}`")
+    run = services.retry_run(app.store(), load_config(app.project()), run_id, root=app.project().root,
+                             cancel_hint=f"cancel it first: `animus workflow cancel {run_id}`")
     run_in_foreground(app, run)
 
 

@@ -7,7 +7,7 @@ from animus.daemon._info import DaemonInfo, info_path, log_path, read_info
 from animus.daemon._reconcile import known_agent_runs, reconcile_before_launch
 from animus.daemon._scheduler import FAKE_NOW_ENV, due_minute, fire, fire_due, latest_cron_minute, scheduler_now
 from animus.daemon._server import Daemon, serve
-from animus.daemon._status import daemon_section, status_snapshot
+from animus.daemon._status import daemon_section
 
 __all__ = [
     "FAKE_NOW_ENV",
@@ -30,6 +30,5 @@ __all__ = [
     "scheduler_now",
     "serve",
     "start_detached",
-    "status_snapshot",
     "stop_daemon",
 ]

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from animus.domain.errors import AnimusError, Conflict, NotFound
 from animus.domain.runs import RunStatus
-from animus.store import queue
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
@@ -54,9 +53,9 @@ class Dispatcher:
     def dispatch(self, *, take_work: bool = True) -> int:
         """Remove entries whose run ended; start entries while the pool has room. Returns runs started."""
         active = 0
-        for entry, run_status in queue.dispatched_with_runs(self.store.conn):
+        for entry, run_status in self.store.dispatched_with_runs():
             if run_status is None or not RunStatus(run_status).is_active:
-                queue.remove_entry(self.store.conn, entry.task_id, f"run {entry.run_id} ended {run_status}")
+                self.store.remove_queue_entry(entry.task_id, f"run {entry.run_id} ended {run_status}")
                 log.info(kv(event="run_ended", task=entry.task_id, run=entry.run_id, status=run_status))
             else:
                 active += 1
@@ -64,7 +63,7 @@ class Dispatcher:
         if not take_work or free <= 0:
             return 0
         started = 0
-        for entry in queue.dispatchable(self.store.conn, free):
+        for entry in self.store.dispatchable(free):
             if self._start(entry):
                 started += 1
         return started
@@ -78,14 +77,14 @@ class Dispatcher:
                 root=self.ctx.project_root,
             )
         except (Conflict, NotFound) as err:
-            queue.remove_entry(self.store.conn, entry.task_id, f"not dispatchable: {err.message}")
+            self.store.remove_queue_entry(entry.task_id, f"not dispatchable: {err.message}")
             log.warning(kv(event="dispatch_refused", task=entry.task_id, reason=err.message))
             return False
         except AnimusError as err:
-            queue.remove_entry(self.store.conn, entry.task_id, f"not dispatchable: {err.message}")
+            self.store.remove_queue_entry(entry.task_id, f"not dispatchable: {err.message}")
             log.error(kv(event="dispatch_failed", task=entry.task_id, reason=err.message))
             return False
-        queue.mark_dispatched(self.store.conn, entry.task_id, run.id)
+        self.store.mark_dispatched(entry.task_id, run.id)
         self.runs.submit(run, entry.priority_rank)
         log.info(kv(event="dispatched", task=entry.task_id, run=run.id, new=created, priority=entry.priority_rank))
         return True
@@ -93,7 +92,7 @@ class Dispatcher:
     # -- the slow pass ------------------------------------------------------------------------------
     def check_workflows(self) -> None:
         """Dispatched runs whose workflow failed are marked failed; a workflow the engine never got is submitted."""
-        for entry, run_status in queue.dispatched_with_runs(self.store.conn):
+        for entry, run_status in self.store.dispatched_with_runs():
             if entry.run_id is None or run_status is None or not RunStatus(run_status).is_active:
                 continue
             run = self.store.get_run(entry.run_id)
@@ -107,9 +106,9 @@ class Dispatcher:
     def enqueue_ready(self) -> int:
         """``daemon.auto_run_ready``: queue every ready task that has no entry and no active or completed run."""
         added = 0
-        for task_id in queue.ready_without_runs(self.store.conn):
+        for task_id in self.store.ready_without_runs():
             try:
-                _entry, created = queue.enqueue(self.store.conn, task_id, source="auto_ready")
+                _entry, created = self.store.enqueue(task_id, source="auto_ready")
             except AnimusError as err:
                 log.warning(kv(event="auto_enqueue_failed", task=task_id, reason=err.message))
                 continue
@@ -119,4 +118,4 @@ class Dispatcher:
         return added
 
     def active_count(self) -> int:
-        return sum(1 for _e, s in queue.dispatched_with_runs(self.store.conn) if s is not None and RunStatus(s).is_active)
+        return sum(1 for _e, s in self.store.dispatched_with_runs() if s is not None and RunStatus(s).is_active)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from animus.daemon._info import read_info
 from animus.domain.errors import Conflict, Unavailable
-from animus.store import queue
 
 if TYPE_CHECKING:
     from animus.domain.runs import WorkflowRun
@@ -38,17 +37,17 @@ def enqueue_and_follow(
     if active is not None:
         run_id = active.id
     else:
-        entry, created = queue.enqueue(store.conn, task_id, workflow=workflow, variables=variables, source="cli")
+        entry, created = store.enqueue(task_id, workflow=workflow, variables=variables, source="cli")
         if entry.status == "held":
             raise Conflict(f"{task_id} is held in the queue", hint=f"release it: `animus queue release {task_id}`")
         since = entry.enqueued_at
         run_id = entry.run_id
-        ahead = sum(1 for e in queue.list_entries(store.conn, statuses=("queued",))
+        ahead = sum(1 for e in store.queue_entries(statuses=("queued",))
                     if (e.priority_rank, e.enqueued_at) < (entry.priority_rank, entry.enqueued_at))
         emit({"event": "queued", "task_id": task_id, "new": created, "ahead": ahead})
     gone_since: float | None = None
     while run_id is None:
-        waiting = queue.get_entry(store.conn, task_id)
+        waiting = store.queue_entry(task_id)
         if waiting is not None and waiting.run_id:
             run_id = waiting.run_id
             break

@@ -16,7 +16,6 @@ from animus.daemon._dispatch import kv
 from animus.domain.errors import AnimusError, NotFound
 from animus.domain.runs import ACTIVE_RUN_STATUSES, RunStatus
 from animus.domain.tasks import TaskStatus
-from animus.store import queue
 
 if TYPE_CHECKING:
     from animus.engine import EngineContext
@@ -56,14 +55,14 @@ def reconcile_before_launch(store: Store, ctx: EngineContext, *, prune_worktrees
     killed = procs.sweep_orphans(ctx.runs_dir, known_agent_runs(store, ctx))
     if killed:
         act(action="kill_orphans", pids=",".join(map(str, killed)))
-    for entry, run_status in queue.dispatched_with_runs(store.conn):
+    for entry, run_status in store.dispatched_with_runs():
         if run_status is None or not RunStatus(run_status).is_active:
-            queue.remove_entry(store.conn, entry.task_id, f"run {entry.run_id} ended while the daemon was down")
+            store.remove_queue_entry(entry.task_id, f"run {entry.run_id} ended while the daemon was down")
             act(action="remove_entry", task=entry.task_id, run=entry.run_id, run_status=run_status)
     for run in store.list_runs(statuses=tuple(ACTIVE_RUN_STATUSES), limit=1_000_000):
-        current = queue.get_entry(store.conn, run.task_id)
+        current = store.queue_entry(run.task_id)
         if current is None or current.status != "dispatched" or current.run_id != run.id:
-            queue.add_dispatched(store.conn, run.task_id, run.id, store.get_task(run.task_id).priority.rank)
+            store.add_dispatched(run.task_id, run.id, store.get_task(run.task_id).priority.rank)
             act(action="adopt_run", task=run.task_id, run=run.id, status=run.status.value)
     if prune_worktrees:
         for pruned in _prune_worktrees(store, ctx):

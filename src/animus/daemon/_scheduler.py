@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from animus.daemon._dispatch import kv
 from animus.domain.tasks import Priority, TaskStatus, TaskType
-from animus.store import NewTask, queue
+from animus.store import NewTask
 
 if TYPE_CHECKING:
     from animus.config import ScheduleConfig, WorkflowConfig
@@ -74,7 +74,7 @@ def fire_due(store: Store, config: WorkflowConfig, now: datetime | None = None) 
     moment = now or scheduler_now()
     fired = []
     for schedule in config.schedules:
-        minute = due_minute(schedule, queue.last_fire(store.conn, schedule.id), moment)
+        minute = due_minute(schedule, store.last_fire(schedule.id), moment)
         if minute is None:
             continue
         result = fire(store, config, schedule, minute)
@@ -85,11 +85,8 @@ def fire_due(store: Store, config: WorkflowConfig, now: datetime | None = None) 
 
 def fire(store: Store, config: WorkflowConfig, schedule: ScheduleConfig, minute: str) -> dict[str, Any] | None:
     """Claim ``(schedule, minute)`` and create + enqueue its task in one transaction; None if already fired."""
-    from animus.store import tasks
-
-    conn = store.conn
-    with conn.transaction():
-        if not queue.claim_fire(conn, schedule.id, minute):
+    with store.transaction():
+        if not store.claim_fire(schedule.id, minute):
             return None
         if schedule.task is not None:
             spec = schedule.task
@@ -102,9 +99,9 @@ def fire(store: Store, config: WorkflowConfig, schedule: ScheduleConfig, minute:
             workflow = schedule.workflow_ref
             new = NewTask(title=f"Scheduled {schedule.id} ({minute} UTC)", status=TaskStatus.READY, workflow=workflow,
                           description=f"Created by schedule {schedule.id!r} (cron {schedule.cron!r}) for {minute} UTC.")
-        task = tasks.create_task(conn, new)
-        queue.enqueue(conn, task.id, workflow=workflow, source="schedule")
+        task = store.create_task(new)
+        store.enqueue(task.id, workflow=workflow, source="schedule")
         result = {"schedule_id": schedule.id, "minute": minute, "task_id": task.id, "workflow": workflow, "enqueued": True}
-        queue.set_fire_result(conn, schedule.id, minute, result)
+        store.set_fire_result(schedule.id, minute, result)
     log.info(kv(event="schedule_fired", schedule=schedule.id, minute=minute, task=task.id))
     return result

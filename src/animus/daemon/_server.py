@@ -67,6 +67,7 @@ class Daemon:
         self.watchers: list[Any] = []
         self.notifier: threading.Thread | None = None
         self._stop_notifier = threading.Event()
+        self._wake = threading.Event()  # set by the API after a queue or run change: dispatch now
         self.should_exit = False
         self.draining = False
         self.store: Store | None = None
@@ -128,8 +129,6 @@ class Daemon:
 
     def main_loop(self) -> None:
         assert self.dispatcher is not None and self.store is not None
-        from animus.store import queue
-
         dispatcher, store = self.dispatcher, self.store
         interval = self.config().daemon.interval_secs
         next_slow = 0.0
@@ -144,10 +143,12 @@ class Daemon:
                 if now >= next_slow:
                     next_slow = now + interval
                     self.tick()
-                    marker = queue.change_marker(store.conn)
+                    marker = store.change_marker()
                 else:
-                    current = queue.change_marker(store.conn)
-                    if current != marker:
+                    woken = self._wake.is_set()
+                    self._wake.clear()
+                    current = store.change_marker()
+                    if woken or current != marker:
                         marker = current
                         dispatcher.dispatch(take_work=not self.draining)
             except AnimusError as err:  # a locked database or a bad config must not kill the daemon
@@ -155,7 +156,7 @@ class Daemon:
             if self.draining and dispatcher.active_count() == 0:
                 log.info(kv(event="drained"))
                 break
-            time.sleep(FAST_POLL_SECS)
+            self._wake.wait(FAST_POLL_SECS)
 
     def tick(self) -> None:
         """The periodic pass: config reload, schedules, auto-ready, workflow health, dispatch."""
@@ -203,7 +204,7 @@ class Daemon:
 
         explicit = self.http_port_flag is not None or bool(os.environ.get(ENV_HTTP_PORT, "").strip())
         port = http_port(config.daemon.http.port, self.http_port_flag)
-        app = create_app(self.project, config=config, token=ensure_token(self.project.state_dir))
+        app = create_app(self.project, config=config, token=ensure_token(self.project.state_dir), on_change=self._wake.set)
         try:
             handle = serve_in_thread(app, config.daemon.http.host, port)
         except (OSError, AnimusError) as err:
@@ -244,12 +245,10 @@ class Daemon:
 
     def _poll_watchers(self) -> None:
         assert self.store is not None
-        from animus.store import queue
-
         for watcher in self.watchers:
             for change in watcher.poll(time.monotonic()):
                 task = self.store.create_task(watcher.task_for(change))
-                queue.enqueue(self.store.conn, task.id, workflow=watcher.trigger.workflow_ref, variables={}, source="file_watcher")
+                self.store.enqueue(task.id, workflow=watcher.trigger.workflow_ref, variables={}, source="file_watcher")
                 log.info(kv(event="file_watcher_fired", trigger=watcher.trigger.id, task=task.id, files=len(change.paths)))
 
     # -- configuration ------------------------------------------------------------------------------

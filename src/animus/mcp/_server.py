@@ -1,4 +1,4 @@
-"""The MCP server (stdio, the official SDK): task, queue, workflow and run-log tools over the store and engine.
+"""The MCP server (stdio, the official SDK): task, queue, workflow and run-log tools over animus.services and the store.
 
 Every tool is one call into the same service functions the CLI and HTTP API use; payloads are the
 records' own ``to_dict()``. Errors surface as MCP tool errors carrying the animus message.
@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from animus.domain.errors import AnimusError, Conflict, InvalidInput, NotFound
+from animus import services
+from animus.domain.errors import AnimusError, InvalidInput, NotFound
 from animus.domain.runs import RunStatus
 from animus.domain.tasks import Priority, TaskStatus, TaskType, parse_enum, parse_task_id
 
@@ -82,7 +83,7 @@ def build_server(project: Project) -> MCPServer[Any]:
     """An ``MCPServer`` with animus's tools bound to ``project``."""
     from mcp.server.mcpserver import MCPServer
 
-    services = _Services(project)
+    shared = _Services(project)
     server: MCPServer[Any] = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
     tool = _tool(server)
 
@@ -94,12 +95,12 @@ def build_server(project: Project) -> MCPServer[Any]:
 
         query = TaskQuery(statuses=tuple(parse_enum(TaskStatus, s, "status") for s in status or ()),
                           labels=(label,) if label else (), text=text or None, limit=max(1, min(limit, 500)))
-        return {"tasks": [t.to_dict() for t in services.store().list_tasks(query)]}
+        return {"tasks": [t.to_dict() for t in shared.store().list_tasks(query)]}
 
     @tool
     def task_get(task_id: str) -> dict[str, Any]:
         """One task with its description, labels, dependencies and status."""
-        return services.store().get_task(parse_task_id(task_id)).to_dict()
+        return shared.store().get_task(parse_task_id(task_id)).to_dict()
 
     @tool
     def task_create(title: str, description: str = "", type: str = "feature", priority: str = "medium",
@@ -111,7 +112,7 @@ def build_server(project: Project) -> MCPServer[Any]:
         new = NewTask(title=title, description=description, type=parse_enum(TaskType, type, "type"),
                       priority=parse_enum(Priority, priority, "priority"), status=parse_enum(TaskStatus, status, "status"),
                       labels=tuple(labels or ()), dependencies=tuple(parse_task_id(d) for d in dependencies or ()))
-        return services.store().create_task(new).to_dict()
+        return services.create_task(shared.store(), new).to_dict()
 
     @tool
     def task_update(task_id: str, title: str | None = None, description: str | None = None,
@@ -123,34 +124,30 @@ def build_server(project: Project) -> MCPServer[Any]:
         patch = TaskPatch(title=title, description=description, priority=_enum(Priority, priority, "priority"),
                           type=_enum(TaskType, type, "type"), add_labels=tuple(add_labels or ()),
                           remove_labels=tuple(remove_labels or ()))
-        return services.store().update_task(parse_task_id(task_id), patch).to_dict()
+        return services.update_task(shared.store(), parse_task_id(task_id), patch).to_dict()
 
     @tool
     def task_status(task_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
         """Move a task to another status (the transition table applies; blocked takes a reason)."""
-        return services.store().set_status(parse_task_id(task_id), parse_enum(TaskStatus, status, "status"),
+        return shared.store().set_status(parse_task_id(task_id), parse_enum(TaskStatus, status, "status"),
                                            reason=reason).to_dict()
 
     @tool
     def queue_list() -> dict[str, Any]:
         """The daemon's queue in dispatch order (priority, then first come first served)."""
-        from animus.store import queue
-
-        return {"entries": [e.to_dict() for e in queue.list_entries(services.store().conn)]}
+        return {"entries": [e.to_dict() for e in services.list_queue(shared.store())]}
 
     @tool
     def queue_enqueue(task_id: str, workflow: str | None = None, vars: dict[str, str] | None = None) -> dict[str, Any]:
-        """Queue a task for the daemon (idempotent: a queued task keeps its place)."""
-        from animus.store import queue
-
-        entry, created = queue.enqueue(services.store().conn, parse_task_id(task_id), workflow=workflow,
-                                       variables=dict(vars or {}), source="cli")
-        return {**entry.to_dict(), "created": created}
+        """Queue a task for the daemon (idempotent: a queued task keeps its place; refused while it has an active run)."""
+        queued = services.enqueue(shared.store(), parse_task_id(task_id), workflow=workflow, variables=dict(vars or {}),
+                             source="cli")
+        return {**queued.entry.to_dict(), "created": queued.created}
 
     @tool
     def workflow_list(task_id: str | None = None, status: str | None = None, limit: int = 20) -> dict[str, Any]:
         """Workflow runs, newest first (status: pending, running, waiting_manual, completed, failed, …)."""
-        runs = services.store().list_runs(task_id=parse_task_id(task_id) if task_id else None,
+        runs = shared.store().list_runs(task_id=parse_task_id(task_id) if task_id else None,
                                           statuses=(parse_enum(RunStatus, status, "status"),) if status else (),
                                           limit=max(1, min(limit, 200)))
         return {"runs": [r.to_dict() for r in runs]}
@@ -158,21 +155,13 @@ def build_server(project: Project) -> MCPServer[Any]:
     @tool
     def workflow_get(run_id: str) -> dict[str, Any]:
         """A run with its phase attempts (tokens, cost, status) and every verdict."""
-        store = services.store()
+        store = shared.store()
         run = store.get_run(run_id)
         return {**run.to_dict(), "phases": [p.to_dict() for p in store.phase_runs(run.id)],
                 "decisions": [d.to_dict() for d in store.decisions(run.id)]}
 
     def gate(run_id: str, phase: str | None, note: str | None, approve: bool) -> dict[str, Any]:
-        from animus.engine import decide_gate
-
-        store = services.store()
-        if not phase:
-            waiting = [p.phase for p in store.phase_runs(store.get_run(run_id).id) if p.status.value == "waiting"]
-            if not waiting:
-                raise Conflict(f"run {run_id} is not waiting at a manual gate")
-            phase = waiting[-1]
-        return decide_gate(store, store.url, run_id, phase, approve=approve, note=note)
+        return dict(services.decide_gate(shared.store(), run_id, phase, approve=approve, note=note))
 
     @tool
     def workflow_approve(run_id: str, phase: str | None = None, note: str | None = None) -> dict[str, Any]:
@@ -190,7 +179,7 @@ def build_server(project: Project) -> MCPServer[Any]:
         from animus.agents import read_run
         from animus.procs import redact
 
-        runs_dir = services.project.runs_dir
+        runs_dir = shared.project.runs_dir
         if "/" in agent_run_id or ".." in agent_run_id or not (runs_dir / agent_run_id).is_dir():
             raise NotFound(f"no agent run {agent_run_id!r}")
         if events < 1:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from animus.notify._messages import enrich, items_for, slack_message
-from animus.store import outbox
 
 if TYPE_CHECKING:
     from animus.config import NotificationConfig, WorkflowConfig
@@ -52,7 +51,7 @@ def backoff_secs(base: float, attempts: int) -> float:
 def scan_events(store: Store, config: WorkflowConfig, now: datetime, project: str = "") -> tuple[int, int]:
     """Turn events after the scan cursor into outbox rows; returns (events scanned, rows added)."""
     notifiers = list(config.notifications)
-    cursor = outbox.scan_cursor(store.conn)
+    cursor = store.outbox_scan_cursor()
     scanned = added = 0
     while True:
         rows = store.events(cursor, SCAN_BATCH)
@@ -60,7 +59,7 @@ def scan_events(store: Store, config: WorkflowConfig, now: datetime, project: st
             return scanned, added
         items = [item for row in rows for item in items_for(row, notifiers, project)] if notifiers else []
         cursor = int(rows[-1]["seq"])
-        added += outbox.add_outbox(store.conn, items, scanned_to=cursor, now=_iso(now))
+        added += store.add_outbox(items, scanned_to=cursor, now=_iso(now))
         scanned += len(rows)
         if len(rows) < SCAN_BATCH:
             return scanned, added
@@ -89,22 +88,22 @@ def deliver_due(store: Store, config: WorkflowConfig, now: datetime, *, limit: i
     report = DeliveryReport()
     report.scanned, report.queued = scan_events(store, config, now)
     by_id = {n.id: n for n in config.notifications}
-    for item in outbox.due_outbox(store.conn, _iso(now), limit):
+    for item in store.due_outbox(_iso(now), limit):
         notifier = by_id.get(item.notifier)
         attempts = item.attempts + 1
         if notifier is None:
-            outbox.mark_failed(store.conn, item.id, attempts=attempts, error=f"notifier {item.notifier!r} is no longer configured",
+            store.mark_outbox_failed(item.id, attempts=attempts, error=f"notifier {item.notifier!r} is no longer configured",
                                next_attempt_at=_iso(now), dead=True)
             report.dead += 1
             continue
         error = _send(notifier, item, enrich(item.payload, store))
         if error is None:
-            outbox.mark_delivered(store.conn, item.id, attempts=attempts, now=_iso(now))
+            store.mark_outbox_delivered(item.id, attempts=attempts, now=_iso(now))
             report.delivered += 1
             continue
         dead = attempts >= notifier.max_attempts
         next_at = now + timedelta(seconds=backoff_secs(notifier.backoff_secs, attempts))
-        outbox.mark_failed(store.conn, item.id, attempts=attempts, error=error, next_attempt_at=_iso(next_at), dead=dead)
+        store.mark_outbox_failed(item.id, attempts=attempts, error=error, next_attempt_at=_iso(next_at), dead=dead)
         report.errors.append(f"{item.id}: {error}")
         if dead:
             report.dead += 1

@@ -98,21 +98,6 @@ def due_outbox(conn: Connection, now: str, limit: int = 100) -> list[OutboxItem]
     return [_item(r) for r in rows]
 
 
-def get_outbox(conn: Connection, item_id: str) -> OutboxItem | None:
-    rows = conn.execute("SELECT * FROM outbox WHERE id = :id", {"id": item_id})
-    return _item(rows[0]) if rows else None
-
-
-def list_outbox(conn: Connection, *, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
-    if status is None:
-        rows = conn.execute("SELECT * FROM outbox ORDER BY created_at DESC, id LIMIT :l", {"l": limit})
-    else:
-        rows = conn.execute(
-            "SELECT * FROM outbox WHERE status = :s ORDER BY created_at DESC, id LIMIT :l", {"s": status, "l": limit}
-        )
-    return [_item(r) for r in rows]
-
-
 def mark_delivered(conn: Connection, item_id: str, *, attempts: int, now: str) -> None:
     conn.execute(
         """UPDATE outbox SET status = 'delivered', attempts = :a, delivered_at = :now, last_error = NULL

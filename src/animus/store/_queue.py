@@ -236,9 +236,3 @@ def claim_fire(conn: Connection, schedule_id: str, minute: str) -> bool:
 def set_fire_result(conn: Connection, schedule_id: str, minute: str, result: dict[str, Any]) -> None:
     conn.execute("UPDATE schedule_fires SET result = :r WHERE schedule_id = :s AND minute = :m",
                  {"r": json.dumps(result, sort_keys=True), "s": schedule_id, "m": minute})
-
-
-def list_fires(conn: Connection, schedule_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    where = " WHERE schedule_id = :s" if schedule_id else ""
-    rows = conn.execute(f"SELECT * FROM schedule_fires{where} ORDER BY minute DESC LIMIT :n", {"s": schedule_id, "n": limit})
-    return [{**r, "result": json.loads(r["result"]) if r["result"] else None} for r in rows]

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
-from animus.store import _runs, _tasks
+from animus.store import _outbox, _queue, _runs, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, sqlite_path_from_url
 from animus.store._migrations import LATEST_VERSION, current_version, migrate
+from animus.store._outbox import OutboxItem
+from animus.store._queue import QueueEntry
 from animus.store._tasks import NewTask, TaskPatch, TaskQuery
 
 ENV_DATABASE_URL = "ANIMUS_DATABASE_URL"
 
 
 class Store:
-    """Tasks (and, as later layers land, runs and decisions) behind one connection.
+    """Tasks, runs, the queue, the outbox and trigger hits behind one connection.
 
-    Every method is one transaction; errors are animus errors (NotFound, Conflict, InvalidInput,
-    Unavailable, StoreError), never driver exceptions.
+    Every method is one transaction (inside ``transaction()`` it joins the caller's); errors are
+    animus errors (NotFound, Conflict, InvalidInput, Unavailable, StoreError), never driver exceptions.
     """
 
     def __init__(self, conn: Connection, url: str) -> None:
@@ -40,6 +44,12 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Several methods as one transaction (a schedule's claim, task and queue entry commit together)."""
+        with self.conn.transaction():
+            yield self
 
     # -- schema ---------------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -103,6 +113,9 @@ class Store:
     def decisions(self, run_id: str) -> list[DecisionRecord]:
         return _runs.list_decisions(self.conn, run_id)
 
+    def update_phase(self, run_id: str, seq: int, **fields: Any) -> None:
+        _runs.update_phase(self.conn, run_id, seq, **fields)
+
     def journal_status(self, dbos_workflow_id: str) -> str | None:
         """DBOS's status of a workflow (its system tables share this database); None when it has no record."""
         table = "workflow_status" if self.dialect == "sqlite" else "dbos.workflow_status"
@@ -112,11 +125,107 @@ class Store:
             return None  # DBOS never ran against this database: no journal yet
         return str(rows[0]["status"]) if rows else None
 
+    # -- events ---------------------------------------------------------------------------------
     def events(self, after_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         return self.conn.execute(
             "SELECT seq, at, kind, subject, data FROM events WHERE seq > :after ORDER BY seq LIMIT :limit",
             {"after": after_seq, "limit": limit},
         )
+
+    def last_event_seq(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(seq), 0) AS s FROM events")[0]["s"])
+
+    # -- the queue (see animus.store._queue) ---------------------------------------------------------
+    def queue_entry(self, task_id: str) -> QueueEntry | None:
+        return _queue.get_entry(self.conn, task_id)
+
+    def require_queue_entry(self, task_id: str) -> QueueEntry:
+        return _queue.require_entry(self.conn, task_id)
+
+    def queue_entries(self, *, statuses: tuple[str, ...] = ()) -> list[QueueEntry]:
+        """Entries in dispatch order (priority, then FIFO)."""
+        return _queue.list_entries(self.conn, statuses=statuses)
+
+    def enqueue(
+        self, task_id: str, *, workflow: str | None = None, variables: dict[str, str] | None = None, source: str = "cli"
+    ) -> tuple[QueueEntry, bool]:
+        """Queue the task; an entry that exists is returned as is (``created`` False)."""
+        return _queue.enqueue(self.conn, task_id, workflow=workflow, variables=variables, source=source)
+
+    def set_held(self, task_id: str, held: bool) -> QueueEntry:
+        return _queue.set_held(self.conn, task_id, held)
+
+    def mark_dispatched(self, task_id: str, run_id: str) -> None:
+        _queue.mark_dispatched(self.conn, task_id, run_id)
+
+    def add_dispatched(self, task_id: str, run_id: str, priority_rank: int, source: str = "cli") -> None:
+        _queue.add_dispatched(self.conn, task_id, run_id, priority_rank, source)
+
+    def remove_queue_entry(self, task_id: str, reason: str) -> bool:
+        return _queue.remove_entry(self.conn, task_id, reason)
+
+    def dispatchable(self, limit: int) -> list[QueueEntry]:
+        return _queue.dispatchable(self.conn, limit)
+
+    def dispatched_with_runs(self) -> list[tuple[QueueEntry, str | None]]:
+        return _queue.dispatched_with_runs(self.conn)
+
+    def ready_without_runs(self) -> list[str]:
+        return _queue.ready_without_runs(self.conn)
+
+    def change_marker(self) -> tuple[Any, ...]:
+        return _queue.change_marker(self.conn)
+
+    # -- schedule fires -----------------------------------------------------------------------------
+    def last_fire(self, schedule_id: str) -> str | None:
+        return _queue.last_fire(self.conn, schedule_id)
+
+    def claim_fire(self, schedule_id: str, minute: str) -> bool:
+        """Call inside ``transaction()`` with what the fire does, so the claim and the action commit together."""
+        return _queue.claim_fire(self.conn, schedule_id, minute)
+
+    def set_fire_result(self, schedule_id: str, minute: str, result: dict[str, Any]) -> None:
+        _queue.set_fire_result(self.conn, schedule_id, minute, result)
+
+    # -- the notification outbox (see animus.store._outbox) ------------------------------------------
+    def outbox_scan_cursor(self) -> int:
+        return _outbox.scan_cursor(self.conn)
+
+    def add_outbox(self, items: Iterable[OutboxItem], *, scanned_to: int, now: str) -> int:
+        return _outbox.add_outbox(self.conn, items, scanned_to=scanned_to, now=now)
+
+    def due_outbox(self, now: str, limit: int = 100) -> list[OutboxItem]:
+        return _outbox.due_outbox(self.conn, now, limit)
+
+    def mark_outbox_delivered(self, item_id: str, *, attempts: int, now: str) -> None:
+        _outbox.mark_delivered(self.conn, item_id, attempts=attempts, now=now)
+
+    def mark_outbox_failed(self, item_id: str, *, attempts: int, error: str, next_attempt_at: str, dead: bool) -> None:
+        _outbox.mark_failed(self.conn, item_id, attempts=attempts, error=error, next_attempt_at=next_attempt_at, dead=dead)
+
+    def outbox_summary(self) -> dict[str, Any]:
+        return _outbox.outbox_summary(self)
+
+    # -- webhook trigger hits --------------------------------------------------------------------------
+    def record_trigger_hit(self, trigger_id: str, outcome: str, detail: str = "") -> None:
+        self.conn.execute(
+            "INSERT INTO trigger_hits (trigger_id, at, outcome, detail) VALUES (:t, :at, :o, :d)",
+            {"t": trigger_id, "at": _tasks.now_iso(), "o": outcome, "d": detail[:1000]},
+        )
+
+    def count_trigger_hits(self, trigger_id: str, *, since: str, outcomes: tuple[str, ...]) -> int:
+        """Hits of ``trigger_id`` after ``since`` (ISO time) with one of ``outcomes`` (the rate limit counts these)."""
+        params: dict[str, Any] = {"t": trigger_id, "since": since}
+        names = []
+        for i, outcome in enumerate(outcomes):
+            params[f"o{i}"] = outcome
+            names.append(f":o{i}")
+        rows = self.conn.execute(
+            "SELECT COUNT(*) AS n FROM trigger_hits WHERE trigger_id = :t AND at > :since"
+            f" AND outcome IN ({', '.join(names) or 'NULL'})",
+            params,
+        )
+        return int(rows[0]["n"])
 
 
 def database_url(db_path: Path | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -14,7 +15,6 @@ from starlette.staticfiles import StaticFiles
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from animus.api import QueueOps
     from animus.config import WorkflowConfig
     from animus.config.project import Project
 
@@ -42,14 +42,14 @@ def create_app(
     *,
     config: WorkflowConfig | None,
     token: str,
-    queue: QueueOps | None = None,
+    on_change: Callable[[], None] | None = None,
     bind_host: str = "127.0.0.1",
     poll_secs: float = 0.25,
 ) -> Starlette:
     """The API plus the dashboard at ``/``: what the daemon (and `animus web serve`) listens with."""
     from animus import api
 
-    return api.create_app(project, config=config, token=token, queue=queue, bind_host=bind_host,
+    return api.create_app(project, config=config, token=token, on_change=on_change, bind_host=bind_host,
                           extra_routes=dashboard_routes(), poll_secs=poll_secs)
 
 

@@ -1,0 +1,69 @@
+"""The operations every front end offers (tasks, queue, runs, gates, status), each rule written once; fronts only parse and render.
+
+Example::
+
+    from animus import services
+    queued = services.enqueue(store, "TASK-3", workflow="quick")
+    services.decide_gate(store, run_id, None, approve=True)  # the gate open now
+"""
+
+from animus.services._gates import GateDecision, decide_gate, open_gate
+from animus.services._queue import (
+    DROPPED_REASON,
+    Dropped,
+    Enqueued,
+    clear_ended_entry,
+    drop_queued,
+    enqueue,
+    hold,
+    list_queue,
+    queue_run,
+    release,
+)
+from animus.services._runs import cancel_run, resume_run, retry_run
+from animus.services._status import (
+    ActiveRun,
+    GateRow,
+    Overview,
+    PoolUse,
+    QueueDepth,
+    StatusReport,
+    StatusSnapshot,
+    daemon_health,
+    overview,
+    status_report,
+    take_snapshot,
+)
+from animus.services._tasks import create_task, update_task
+
+__all__ = [
+    "DROPPED_REASON",
+    "ActiveRun",
+    "Dropped",
+    "Enqueued",
+    "GateDecision",
+    "GateRow",
+    "Overview",
+    "PoolUse",
+    "QueueDepth",
+    "StatusReport",
+    "StatusSnapshot",
+    "cancel_run",
+    "clear_ended_entry",
+    "create_task",
+    "daemon_health",
+    "decide_gate",
+    "drop_queued",
+    "enqueue",
+    "hold",
+    "list_queue",
+    "open_gate",
+    "overview",
+    "queue_run",
+    "release",
+    "resume_run",
+    "retry_run",
+    "status_report",
+    "take_snapshot",
+    "update_task",
+]
