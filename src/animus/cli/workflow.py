@@ -158,21 +158,22 @@ def prompt(app: AppContext, task_id: str, phase: str, workflow_id: str | None) -
     """Print the exact prompt an agent phase would get for a task now."""
     from animus.config import load_config
     from animus.domain.errors import InvalidInput
-    from animus.engine import build_plan, choose_workflow, render_prompt
+    from animus.engine import RunState, build_plan, choose_workflow, plan_of, render_prompt, state_of, task_snapshot
 
     store = app.store()
     task = store.get_task(task_id)
     active = store.active_run_for_task(task_id)
+    state: RunState = {}
+    worktree: str | None = None
     if active is not None and active.plan and not workflow_id:
-        plan, state, worktree = active.plan, active.state, active.worktree
+        plan, state, worktree = plan_of(active), state_of(active), active.worktree
     else:
         config = load_config(app.project())
         plan = build_plan(config, choose_workflow(config, task.workflow, workflow_id), root=app.project().root)
-        state, worktree = {}, None
     match = [p for p in plan["phases"] if p["id"] == phase]
     if not match:
         raise InvalidInput(f"workflow {plan['workflow']!r} has no phase {phase!r} (phases: {', '.join(p['id'] for p in plan['phases'])})")
     if match[0]["mode"] != "agent":
         raise InvalidInput(f"phase {phase!r} is a {match[0]['mode']} phase; only agent phases have prompts")
-    text = render_prompt(plan, match[0], task.to_dict(), state, worktree=worktree)
+    text = render_prompt(plan, match[0], task_snapshot(task), state, worktree=worktree)
     app.emit({"task_id": task_id, "phase": phase, "workflow": plan["workflow"], "prompt": text}, lambda d: click.echo(d["prompt"], nl=False))

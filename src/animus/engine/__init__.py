@@ -16,14 +16,31 @@ from animus.engine._prompts import render_prompt
 from animus.engine._runqueue import QUEUE_NAME, RunQueue, WorkflowCheck
 from animus.engine._runtime import ENGINE_VERSION, ExecutorLock, executor_id, start_engine, stop_engine
 from animus.engine._steps import EngineContext
+from animus.engine._types import (
+    Judgement,
+    PhaseSpec,
+    Plan,
+    Route,
+    RunState,
+    TaskSnapshot,
+    plan_of,
+    state_of,
+    task_snapshot,
+)
 
 __all__ = [
     "ENGINE_VERSION",
     "QUEUE_NAME",
     "EngineContext",
     "ExecutorLock",
+    "Judgement",
+    "PhaseSpec",
+    "Plan",
+    "Route",
     "RunFollower",
     "RunQueue",
+    "RunState",
+    "TaskSnapshot",
     "WorkflowCheck",
     "build_plan",
     "cancel_run",
@@ -36,6 +53,7 @@ __all__ = [
     "judge_command",
     "judge_manual",
     "parse_vars",
+    "plan_of",
     "prepare_retry",
     "prepare_run",
     "profile_from_plan",
@@ -44,6 +62,8 @@ __all__ = [
     "require_phase",
     "route",
     "start_engine",
+    "state_of",
     "stop_engine",
+    "task_snapshot",
     "workflow_error",
 ]

@@ -70,9 +70,7 @@ def cancel_run(store: Store, db_url: str, runs_dir: Path, run_id: str) -> Workfl
         if phase.status in (PhaseStatus.RUNNING, PhaseStatus.WAITING):
             if phase.agent_run_id and (runs_dir / phase.agent_run_id).is_dir():
                 procs.stop(phase.agent_run_id, runs_dir)
-            from animus.store import runs as run_rows
-
-            run_rows.update_phase(store.conn, run_id, phase.seq, status=PhaseStatus.CANCELLED, ended_at=now_iso())
+            store.update_phase(run_id, phase.seq, status=PhaseStatus.CANCELLED, ended_at=now_iso())
     check_run_transition(run.status, RunStatus.CANCELLED)
     updated = store.update_run(run_id, status=RunStatus.CANCELLED, failure_reason="cancelled by user", ended_at=now_iso())
     if store.get_task(run.task_id).status == TaskStatus.IN_PROGRESS:  # in_progress → blocked: the table allows it

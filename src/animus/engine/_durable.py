@@ -59,7 +59,7 @@ class Steps:
 
         def tx(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             def body(*args: Any, **kwargs: Any) -> Any:
-                return fn(_txns.session_conn(ds), *args, **kwargs)
+                return fn(_txns.session_store(ds), *args, **kwargs)
 
             body.__name__ = body.__qualname__ = name
             return _with_faults(name, ds.transaction(name=name)(body))

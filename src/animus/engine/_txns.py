@@ -1,6 +1,6 @@
 """The run's state changes, each one datasource transaction recorded with its step (exactly once).
 
-Every function takes the transaction's connection first; ``_workflow.register`` binds them to DBOS.
+Every function takes the store over the transaction's connection first; ``_workflow.register`` binds them to DBOS.
 A run a user cancelled stays cancelled: no transaction moves it out of that status.
 """
 
@@ -19,14 +19,14 @@ from animus.engine._types import (
     Moved,
     PhaseStarted,
     PhaseSummary,
-    Plan,
     Route,
     RunState,
-    TaskSnapshot,
     Worktree,
+    plan_of,
+    state_of,
+    task_snapshot,
 )
-from animus.store import Connection, SessionConnection, Store, now_iso, open_store
-from animus.store import runs as run_rows
+from animus.store import SessionConnection, Store, now_iso, open_store
 
 _PHASE_STATUS = {Verdict.ADVANCE: PhaseStatus.ADVANCED, Verdict.SKIP: PhaseStatus.SKIPPED, Verdict.REWORK: PhaseStatus.REWORK,
                  Verdict.FAIL: PhaseStatus.FAILED}
@@ -34,13 +34,9 @@ _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def session_conn(ds: Any) -> SessionConnection:
-    return SessionConnection(ds.sql_session())
-
-
-def _over(conn: Connection) -> Store:
-    """The store's operations inside this transaction's connection."""
-    return Store(conn, url="")
+def session_store(ds: Any) -> Store:
+    """The store's operations on the connection of the datasource transaction running now."""
+    return Store(SessionConnection(ds.sql_session()), url="")
 
 
 def engine_store(ctx: EngineContext) -> Store:
@@ -56,10 +52,8 @@ def load_run(ctx: EngineContext, run_id: str) -> LoadedRun:
     store = engine_store(ctx)
     run = store.get_run(run_id)
     task = store.get_task(run.task_id)
-    assert run.plan is not None, f"run {run_id} has no plan"
-    # The plan was stored from build_plan's Plan; a task snapshot is Task.to_dict, key for key.
-    return {"status": run.status.value, "plan": cast(Plan, run.plan), "task": cast(TaskSnapshot, task.to_dict()),
-            "state": cast(RunState, run.state), "phase_index": run.phase_index}
+    return {"status": run.status.value, "plan": plan_of(run), "task": task_snapshot(task), "state": state_of(run),
+            "phase_index": run.phase_index}
 
 
 def move_task(store: Store, task_id: str, target: TaskStatus, *, reason: str | None = None) -> None:
@@ -75,63 +69,63 @@ def move_task(store: Store, task_id: str, target: TaskStatus, *, reason: str | N
     store.set_status(task_id, target, force=task.status != target and target not in TRANSITIONS[task.status], reason=reason)
 
 
-def _move_run(conn: Connection, run: WorkflowRun, target: RunStatus, **fields: Any) -> RunStatus:
+def _move_run(store: Store, run: WorkflowRun, target: RunStatus, **fields: Any) -> RunStatus:
     """Set the run's status (and ``fields``) after checking ``RUN_TRANSITIONS``."""
     check_run_transition(run.status, target)
-    run_rows.set_run_fields(conn, run.id, status=target, **fields)
+    store.set_run_fields(run.id, status=target, **fields)
     return target
 
 
-def _block_task(conn: Connection, task_id: str, reason: str) -> None:
-    move_task(_over(conn), task_id, TaskStatus.BLOCKED, reason=reason[:2000])
+def _block_task(store: Store, task_id: str, reason: str) -> None:
+    move_task(store, task_id, TaskStatus.BLOCKED, reason=reason[:2000])
 
 
-def begin(conn: Connection, run_id: str, worktree: Worktree) -> Moved:
-    run = run_rows.get_run(conn, run_id)
+def begin(store: Store, run_id: str, worktree: Worktree) -> Moved:
+    run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
     started = {} if run.started_at else {"started_at": now_iso()}
     fields: dict[str, Any] = {"branch": worktree["branch"], "worktree": worktree["path"], "base_sha": worktree["base_sha"], **started}
     if run.status == RunStatus.PENDING:
-        _move_run(conn, run, RunStatus.RUNNING, **fields)
+        _move_run(store, run, RunStatus.RUNNING, **fields)
     else:
-        run_rows.set_run_fields(conn, run_id, **fields)
-    move_task(_over(conn), run.task_id, TaskStatus.IN_PROGRESS)
+        store.set_run_fields(run_id, **fields)
+    move_task(store, run.task_id, TaskStatus.IN_PROGRESS)
     return {"status": RunStatus.RUNNING.value}
 
 
 def phase_start(
-    conn: Connection, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str, agent_run_id: str | None = None
+    store: Store, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str, agent_run_id: str | None = None
 ) -> PhaseStarted:
-    run = run_rows.get_run(conn, run_id)
-    seq = run_rows.start_phase(conn, run_id, phase_id, attempt, mode, PhaseStatus(status))
+    run = store.get_run(run_id)
+    seq = store.start_phase(run_id, phase_id, attempt, mode, PhaseStatus(status))
     if agent_run_id:
-        run_rows.update_phase(conn, run_id, seq, agent_run_id=agent_run_id)
+        store.update_phase(run_id, seq, agent_run_id=agent_run_id)
     state = dict(run.state)
     state["attempts"] = {**state.get("attempts", {}), phase_id: attempt}
     fields: dict[str, Any] = {"phase_index": index, "current_phase": phase_id, "state": state}
     if run.status in (RunStatus.PENDING, RunStatus.WAITING_MANUAL):
-        _move_run(conn, run, RunStatus.RUNNING, **fields)
+        _move_run(store, run, RunStatus.RUNNING, **fields)
     else:
-        run_rows.set_run_fields(conn, run_id, **fields)
+        store.set_run_fields(run_id, **fields)
     return {"seq": seq}
 
 
-def phase_agent(conn: Connection, run_id: str, seq: int, agent_run_id: str) -> dict[str, Any]:
-    run_rows.update_phase(conn, run_id, seq, agent_run_id=agent_run_id)
+def phase_agent(store: Store, run_id: str, seq: int, agent_run_id: str) -> dict[str, Any]:
+    store.update_phase(run_id, seq, agent_run_id=agent_run_id)
     return {"agent_run_id": agent_run_id}
 
 
-def waiting(conn: Connection, run_id: str, seq: int) -> Moved:
-    run = run_rows.get_run(conn, run_id)
-    run_rows.update_phase(conn, run_id, seq, status=PhaseStatus.WAITING)
+def waiting(store: Store, run_id: str, seq: int) -> Moved:
+    run = store.get_run(run_id)
+    store.update_phase(run_id, seq, status=PhaseStatus.WAITING)
     if run.status != RunStatus.CANCELLED:
-        _move_run(conn, run, RunStatus.WAITING_MANUAL)
+        _move_run(store, run, RunStatus.WAITING_MANUAL)
     return {"status": RunStatus.WAITING_MANUAL.value}
 
 
 def phase_end(
-    conn: Connection,
+    store: Store,
     run_id: str,
     seq: int,
     index: int,
@@ -141,15 +135,13 @@ def phase_end(
     summary: PhaseSummary,
 ) -> Moved:
     """Record the decision, close the phase row and move the run — in one transaction."""
-    run = run_rows.get_run(conn, run_id)
+    run = store.get_run(run_id)
     assert run.plan is not None
     phase = run.plan["phases"][index]
     effective = Verdict(judged["effective"])
     terminal = routed["action"] == "stop"
     reason = judged["reason"] + (f" ({routed['why']})" if routed.get("why") else "")
-    run_rows.add_decision(
-        conn,
-        DecisionRecord(
+    store.add_decision(DecisionRecord(
             run_id=run_id,
             seq=0,
             phase=phase["id"],
@@ -167,9 +159,7 @@ def phase_end(
     status = _PHASE_STATUS.get(effective, PhaseStatus.FAILED)
     if terminal and status == PhaseStatus.REWORK:
         status = PhaseStatus.FAILED
-    run_rows.update_phase(
-        conn,
-        run_id,
+    store.update_phase(run_id,
         seq,
         status=status,
         ended_at=now_iso(),
@@ -179,7 +169,7 @@ def phase_end(
         commit_sha=summary.get("commit_sha"),
         output_excerpt=summary.get("excerpt"),
     )
-    run_rows.add_usage(conn, run_id, int(summary.get("input_tokens", 0)), int(summary.get("output_tokens", 0)), float(summary.get("cost_usd", 0.0)))
+    store.add_usage(run_id, int(summary.get("input_tokens", 0)), int(summary.get("output_tokens", 0)), float(summary.get("cost_usd", 0.0)))
     state = dict(run.state)
     excerpt = summary.get("excerpt")
     if excerpt and effective != Verdict.SKIP:
@@ -204,23 +194,23 @@ def phase_end(
         assert routed["status"] is not None, "a stop route names the run's terminal status"
         new_status = RunStatus(routed["status"])
         fields.update(failure_reason=reason[:4000], ended_at=now_iso())
-        _block_task(conn, run.task_id, f"run {run_id} {new_status.value}: {reason}")
+        _block_task(store, run.task_id, f"run {run_id} {new_status.value}: {reason}")
     elif run.status == RunStatus.WAITING_MANUAL:
         new_status = RunStatus.RUNNING
     if new_status != run.status:
-        _move_run(conn, run, new_status, **fields)
+        _move_run(store, run, new_status, **fields)
     else:
-        run_rows.set_run_fields(conn, run_id, **fields)
+        store.set_run_fields(run_id, **fields)
     return {"state": cast(RunState, state), "status": new_status.value}
 
 
-def complete(conn: Connection, run_id: str, landed: Landing) -> Moved:
-    run = run_rows.get_run(conn, run_id)
+def complete(store: Store, run_id: str, landed: Landing) -> Moved:
+    run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
     assert run.plan is not None
     _move_run(
-        conn,
+        store,
         run,
         RunStatus.COMPLETED,
         landed_sha=landed.get("sha"),
@@ -229,12 +219,12 @@ def complete(conn: Connection, run_id: str, landed: Landing) -> Moved:
         phase_index=len(run.plan["phases"]),
         failure_reason=None,
     )
-    move_task(_over(conn), run.task_id, TaskStatus.DONE)
+    move_task(store, run.task_id, TaskStatus.DONE)
     return {"status": RunStatus.COMPLETED.value}
 
 
 def stop(
-    conn: Connection,
+    store: Store,
     run_id: str,
     status: str,
     reason: str,
@@ -242,15 +232,13 @@ def stop(
     routed: Route | None = None,
 ) -> Moved:
     """End the run (``failed``/``merge_conflict``), or send a conflicting landing back for rework."""
-    run = run_rows.get_run(conn, run_id)
+    run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value, "state": cast(RunState, run.state)}
     state = dict(run.state)
     rework = routed is not None and routed["action"] == "rework"
     verdict = Verdict.REWORK if rework else Verdict.FAIL
-    run_rows.add_decision(
-        conn,
-        DecisionRecord(
+    store.add_decision(DecisionRecord(
             run_id=run_id, seq=0, phase="land", attempt=int(state.get("conflict_reworks", 0)) + 1, source="land",
             verdict=verdict.value, effective=verdict.value,
             target_phase=routed.get("target_phase") if routed else None, confidence=None, risk=None, reason=reason,
@@ -262,8 +250,8 @@ def stop(
         state["conflict_reworks"] = int(state.get("conflict_reworks", 0)) + 1
         state["rework"] = {"target": routed["target_phase"], "from": "land", "reason": reason,
                            "conflict_files": (landed["conflict_files"] if landed else [])}
-        run_rows.set_run_fields(conn, run_id, state=state, phase_index=int(routed["next_index"]))
+        store.set_run_fields(run_id, state=state, phase_index=int(routed["next_index"]))
         return {"status": RunStatus.RUNNING.value, "state": cast(RunState, state)}
-    final = _move_run(conn, run, RunStatus(status), failure_reason=reason[:4000], ended_at=now_iso(), state=state)
-    _block_task(conn, run.task_id, f"run {run_id} {final.value}: {reason}")
+    final = _move_run(store, run, RunStatus(status), failure_reason=reason[:4000], ended_at=now_iso(), state=state)
+    _block_task(store, run.task_id, f"run {run_id} {final.value}: {reason}")
     return {"status": final.value, "state": cast(RunState, state)}

@@ -8,9 +8,13 @@ Enums that travel in them (``Verdict``) are ``StrEnum``s and compare equal to th
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 from animus.domain.runs import Verdict
+
+if TYPE_CHECKING:
+    from animus.domain.runs import WorkflowRun
+    from animus.domain.tasks import Task
 
 PhaseMode = Literal["agent", "command", "manual"]
 RouteAction = Literal["next", "rework", "stop"]
@@ -248,3 +252,18 @@ class RunResult(TypedDict):
     run_id: str
     status: str
     landed: NotRequired[Landing]
+
+
+def task_snapshot(task: Task) -> TaskSnapshot:
+    """The task as a run records it (``Task.to_dict``'s keys, one to one)."""
+    return cast(TaskSnapshot, task.to_dict())
+
+
+def plan_of(run: WorkflowRun) -> Plan:
+    """The run's frozen plan (stored by ``prepare_run`` from ``build_plan``)."""
+    assert run.plan is not None, f"run {run.id} has no plan"
+    return cast(Plan, run.plan)
+
+
+def state_of(run: WorkflowRun) -> RunState:
+    return cast(RunState, run.state)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from animus.domain.errors import AnimusError, InvalidInput
-from animus.domain.runs import DecisionRecord, PhaseRun, RunStatus, WorkflowRun
+from animus.domain.runs import DecisionRecord, PhaseRun, PhaseStatus, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
 from animus.store import _outbox, _queue, _runs, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, sqlite_path_from_url
@@ -113,8 +113,23 @@ class Store:
     def decisions(self, run_id: str) -> list[DecisionRecord]:
         return _runs.list_decisions(self.conn, run_id)
 
+    def set_run_fields(self, run_id: str, **fields: Any) -> None:
+        """Like ``update_run`` without the read-back (the engine's transactions need no copy)."""
+        _runs.set_run_fields(self.conn, run_id, **fields)
+
+    def add_usage(self, run_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
+        _runs.add_usage(self.conn, run_id, input_tokens, output_tokens, cost_usd)
+
+    def start_phase(self, run_id: str, phase: str, attempt: int, mode: str, status: PhaseStatus) -> int:
+        """A new phase-run row; returns its ``seq``."""
+        return _runs.start_phase(self.conn, run_id, phase, attempt, mode, status)
+
     def update_phase(self, run_id: str, seq: int, **fields: Any) -> None:
         _runs.update_phase(self.conn, run_id, seq, **fields)
+
+    def add_decision(self, record: DecisionRecord) -> int:
+        """Record a decision (its ``seq`` is assigned here); returns that seq."""
+        return _runs.add_decision(self.conn, record)
 
     def journal_status(self, dbos_workflow_id: str) -> str | None:
         """DBOS's status of a workflow (its system tables share this database); None when it has no record."""
