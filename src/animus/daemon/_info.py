@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from animus import procs
+
 INFO_FILE = "daemon.json"
 LOG_FILE = "daemon.log"
 
@@ -42,23 +44,6 @@ def log_path(state_dir: Path) -> Path:
     return state_dir / "logs" / LOG_FILE
 
 
-def proc_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks); None for no such live process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def pid_is_alive(pid: int, proc_start: int | None = None) -> bool:
-    started = proc_start_time(pid)
-    return started is not None and (proc_start is None or started == proc_start)
-
-
 def write_info(state_dir: Path, info: DaemonInfo) -> None:
     path = info_path(state_dir)
     tmp = path.with_name(f".{INFO_FILE}.{os.getpid()}.tmp")
@@ -73,7 +58,7 @@ def read_info(state_dir: Path, *, live_only: bool = True) -> DaemonInfo | None:
         info = DaemonInfo(**data)
     except (OSError, ValueError, TypeError):
         return None
-    if live_only and not pid_is_alive(info.pid, info.proc_start):
+    if live_only and not procs.is_alive(info.pid, info.proc_start):
         return None
     return info
 

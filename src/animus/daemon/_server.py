@@ -18,8 +18,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from animus import procs
 from animus.daemon._dispatch import QUEUE_NAME, Dispatcher, kv
-from animus.daemon._info import DaemonInfo, log_path, proc_start_time, remove_info, write_info
+from animus.daemon._info import DaemonInfo, log_path, remove_info, write_info
 from animus.daemon._reconcile import reconcile_before_launch
 from animus.domain.errors import AnimusError
 
@@ -121,7 +122,7 @@ class Daemon:
         self._start_notifier()
         self.watchers = self._file_watchers(config)
         info = DaemonInfo(
-            pid=os.getpid(), proc_start=proc_start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            pid=os.getpid(), proc_start=procs.start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             started_epoch=time.time(), executor_id=executor_id(state_dir), pool_size=pool_size, project_root=str(self.project.root),
             http_port=self.http.port if self.http is not None else None,
         )

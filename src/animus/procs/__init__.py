@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from animus.procs._env import build_env, is_secret_name, redact
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
+    from animus.procs._proctable import is_alive, start_time
     from animus.procs._records import ExitReason, ExitRecord, PidInfo, RunState, RunStatus, RunSummary
     from animus.procs._run import ProgramResult, run_program
     from animus.procs._spec import RunSpec
@@ -28,12 +29,14 @@ __all__ = [
     "RunSummary",
     "attach",
     "build_env",
+    "is_alive",
     "is_secret_name",
     "launch",
     "list_runs",
     "redact",
     "run_program",
     "spawn_detached",
+    "start_time",
     "stop",
     "sweep_orphans",
 ]
@@ -53,6 +56,7 @@ _HOMES = {
     "RunSummary": "_records",
     "attach": "_handle",
     "build_env": "_env",
+    "is_alive": "_proctable",
     "is_secret_name": "_env",
     "launch": "_launch",
     "list_runs": "_sweep",
@@ -60,6 +64,7 @@ _HOMES = {
     "run_program": "_run",
     "stop": "_handle",
     "spawn_detached": "_run",
+    "start_time": "_proctable",
     "sweep_orphans": "_sweep",
 }
 
