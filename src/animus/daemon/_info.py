@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,9 +45,7 @@ def log_path(state_dir: Path) -> Path:
 
 def write_info(state_dir: Path, info: DaemonInfo) -> None:
     path = info_path(state_dir)
-    tmp = path.with_name(f".{INFO_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    procs.write_atomic(path, json.dumps(asdict(info), indent=2) + "\n")
 
 
 def read_info(state_dir: Path, *, live_only: bool = True) -> DaemonInfo | None:

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from animus import procs
 from animus.domain.errors import Conflict
 from animus.engine._steps import EngineContext
 
@@ -33,14 +34,7 @@ def executor_id(state_dir: Path) -> str:
         pass
     state_dir.mkdir(parents=True, exist_ok=True)
     candidate = f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:10]}"
-    tmp = state_dir / f".executor-id.{os.getpid()}"
-    tmp.write_text(candidate + "\n", encoding="utf-8")
-    try:
-        os.link(tmp, path)  # first writer wins; a racer reads the winner's id
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
+    procs.write_atomic(path, candidate + "\n", first_wins=True)  # a racer reads the winner's id
     return path.read_text(encoding="utf-8").strip()
 
 

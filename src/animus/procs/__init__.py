@@ -7,6 +7,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from animus.procs._atomic import write_atomic
     from animus.procs._env import build_env, is_secret_name, redact
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
@@ -39,6 +40,7 @@ __all__ = [
     "start_time",
     "stop",
     "sweep_orphans",
+    "write_atomic",
 ]
 
 # Imported on first use: the supervisor runs as `python -m animus.procs._supervisor`, which imports
@@ -66,6 +68,7 @@ _HOMES = {
     "spawn_detached": "_run",
     "start_time": "_proctable",
     "sweep_orphans": "_sweep",
+    "write_atomic": "_atomic",
 }
 
 
