@@ -7,12 +7,11 @@ import secrets
 from pathlib import Path
 
 from animus import procs
-
-TOKEN_FILE = "web-token"
+from animus.config.project import StateLayout
 
 
 def token_path(state_dir: Path) -> Path:
-    return state_dir / TOKEN_FILE
+    return StateLayout(state_dir).web_token
 
 
 def ensure_token(state_dir: Path) -> str:

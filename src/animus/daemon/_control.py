@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from animus import procs
-from animus.daemon._info import DaemonInfo, log_path, read_info
+from animus.config import DaemonInfo
+from animus.daemon._info import log_path, read_info
 from animus.domain.errors import Conflict, Unavailable
 
 READY_TIMEOUT_SECS = 60.0

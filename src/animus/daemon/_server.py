@@ -19,8 +19,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from animus import procs
+from animus.config import DaemonInfo
 from animus.daemon._dispatch import QUEUE_NAME, Dispatcher, kv
-from animus.daemon._info import DaemonInfo, log_path, remove_info, write_info
+from animus.daemon._info import log_path, remove_info, write_info
 from animus.daemon._reconcile import reconcile_before_launch
 from animus.domain.errors import AnimusError
 
@@ -113,7 +114,7 @@ class Daemon:
         ctx = EngineContext(self.project.root, state_dir, self.store.url)
         log.info(kv(event="starting", pid=os.getpid(), root=self.project.root, pool_size=pool_size))
         reconcile_before_launch(self.store, ctx, prune_worktrees=config.daemon.prune_worktrees)
-        workflow = start_engine(ctx, log_file=self.project.logs_dir / "engine.log" if _mkdir(self.project.logs_dir) else None)
+        workflow = start_engine(ctx, log_file=self.project.layout.engine_log if _mkdir(self.project.logs_dir) else None)
         self._engine_started = True
         DBOS.register_queue(QUEUE_NAME, worker_concurrency=pool_size, polling_interval_sec=DBOS_QUEUE_POLL_SECS)
         self.dispatcher = Dispatcher(self.store, ctx, self.config, workflow, pool_size)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from animus.config.project import StateLayout
 from animus.daemon._info import read_info
 from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus
 from animus.domain.tasks import Priority
@@ -46,7 +47,7 @@ def status_snapshot(store: Store, state_dir: Path) -> dict[str, Any]:
     for run in sorted(active_runs, key=lambda r: r.created_at):
         for phase in store.phase_runs(run.id):
             if phase.status == PhaseStatus.RUNNING and phase.agent_run_id:
-                agents_running.append(_agent_row(run.id, run.task_id, phase, state_dir / "runs"))
+                agents_running.append(_agent_row(run.id, run.task_id, phase, StateLayout(state_dir).runs_dir))
             elif phase.status == PhaseStatus.WAITING:
                 gates.append({
                     "run_id": run.id, "task_id": run.task_id, "phase": phase.phase, "attempt": phase.attempt,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from animus import procs
+from animus.config.project import StateLayout
 from animus.domain.errors import Conflict
 from animus.engine._steps import EngineContext
 
@@ -27,7 +28,7 @@ _context: EngineContext | None = None
 
 def executor_id(state_dir: Path) -> str:
     """This project's stable executor id, created once (atomically) in the state dir."""
-    path = state_dir / "executor-id"
+    path = StateLayout(state_dir).executor_id
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -42,7 +43,7 @@ class ExecutorLock:
     """``executor.lock`` in the state dir: one executor per project; the holder's pid is inside."""
 
     def __init__(self, state_dir: Path, role: str = "animus run") -> None:
-        self.path = state_dir / "executor.lock"
+        self.path = StateLayout(state_dir).executor_lock
         self.role = role
         self._fd: int | None = None
 
