@@ -217,7 +217,8 @@ def test_daemon_status_reads_daemon_json_and_checks_the_pid_is_the_same_process(
 
     stat = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()
     info = {"pid": os.getpid(), "proc_start": int(stat[19]), "started_at": "2026-01-01T00:00:00+00:00",
-            "started_epoch": 1.0, "executor_id": "exec-1", "pool_size": 3, "http_port": 4177}
+            "started_epoch": 1.0, "executor_id": "exec-1", "pool_size": 3, "project_root": str(api.state_dir),
+            "http_port": 4177}
     path = api.state_dir / "daemon.json"
     try:
         path.write_text(json.dumps(info))
@@ -225,5 +226,9 @@ def test_daemon_status_reads_daemon_json_and_checks_the_pid_is_the_same_process(
         assert up["running"] is True and up["pool_size"] == 3 and up["executor_id"] == "exec-1" and up["uptime_secs"] > 0
         path.write_text(json.dumps({**info, "proc_start": int(stat[19]) + 1}))  # same pid, another process
         assert api.get("/api/v1/daemon").json()["running"] is False
+        # one reader of daemon.json: a record the daemon itself would not accept is no daemon here either
+        path.write_text(json.dumps({k: v for k, v in info.items() if k != "project_root"}))
+        down = api.get("/api/v1/daemon").json()
+        assert down["running"] is False and "pid" not in down
     finally:
         path.unlink(missing_ok=True)

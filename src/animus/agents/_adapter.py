@@ -12,6 +12,7 @@ from animus.agents._decision import extract_decision
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Outcome, Tally, looks_rate_limited
 from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.config.project import StateLayout
 from animus.domain.errors import InvalidInput
 
 KILL_REASONS = frozenset({"timeout", "idle_timeout", "stopped"})
@@ -196,7 +197,7 @@ def api_key_value(profile: AgentProfile, environ: Mapping[str, str]) -> str | No
 
 def home_dir(state_dir: str | os.PathLike[str], tool: str) -> Path:
     """The CLI's isolated config home: ``<state_dir>/agent-homes/<tool>/``."""
-    return Path(state_dir) / "agent-homes" / tool
+    return StateLayout(Path(state_dir)).agent_home(tool)
 
 
 def safe_prompt(prompt: str) -> str:

@@ -10,6 +10,7 @@ from animus.agents._command import CommandAdapter, ScriptedAdapter
 from animus.agents._gemini import GeminiAdapter
 from animus.agents._opencode import OpencodeAdapter
 from animus.domain.errors import InvalidInput
+from animus.domain.tools import AGENT_TOOLS
 
 _ADAPTERS: dict[str, Adapter] = {
     a.tool: a
@@ -23,7 +24,7 @@ _ADAPTERS: dict[str, Adapter] = {
         ScriptedAdapter(),
     )
 }
-TOOLS: tuple[str, ...] = ("claude", "codex", "gemini", "opencode", "aider", "command", "scripted")
+TOOLS: tuple[str, ...] = AGENT_TOOLS  # tests/agents/test_registry.py pins the adapters to this list
 
 
 def get_adapter(tool: str) -> Adapter:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ from animus.domain.tasks import Task
 
 if TYPE_CHECKING:
     from animus.agents import AgentEvent, RunView
+    from animus.config import DaemonInfo
     from animus.store import QueueEntry
 
 
@@ -76,25 +76,17 @@ def redacted(payload: Any, secrets_env: Mapping[str, str]) -> Any:
     return json.loads(redact(text, secrets_env))
 
 
-def daemon_status(info: Mapping[str, Any] | None) -> dict[str, Any]:
+def daemon_status(info: DaemonInfo | None) -> dict[str, Any]:
     """The daemon as ``daemon.json`` describes it, if that pid is still the process that wrote it."""
-    if not info:
+    from animus.procs import is_alive
+
+    if info is None:
         return {"running": False}
-    pid = info.get("pid")
-    alive = isinstance(pid, int) and _pid_alive(pid, info.get("proc_start"))
-    data = {"running": alive, **{k: info.get(k) for k in ("pid", "started_at", "executor_id", "pool_size", "http_port")}}
-    if alive and isinstance(info.get("started_epoch"), int | float):
-        data["uptime_secs"] = round(max(0.0, time.time() - float(info["started_epoch"])), 1)
+    alive = is_alive(info.pid, info.proc_start)
+    data: dict[str, Any] = {"running": alive, "pid": info.pid, "started_at": info.started_at,
+                            "executor_id": info.executor_id, "pool_size": info.pool_size, "http_port": info.http_port}
+    if alive:
+        data["uptime_secs"] = round(info.uptime_secs, 1)
     return data
 
 
-def _pid_alive(pid: int, proc_start: Any = None) -> bool:
-    """Alive and, when ``proc_start`` is known, the same process (not a reused pid)."""
-    try:
-        stat = open(f"/proc/{pid}/stat", encoding="ascii").read()
-    except OSError:
-        return False
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
-        return False
-    return proc_start is None or int(fields[19]) == proc_start

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from animus import services
 from animus.api import _present as present
 from animus.api._endpoint import ApiState, Call, Endpoint
 
-DAEMON_FILE = "daemon.json"
+if TYPE_CHECKING:
+    from animus.config import DaemonInfo
 
 
-def read_daemon_info(state: ApiState) -> dict[str, Any] | None:
-    try:
-        data = json.loads((state.project.state_dir / DAEMON_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+def read_daemon_info(state: ApiState) -> DaemonInfo | None:
+    from animus.config import read_daemon_info
+
+    return read_daemon_info(state.project.state_dir)
 
 
 def health(call: Call) -> dict[str, Any]:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from pathlib import Path
 
-TOKEN_FILE = "web-token"
+from animus import procs
+from animus.config.project import StateLayout
 
 
 def token_path(state_dir: Path) -> Path:
-    return state_dir / TOKEN_FILE
+    return StateLayout(state_dir).web_token
 
 
 def ensure_token(state_dir: Path) -> str:
@@ -25,17 +25,9 @@ def ensure_token(state_dir: Path) -> str:
         pass
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     token = secrets.token_urlsafe(32)
-    tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    try:
-        # link, not replace: two first uses racing must end with one token, the one already there
-        os.link(tmp, path)
-    except FileExistsError:
+    # first writer wins: two first uses racing must end with one token, the one already there
+    if not procs.write_atomic(path, token + "\n", mode=0o600, first_wins=True):
         return path.read_text(encoding="utf-8").strip()
-    finally:
-        os.unlink(tmp)
     return token
 
 

@@ -13,11 +13,11 @@ import click
 
 from animus.cli.app import AppContext, common_options, example
 from animus.domain.errors import InvalidInput, NotFound
+from animus.domain.tools import AGENT_TOOLS
 
 if TYPE_CHECKING:
     from animus.agents import AgentEvent, AgentProfile, Outcome
 
-TOOL_CHOICES = ("claude", "codex", "gemini", "opencode", "aider", "command", "scripted")
 _TEXT_WIDTH = 200
 
 
@@ -42,7 +42,7 @@ def agent() -> None:
         "animus agent run --tool claude --resume 0b5d8f7e-2f0a-4c55-9e67-0e7d9f1c2a3b --prompt 'Continue'",
     ),
 )
-@click.option("--tool", type=click.Choice(TOOL_CHOICES), help="Agent CLI to run (or take a profile with --agent).")
+@click.option("--tool", type=click.Choice(AGENT_TOOLS), help="Agent CLI to run (or take a profile with --agent).")
 @click.option("--agent", "agent_id", metavar="ID", help="Agent profile from the workflow config (agents.<ID>).")
 @click.option("--prompt", required=True, help="The task text given to the agent.")
 @click.option("--model", help="Model override.")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +60,9 @@ def _split(command: str) -> list[str]:
 
 def _write_atomically(target: Path, text: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".workflows.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from animus.procs import write_atomic
+
+    write_atomic(target, text, mode=0o600)  # mkstemp's mode, which init has always given the file
 
 
 def _human(data: dict[str, Any]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
 
 import click
 
@@ -113,10 +112,6 @@ def main(argv: list[str] | None = None) -> None:
         render_error(err, json_output)
         sys.exit(EXIT_INTERNAL)
     sys.exit(0)
-
-
-def run_module() -> Any:
-    return main()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -26,14 +25,13 @@ def _listen_address(app: AppContext, host: str | None, port: int | None, *, runn
         configured_host, configured_port = http.host, http.port
     except Exception:  # no or broken config: the defaults still give a usable URL
         pass
-    try:
-        info = json.loads((app.project().state_dir / "daemon.json").read_text(encoding="utf-8"))
-        if isinstance(info, dict) and isinstance(info.get("http_port"), int):
-            if running and port is None:
-                return host or configured_host, int(info["http_port"])
-            configured_port = info["http_port"]
-    except (OSError, ValueError):
-        pass
+    from animus.config import read_daemon_info
+
+    info = read_daemon_info(app.project().state_dir)
+    if info is not None and isinstance(info.http_port, int):
+        if running and port is None:
+            return host or configured_host, info.http_port
+        configured_port = info.http_port
     return host or configured_host, http_port(configured_port, port)
 
 

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from animus.config._daemon_info import DaemonInfo, read_daemon_info
     from animus.config._loader import CONFIG_RELPATH, discover_config_files, load_config, load_config_files
     from animus.config._schema import (
         AgentConfig,
@@ -49,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "CommandSpec": "_schema",
     "DEFAULT_TEST_COMMAND": "_template",
     "DaemonConfig": "_schema",
+    "DaemonInfo": "_daemon_info",
     "DecisionContract": "_schema",
     "FileWatcherConfig": "_schema",
     "FileWatcherTrigger": "_schema",
@@ -78,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "load_config": "_loader",
     "load_config_files": "_loader",
     "parse_skip_if": "_skip_if",
+    "read_daemon_info": "_daemon_info",
     "render_default_config": "_template",
 }
 
@@ -87,6 +90,7 @@ __all__ = [
     "AgentConfig",
     "CommandSpec",
     "DaemonConfig",
+    "DaemonInfo",
     "DecisionContract",
     "FileWatcherConfig",
     "FileWatcherTrigger",
@@ -116,6 +120,7 @@ __all__ = [
     "load_config",
     "load_config_files",
     "parse_skip_if",
+    "read_daemon_info",
     "render_default_config",
 ]
 

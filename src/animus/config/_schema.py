@@ -9,11 +9,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 
 from animus.config._skip_if import SkipCondition, parse_skip_if
 from animus.domain.errors import NotFound
+from animus.domain.tools import AgentTool
 
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-AGENT_TOOLS = ("claude", "codex", "gemini", "opencode", "aider", "command", "scripted")
 DEFAULT_ALLOWED_TOOLS = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
 PROMPT_PLACEHOLDER = "{prompt}"
 
@@ -103,7 +103,7 @@ class McpServerConfig(_Model):
 class AgentConfig(_Model):
     """An agent profile: which CLI, which model, how long it may run, what it may touch."""
 
-    tool: Literal["claude", "codex", "gemini", "opencode", "aider", "command", "scripted"]
+    tool: AgentTool
     model: str | None = None
     system_prompt: str = ""
     env: dict[EnvKey, str] = {}

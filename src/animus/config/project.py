@@ -1,4 +1,4 @@
-"""Discover the project root and its repo-scoped state dir (no subprocess: read .git files directly)."""
+"""Discover the project root and its repo-scoped state dir, and name every path in it (no subprocess: read .git files directly)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,62 @@ CONFIG_DIRNAME = ".animus"
 
 
 @dataclass(frozen=True)
+class StateLayout:
+    """Every path animus keeps in a project's state dir, named once (DESIGN.md "State layout")."""
+
+    state_dir: Path
+
+    @property
+    def db_path(self) -> Path:
+        """The embedded SQLite database (unless ``ANIMUS_DATABASE_URL`` names another)."""
+        return self.state_dir / "animus.db"
+
+    @property
+    def runs_dir(self) -> Path:
+        """``runs/<agent-run-id>/``: one run directory per agent process (procs owns the format)."""
+        return self.state_dir / "runs"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        """``worktrees/<task-id>/``: one git worktree per task."""
+        return self.state_dir / "worktrees"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def daemon_log(self) -> Path:
+        return self.logs_dir / "daemon.log"
+
+    @property
+    def engine_log(self) -> Path:
+        return self.logs_dir / "engine.log"
+
+    @property
+    def daemon_info(self) -> Path:
+        """``daemon.json``: the ready daemon's identity (written by ``daemon``, read by ``read_daemon_info``)."""
+        return self.state_dir / "daemon.json"
+
+    @property
+    def executor_id(self) -> Path:
+        return self.state_dir / "executor-id"
+
+    @property
+    def executor_lock(self) -> Path:
+        """Held (flock) by the one executor of this project: the daemon or a foreground ``animus run``."""
+        return self.state_dir / "executor.lock"
+
+    @property
+    def web_token(self) -> Path:
+        return self.state_dir / "web-token"
+
+    def agent_home(self, tool: str) -> Path:
+        """An agent CLI's isolated config home."""
+        return self.state_dir / "agent-homes" / tool
+
+
+@dataclass(frozen=True)
 class Project:
     """A project: its canonical root (the main worktree) and the state dir outside it."""
 
@@ -28,20 +84,25 @@ class Project:
         return self.root / CONFIG_DIRNAME
 
     @property
+    def layout(self) -> StateLayout:
+        return StateLayout(self.state_dir)
+
+    # the paths callers use most, kept as shortcuts to the layout
+    @property
     def db_path(self) -> Path:
-        return self.state_dir / "animus.db"
+        return self.layout.db_path
 
     @property
     def runs_dir(self) -> Path:
-        return self.state_dir / "runs"
+        return self.layout.runs_dir
 
     @property
     def worktrees_dir(self) -> Path:
-        return self.state_dir / "worktrees"
+        return self.layout.worktrees_dir
 
     @property
     def logs_dir(self) -> Path:
-        return self.state_dir / "logs"
+        return self.layout.logs_dir
 
 
 def animus_home() -> Path:

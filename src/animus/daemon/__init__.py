@@ -1,9 +1,10 @@
 """The daemon: one executor per project that drains the queue within a pool, fires schedules, reconciles at start."""
 
+from animus.config import DaemonInfo  # re-exported: its home is config, beside the state layout
 from animus.daemon._control import log_tail, running_conflict, start_detached, stop_daemon
 from animus.daemon._dispatch import Dispatcher
 from animus.daemon._follow import enqueue_and_follow
-from animus.daemon._info import DaemonInfo, info_path, log_path, read_info
+from animus.daemon._info import info_path, log_path, read_info
 from animus.daemon._reconcile import known_agent_runs, reconcile_before_launch
 from animus.daemon._scheduler import FAKE_NOW_ENV, due_minute, fire, fire_due, latest_cron_minute, scheduler_now
 from animus.daemon._server import Daemon, serve

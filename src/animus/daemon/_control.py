@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from animus import procs
-from animus.daemon._info import DaemonInfo, log_path, pid_is_alive, read_info
+from animus.config import DaemonInfo
+from animus.daemon._info import log_path, read_info
 from animus.domain.errors import Conflict, Unavailable
 
 READY_TIMEOUT_SECS = 60.0
@@ -98,7 +99,7 @@ def stop_daemon(state_dir: Path, *, drain: bool = False, timeout: float = 30.0) 
 def _wait_gone(info: DaemonInfo, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not pid_is_alive(info.pid, info.proc_start):
+        if not procs.is_alive(info.pid, info.proc_start):
             return True
         time.sleep(0.05)
-    return not pid_is_alive(info.pid, info.proc_start)
+    return not procs.is_alive(info.pid, info.proc_start)

@@ -1,79 +1,36 @@
-"""``daemon.json``: the running daemon's identity (pid, start, executor id, pool), written atomically when ready."""
+"""``daemon.json``, written: the running daemon's identity (pid, start, executor id, pool), atomically when ready.
+
+The record type and its one reader live in ``animus.config`` (next to the state layout), because the
+API, below the daemon, reads it too; this module adds the write, the removal and the liveness check.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-INFO_FILE = "daemon.json"
-LOG_FILE = "daemon.log"
-
-
-@dataclass(frozen=True)
-class DaemonInfo:
-    """What a ready daemon says about itself; ``proc_start`` guards against a reused pid."""
-
-    pid: int
-    proc_start: int
-    started_at: str
-    started_epoch: float
-    executor_id: str
-    pool_size: int
-    project_root: str
-    http_port: int | None = None
-
-    @property
-    def uptime_secs(self) -> float:
-        return max(0.0, time.time() - self.started_epoch)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "uptime_secs": round(self.uptime_secs, 1)}
+from animus import procs
+from animus.config import DaemonInfo, read_daemon_info
+from animus.config.project import StateLayout
 
 
 def info_path(state_dir: Path) -> Path:
-    return state_dir / INFO_FILE
+    return StateLayout(state_dir).daemon_info
 
 
 def log_path(state_dir: Path) -> Path:
-    return state_dir / "logs" / LOG_FILE
-
-
-def proc_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks); None for no such live process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def pid_is_alive(pid: int, proc_start: int | None = None) -> bool:
-    started = proc_start_time(pid)
-    return started is not None and (proc_start is None or started == proc_start)
+    return StateLayout(state_dir).daemon_log
 
 
 def write_info(state_dir: Path, info: DaemonInfo) -> None:
-    path = info_path(state_dir)
-    tmp = path.with_name(f".{INFO_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    procs.write_atomic(info_path(state_dir), json.dumps(asdict(info), indent=2) + "\n")
 
 
 def read_info(state_dir: Path, *, live_only: bool = True) -> DaemonInfo | None:
     """The daemon's info, or None when there is none (or, with ``live_only``, its process is gone)."""
-    try:
-        data = json.loads(info_path(state_dir).read_text(encoding="utf-8"))
-        info = DaemonInfo(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-    if live_only and not pid_is_alive(info.pid, info.proc_start):
+    info = read_daemon_info(state_dir)
+    if info is None or (live_only and not procs.is_alive(info.pid, info.proc_start)):
         return None
     return info
 

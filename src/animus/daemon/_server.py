@@ -18,8 +18,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from animus import procs
+from animus.config import DaemonInfo
 from animus.daemon._dispatch import Dispatcher, kv
-from animus.daemon._info import DaemonInfo, log_path, proc_start_time, remove_info, write_info
+from animus.daemon._info import log_path, remove_info, write_info
 from animus.daemon._reconcile import reconcile_before_launch
 from animus.domain.errors import AnimusError
 
@@ -111,7 +113,7 @@ class Daemon:
         ctx = EngineContext(self.project.root, state_dir, self.store.url)
         log.info(kv(event="starting", pid=os.getpid(), root=self.project.root, pool_size=pool_size))
         reconcile_before_launch(self.store, ctx, prune_worktrees=config.daemon.prune_worktrees)
-        workflow = start_engine(ctx, log_file=self.project.logs_dir / "engine.log" if _mkdir(self.project.logs_dir) else None)
+        workflow = start_engine(ctx, log_file=self.project.layout.engine_log if _mkdir(self.project.logs_dir) else None)
         self._engine_started = True
         runs = RunQueue(workflow, pool_size=pool_size, poll_secs=DBOS_QUEUE_POLL_SECS)
         self.dispatcher = Dispatcher(self.store, ctx, self.config, runs, pool_size)
@@ -120,7 +122,7 @@ class Daemon:
         self._start_notifier()
         self.watchers = self._file_watchers(config)
         info = DaemonInfo(
-            pid=os.getpid(), proc_start=proc_start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            pid=os.getpid(), proc_start=procs.start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             started_epoch=time.time(), executor_id=executor_id(state_dir), pool_size=pool_size, project_root=str(self.project.root),
             http_port=self.http.port if self.http is not None else None,
         )

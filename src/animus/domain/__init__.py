@@ -29,8 +29,10 @@ from animus.domain.tasks import (
     parse_enum,
     parse_task_id,
 )
+from animus.domain.tools import AGENT_TOOLS, AgentTool
 
 __all__ = [
+    "AGENT_TOOLS",
     "EXIT_CONFLICT",
     "EXIT_INTERNAL",
     "EXIT_INVALID",
@@ -39,6 +41,7 @@ __all__ = [
     "EXIT_UNAVAILABLE",
     "TRANSITIONS",
     "AgentError",
+    "AgentTool",
     "AnimusError",
     "ConfigError",
     "Conflict",

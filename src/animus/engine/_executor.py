@@ -144,7 +144,7 @@ def execute_run(
     try:
         if callable(run):
             run = run()
-        workflow = start_engine(ctx, log_file=ctx.state_dir / "logs" / "engine.log" if _ensure_logs(ctx) else None)
+        workflow = start_engine(ctx, log_file=ctx.layout.engine_log if _ensure_logs(ctx) else None)
         try:
             with SetWorkflowID(run.dbos_workflow_id):
                 handle = DBOS.start_workflow(workflow, run.id)
@@ -170,7 +170,7 @@ def execute_run(
 
 
 def _ensure_logs(ctx: EngineContext) -> bool:
-    (ctx.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    ctx.layout.logs_dir.mkdir(parents=True, exist_ok=True)
     return True
 
 

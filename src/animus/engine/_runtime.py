@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from animus import procs
+from animus.config.project import StateLayout
 from animus.domain.errors import Conflict
 from animus.engine._steps import EngineContext
 
@@ -30,21 +32,14 @@ _context: EngineContext | None = None
 
 def executor_id(state_dir: Path) -> str:
     """This project's stable executor id, created once (atomically) in the state dir."""
-    path = state_dir / "executor-id"
+    path = StateLayout(state_dir).executor_id
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         pass
     state_dir.mkdir(parents=True, exist_ok=True)
     candidate = f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:10]}"
-    tmp = state_dir / f".executor-id.{os.getpid()}"
-    tmp.write_text(candidate + "\n", encoding="utf-8")
-    try:
-        os.link(tmp, path)  # first writer wins; a racer reads the winner's id
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
+    procs.write_atomic(path, candidate + "\n", first_wins=True)  # a racer reads the winner's id
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -52,7 +47,7 @@ class ExecutorLock:
     """``executor.lock`` in the state dir: one executor per project; the holder's pid is inside."""
 
     def __init__(self, state_dir: Path, role: str = "animus run") -> None:
-        self.path = state_dir / "executor.lock"
+        self.path = StateLayout(state_dir).executor_lock
         self.role = role
         self._fd: int | None = None
 

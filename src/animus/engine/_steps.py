@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from animus import agents, git, procs
+from animus.config.project import StateLayout
 from animus.domain.errors import AnimusError, Conflict
 from animus.engine._plan import profile_from_plan
 from animus.engine._prompts import excerpt, expand_vars, render_prompt
@@ -43,12 +44,16 @@ class EngineContext:
     db_url: str
 
     @property
+    def layout(self) -> StateLayout:
+        return StateLayout(self.state_dir)
+
+    @property
     def runs_dir(self) -> Path:
-        return self.state_dir / "runs"
+        return self.layout.runs_dir
 
     @property
     def worktrees_dir(self) -> Path:
-        return self.state_dir / "worktrees"
+        return self.layout.worktrees_dir
 
 
 def prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> Worktree:

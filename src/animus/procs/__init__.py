@@ -7,9 +7,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from animus.procs._atomic import write_atomic
     from animus.procs._env import build_env, is_secret_name, redact
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
+    from animus.procs._proctable import is_alive, start_time
     from animus.procs._records import ExitReason, ExitRecord, PidInfo, RunState, RunStatus, RunSummary
     from animus.procs._run import ProgramResult, run_program
     from animus.procs._spec import RunSpec
@@ -28,14 +30,17 @@ __all__ = [
     "RunSummary",
     "attach",
     "build_env",
+    "is_alive",
     "is_secret_name",
     "launch",
     "list_runs",
     "redact",
     "run_program",
     "spawn_detached",
+    "start_time",
     "stop",
     "sweep_orphans",
+    "write_atomic",
 ]
 
 # Imported on first use: the supervisor runs as `python -m animus.procs._supervisor`, which imports
@@ -53,6 +58,7 @@ _HOMES = {
     "RunSummary": "_records",
     "attach": "_handle",
     "build_env": "_env",
+    "is_alive": "_proctable",
     "is_secret_name": "_env",
     "launch": "_launch",
     "list_runs": "_sweep",
@@ -60,7 +66,9 @@ _HOMES = {
     "run_program": "_run",
     "stop": "_handle",
     "spawn_detached": "_run",
+    "start_time": "_proctable",
     "sweep_orphans": "_sweep",
+    "write_atomic": "_atomic",
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 
+from animus.procs._atomic import write_atomic
+
 # typing, json and datetime cost the supervisor milliseconds on every launch: neither is imported at run time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,16 +87,8 @@ def dumps(value: Any, indent: str = "") -> str:
     raise TypeError(f"not JSON data: {type(value).__name__}")
 
 
-def _write_tmp(path: str, data: dict[str, Any], durable: bool) -> str:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, (dumps(data) + "\n").encode("utf-8", "backslashreplace"))
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    return tmp
+def _encoded(data: dict[str, Any]) -> bytes:
+    return (dumps(data) + "\n").encode("utf-8", "backslashreplace")
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any], *, durable: bool = False) -> None:
@@ -102,39 +96,12 @@ def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any], *, dur
 
     ``durable`` also survives a power cut (fsync); a crashed process cannot leave half a file either way.
     """
-    target = os.fspath(path)
-    tmp = _write_tmp(target, data, durable)
-    os.replace(tmp, target)
-    if durable:
-        _fsync_dir(os.path.dirname(target))
+    write_atomic(path, _encoded(data), mode=0o600, durable=durable)
 
 
 def write_json_first(path: str | os.PathLike[str], data: dict[str, Any]) -> bool:
     """Create ``path`` durably with ``data`` unless it exists; True when this call wrote it (first writer wins)."""
-    target = os.fspath(path)
-    tmp = _write_tmp(target, data, durable=True)
-    try:
-        # link() refuses an existing target, unlike rename(), so two writers can never both win
-        os.link(tmp, target)
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
-    _fsync_dir(os.path.dirname(target))
-    return True
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return write_atomic(path, _encoded(data), mode=0o600, durable=True, first_wins=True)
 
 
 def file_size(path: str | os.PathLike[str]) -> int:
