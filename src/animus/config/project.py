@@ -72,22 +72,15 @@ class StateLayout:
         return self.state_dir / "agent-homes" / tool
 
 
-@dataclass(frozen=True)
-class Project:
-    """A project: its canonical root (the main worktree) and the state dir outside it."""
+class InStateDir:
+    """The state layout's paths as shortcuts on anything that has a ``state_dir`` (a project, an engine context)."""
 
-    root: Path
     state_dir: Path
-
-    @property
-    def config_dir(self) -> Path:
-        return self.root / CONFIG_DIRNAME
 
     @property
     def layout(self) -> StateLayout:
         return StateLayout(self.state_dir)
 
-    # the paths callers use most, kept as shortcuts to the layout
     @property
     def db_path(self) -> Path:
         return self.layout.db_path
@@ -103,6 +96,18 @@ class Project:
     @property
     def logs_dir(self) -> Path:
         return self.layout.logs_dir
+
+
+@dataclass(frozen=True)
+class Project(InStateDir):
+    """A project: its canonical root (the main worktree) and the state dir outside it."""
+
+    root: Path
+    state_dir: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / CONFIG_DIRNAME
 
 
 def animus_home() -> Path:

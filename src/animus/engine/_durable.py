@@ -16,6 +16,7 @@ from animus.domain.runs import PhaseStatus, RunStatus
 from animus.engine import _steps, _txns
 from animus.engine._faults import fault_point
 from animus.engine._types import (
+    AgentLaunch,
     AgentOutcome,
     Cleaned,
     CommandResult,
@@ -30,7 +31,6 @@ from animus.engine._types import (
     PhaseSummary,
     Plan,
     Route,
-    RunState,
     TaskSnapshot,
     Worktree,
 )
@@ -94,24 +94,8 @@ class Steps:
     def prepare_worktree(self, *, task_id: str, target_branch: str | None) -> Worktree:
         return cast(Worktree, self._worktree(task_id, target_branch))
 
-    def launch_agent(
-        self,
-        *,
-        plan: Plan,
-        run_id: str,
-        phase: PhaseSpec,
-        task: TaskSnapshot,
-        state: RunState,
-        worktree: str,
-        agent_run_id: str,
-        session_id: str | None,
-        resume: bool,
-        decision_only: bool,
-    ) -> Launched:
-        return cast(Launched, self._launch(
-            plan, run_id=run_id, phase=phase, task=task, state=state, worktree=worktree, agent_run_id=agent_run_id,
-            session_id=session_id, resume=resume, decision_only=decision_only,
-        ))
+    def launch_agent(self, launch: AgentLaunch) -> Launched:
+        return cast(Launched, self._launch(launch))
 
     def await_agent(self, agent_run_id: str) -> AgentOutcome:
         return cast(AgentOutcome, self._await(agent_run_id))

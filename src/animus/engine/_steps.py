@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from animus import agents, git, procs
-from animus.config.project import StateLayout
+from animus.config.project import InStateDir
 from animus.domain.errors import AnimusError, Conflict
 from animus.engine._plan import profile_from_plan
 from animus.engine._prompts import excerpt, expand_vars, render_prompt
 from animus.engine._types import (
+    AgentLaunch,
     AgentOutcome,
     Cleaned,
     CommandResult,
@@ -27,7 +28,6 @@ from animus.engine._types import (
     Launched,
     PhaseSpec,
     Plan,
-    RunState,
     TaskSnapshot,
     Worktree,
 )
@@ -36,24 +36,12 @@ _FAILED_TEST = re.compile(r"^(?:FAILED|ERROR)\s+(\S+)|^(\S+::\S+)\s+FAILED|^--- 
 
 
 @dataclass(frozen=True)
-class EngineContext:
+class EngineContext(InStateDir):
     """Where a run's side effects go; set once per executor process."""
 
     project_root: Path
     state_dir: Path
     db_url: str
-
-    @property
-    def layout(self) -> StateLayout:
-        return StateLayout(self.state_dir)
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.layout.runs_dir
-
-    @property
-    def worktrees_dir(self) -> Path:
-        return self.layout.worktrees_dir
 
 
 def prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> Worktree:
@@ -64,31 +52,22 @@ def prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None
 
 def launch_agent(
     ctx: EngineContext,
-    plan: Plan,
-    *,
-    run_id: str,
-    phase: PhaseSpec,
-    task: TaskSnapshot,
-    state: RunState,
-    worktree: str,
-    agent_run_id: str,
-    session_id: str | None,
-    resume: bool,
-    decision_only: bool,
+    launch: AgentLaunch,
 ) -> Launched:
-    """Start (or find, on replay) the agent run ``agent_run_id``; procs never spawns a run id twice."""
+    """Start (or find, on replay) the agent run ``launch.agent_run_id``; procs never spawns a run id twice."""
+    phase, task, agent_run_id, session_id = launch.phase, launch.task, launch.agent_run_id, launch.session_id
     assert phase["agent"] is not None, f"phase {phase['id']} has no agent"
     profile = profile_from_plan(phase["agent"])
-    prompt = render_prompt(plan, phase, task, state, worktree=worktree, decision_only=decision_only)
-    session = agents.SessionPlan.resume_of(session_id) if (resume and session_id) else None
+    prompt = render_prompt(launch.plan, phase, task, launch.state, worktree=launch.worktree, decision_only=launch.decision_only)
+    session = agents.SessionPlan.resume_of(session_id) if (launch.resume and session_id) else None
     if session is None and agents.get_adapter(profile.tool).takes_session_id:
         # A deterministic session id: a replayed launch of the same run must name the same session.
         import uuid
 
         session = agents.SessionPlan(id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"animus:{agent_run_id}")), resume=False)
-    labels = {"workflow_run": run_id, "phase": phase["id"], "task": task["id"]}
+    labels = {"workflow_run": launch.run_id, "phase": phase["id"], "task": task["id"]}
     handle = agents.start_agent_run(
-        profile, prompt, cwd=worktree, runs_dir=ctx.runs_dir, state_dir=ctx.state_dir, run_id=agent_run_id, session=session, labels=labels
+        profile, prompt, cwd=launch.worktree, runs_dir=ctx.runs_dir, state_dir=ctx.state_dir, run_id=agent_run_id, session=session, labels=labels
     )
     return {"agent_run_id": handle.run_id, "session_id": session.id if session else None}
 

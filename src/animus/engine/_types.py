@@ -8,6 +8,7 @@ Enums that travel in them (``Verdict``) are ``StrEnum``s and compare equal to th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 from animus.domain.runs import Verdict
@@ -130,6 +131,22 @@ class Worktree(TypedDict):
 class Launched(TypedDict):
     agent_run_id: str
     session_id: str | None
+
+
+@dataclass(frozen=True)
+class AgentLaunch:
+    """What starting one agent run needs (the input of step ``animus.agent.launch``; inputs are not journaled)."""
+
+    plan: Plan
+    run_id: str
+    phase: PhaseSpec
+    task: TaskSnapshot
+    state: RunState
+    worktree: str
+    agent_run_id: str
+    session_id: str | None
+    resume: bool
+    decision_only: bool
 
 
 class AgentOutcome(TypedDict):

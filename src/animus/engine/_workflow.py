@@ -18,6 +18,7 @@ from animus.engine._durable import Steps
 from animus.engine._gates import conflict_route, judge_agent, judge_command, judge_manual, judge_skipped, route
 from animus.engine._plan import skip_reason
 from animus.engine._types import (
+    AgentLaunch,
     AgentPhaseResult,
     Judgement,
     ManualResult,
@@ -165,10 +166,10 @@ def _agent_phase(steps: Steps, run: _Run, phase: PhaseSpec, state: RunState, seq
         this_run = agent_run_id(run.id, phase["id"], attempt, len(runs) + 1)
         if runs:  # the phase row names the first agent run already (phase_start); record retries
             steps.phase_agent(run.id, seq=seq, agent_run_id=this_run)
-        launched = steps.launch_agent(
+        launched = steps.launch_agent(AgentLaunch(
             plan=run.plan, run_id=run.id, phase=phase, task=run.task, state=state, worktree=run.worktree["path"],
             agent_run_id=this_run, session_id=session_id, resume=resume, decision_only=decision_only,
-        )
+        ))
         runs.append(this_run)
         out = steps.await_agent(this_run)
         session_id = out.get("session_id") or launched.get("session_id") or session_id
