@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from animus.agents import _events as ev
 from animus.agents._decision import extract_decision
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Outcome, Tally, looks_rate_limited
@@ -177,6 +178,20 @@ class Adapter:
             text: str = tally.result["text"]
             return text
         return tally.texts[-1] if tally.texts else None
+
+
+class JsonLinesAdapter(Adapter):
+    """An agent CLI whose stdout is one JSON object a line; any other non-blank line is kept as a raw event."""
+
+    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
+        obj = load_json_line(line)
+        if obj is None:
+            return [ev.raw(line)] if line.strip() else []
+        return self.parse_object(obj, line, state)
+
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
+        """The events of one JSON line (``line`` is its raw bytes, for events the parser does not know)."""
+        raise NotImplementedError
 
 
 # -- helpers shared by the adapters ---------------------------------------------------------------

@@ -7,12 +7,11 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     content_file,
     home_dir,
-    load_json_line,
     safe_prompt,
 )
 from animus.agents._events import AgentEvent
@@ -42,7 +41,7 @@ _FAILED_TERMINAL = frozenset(
 
 
 class ClaudeAdapter(
-    Adapter,
+    JsonLinesAdapter,
     tool="claude",
     binary="claude",
     resumable=True,
@@ -105,10 +104,7 @@ class ClaudeAdapter(
             dirs.append(home)
         return Invocation(argv=argv, env_extra=env, stdin=None, files_to_write=files, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         kind = obj.get("type")
         out: list[AgentEvent] = []
         if kind == "assistant":

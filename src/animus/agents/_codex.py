@@ -10,14 +10,13 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     as_dict,
     first_error,
     home_dir,
     is_secret_env_name,
-    load_json_line,
     prompt_with_system,
 )
 from animus.agents._events import AgentEvent
@@ -86,7 +85,7 @@ def _toml(value: Any) -> str:
     return json.dumps(value)
 
 
-class CodexAdapter(Adapter, tool="codex", binary="codex", resumable=True):
+class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=True):
     def _invocation(self, request: LaunchRequest) -> Invocation:
         profile = request.profile
         env: dict[str, str] = dict(profile.env)
@@ -133,10 +132,7 @@ class CodexAdapter(Adapter, tool="codex", binary="codex", resumable=True):
             dirs.append(home)
         return Invocation(argv=argv, env_extra=env, stdin=None, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         kind = obj.get("type")
         if kind in ("item.completed", "item.started", "item.updated"):
             item = obj.get("item")

@@ -9,12 +9,11 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     first_error,
     home_dir,
-    load_json_line,
     prompt_with_system,
 )
 from animus.agents._codex import parse_reset_time
@@ -30,7 +29,7 @@ EXIT_TURN_LIMIT = 53
 _QUOTA_WORDS = ("exhausted", "resource_exhausted")
 
 
-class GeminiAdapter(Adapter, tool="gemini", binary="gemini", resumable=True):
+class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=True):
     def _invocation(self, request: LaunchRequest) -> Invocation:
         profile = request.profile
         if profile.base_url and not profile.model:
@@ -80,10 +79,7 @@ class GeminiAdapter(Adapter, tool="gemini", binary="gemini", resumable=True):
             )
         return Invocation(argv=argv, env_extra=env, stdin=None, files_to_write=files, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         kind = obj.get("type")
         if kind == "message":
             if obj.get("role") != "assistant":

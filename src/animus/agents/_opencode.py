@@ -7,12 +7,11 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     as_dict,
     home_dir,
-    load_json_line,
     prompt_with_system,
 )
 from animus.agents._events import AgentEvent
@@ -20,7 +19,7 @@ from animus.agents._outcome import Tally
 from animus.agents._profile import Invocation, LaunchRequest, SessionPlan
 
 
-class OpencodeAdapter(Adapter, tool="opencode", binary="opencode", resumable=True):
+class OpencodeAdapter(JsonLinesAdapter, tool="opencode", binary="opencode", resumable=True):
     def _invocation(self, request: LaunchRequest) -> Invocation:
         profile = request.profile
         env: dict[str, str] = dict(profile.env)
@@ -65,10 +64,7 @@ class OpencodeAdapter(Adapter, tool="opencode", binary="opencode", resumable=Tru
                 dirs.append(home / xdg)
         return Invocation(argv=argv, env_extra=env, stdin=None, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         out: list[AgentEvent] = []
         sid = obj.get("sessionID")
         if sid and sid != state.session_id:
