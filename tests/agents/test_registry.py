@@ -39,3 +39,21 @@ def test_agent_run_tool_choices_are_the_same_list() -> None:
 def test_an_unknown_tool_names_every_choice() -> None:
     with pytest.raises(InvalidInput, match=", ".join(AGENT_TOOLS)):
         get_adapter("vim")
+
+
+# tool: (binary, resumable, takes_session_id), as the engine and the run starter read them off the adapter
+LAUNCH_FACTS = {
+    "claude": ("claude", True, True),
+    "codex": ("codex", True, False),
+    "gemini": ("gemini", True, False),
+    "opencode": ("opencode", True, False),
+    "aider": ("aider", False, False),
+    "command": ("", False, False),
+    "scripted": ("claude", True, True),  # inherits claude's resume and --session-id facts
+}
+
+
+@pytest.mark.parametrize("tool", AGENT_TOOLS)
+def test_each_adapter_exposes_its_class_keyword_facts_as_attributes(tool: str) -> None:
+    adapter = get_adapter(tool)
+    assert (adapter.tool, adapter.binary, adapter.resumable, adapter.takes_session_id) == (tool, *LAUNCH_FACTS[tool])

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from animus.agents import _events as ev
 from animus.agents._decision import extract_decision
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Outcome, Tally, looks_rate_limited
-from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import AgentProfile, Invocation, LaunchRequest, SessionPlan
 from animus.config.project import StateLayout
 from animus.domain.errors import InvalidInput
 
@@ -51,13 +52,36 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 
 class Adapter:
-    """One agent CLI: how to start it, how to read its stdout, and how to judge how it ended."""
+    """One agent CLI: how to start it, how to read its stdout, and how to judge how it ended.
+
+    A subclass states its facts as class keywords, e.g. ``class CodexAdapter(Adapter, tool="codex",
+    binary="codex", resumable=True)``; a keyword left out keeps the parent's value.
+    """
 
     tool: ClassVar[str] = ""
     binary: ClassVar[str] = ""
     resumable: ClassVar[bool] = False
     # The CLI accepts a session id chosen up front (so a replayed launch can name the same session).
     takes_session_id: ClassVar[bool] = False
+
+    def __init_subclass__(
+        cls,
+        *,
+        tool: str | None = None,
+        binary: str | None = None,
+        resumable: bool | None = None,
+        takes_session_id: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if tool is not None:
+            cls.tool = tool
+        if binary is not None:
+            cls.binary = binary
+        if resumable is not None:
+            cls.resumable = resumable
+        if takes_session_id is not None:
+            cls.takes_session_id = takes_session_id
 
     # -- launching ------------------------------------------------------------------------------
     def build_invocation(
@@ -70,6 +94,15 @@ class Adapter:
         state_dir: str | os.PathLike[str],
         environ: Mapping[str, str] | None = None,
     ) -> Invocation:
+        """How to start this CLI; ``environ`` (default: the process env) is only read, for API keys and flags."""
+        environ = os.environ if environ is None else environ
+        request = LaunchRequest(
+            profile=profile, prompt=prompt, cwd=cwd, session=session, state_dir=state_dir, environ=environ
+        )
+        return self._invocation(request)
+
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        """The adapter's own argv, env and files for one launch."""
         raise NotImplementedError
 
     # -- reading --------------------------------------------------------------------------------
@@ -145,6 +178,20 @@ class Adapter:
             text: str = tally.result["text"]
             return text
         return tally.texts[-1] if tally.texts else None
+
+
+class JsonLinesAdapter(Adapter):
+    """An agent CLI whose stdout is one JSON object a line; any other non-blank line is kept as a raw event."""
+
+    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
+        obj = load_json_line(line)
+        if obj is None:
+            return [ev.raw(line)] if line.strip() else []
+        return self.parse_object(obj, line, state)
+
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
+        """The events of one JSON line (``line`` is its raw bytes, for events the parser does not know)."""
+        raise NotImplementedError
 
 
 # -- helpers shared by the adapters ---------------------------------------------------------------

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
-from typing import ClassVar
 
 from animus.agents import _events as ev
 from animus.agents._adapter import Adapter, ParseState, api_key_value, prompt_with_system
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import Invocation, LaunchRequest
 
 _NUM = r"([\d.]+[kKmM]?)"
 _TOKENS_RE = re.compile(rf"^Tokens: {_NUM} sent(?:, {_NUM} cache write)?(?:, {_NUM} cache hit)?, {_NUM} received\.")
@@ -32,27 +29,14 @@ def parse_count(token: str) -> int:
         return 0
 
 
-class AiderAdapter(Adapter):
-    tool: ClassVar[str] = "aider"
-    binary: ClassVar[str] = "aider"
-    resumable: ClassVar[bool] = False
-
-    def build_invocation(
-        self,
-        profile: AgentProfile,
-        prompt: str,
-        *,
-        cwd: str | os.PathLike[str],
-        session: SessionPlan | None = None,
-        state_dir: str | os.PathLike[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> Invocation:
-        environ = os.environ if environ is None else environ
+class AiderAdapter(Adapter, tool="aider", binary="aider"):
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        profile = request.profile
         env: dict[str, str] = dict(profile.env)
         argv = [
             self.binary,
             "--message",
-            prompt_with_system(profile, prompt),
+            prompt_with_system(profile, request.prompt),
             "--yes-always",
             "--no-auto-commits",
             "--no-pretty",
@@ -64,7 +48,7 @@ class AiderAdapter(Adapter):
             argv += ["--model", profile.model]
         if profile.base_url:
             env["OPENAI_API_BASE"] = profile.base_url
-        key = api_key_value(profile, environ)
+        key = api_key_value(profile, request.environ)
         if key is not None:
             env["OPENAI_API_KEY"] = key
         argv += list(profile.extra_args)

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     content_file,
     home_dir,
-    load_json_line,
     safe_prompt,
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import ANIMUS_MCP_ID, PERMISSION_MODES, AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, PERMISSION_MODES, Invocation, LaunchRequest, SessionPlan
 from animus.domain.errors import InvalidInput
 
 DEFAULT_MAX_RETRIES = "2"
@@ -42,36 +40,28 @@ _FAILED_TERMINAL = frozenset(
 )
 
 
-class ClaudeAdapter(Adapter):
-    tool: ClassVar[str] = "claude"
-    binary: ClassVar[str] = "claude"
-    resumable: ClassVar[bool] = True
-    takes_session_id: ClassVar[bool] = True  # --session-id <uuid>
-
-    def build_invocation(
-        self,
-        profile: AgentProfile,
-        prompt: str,
-        *,
-        cwd: str | os.PathLike[str],
-        session: SessionPlan | None = None,
-        state_dir: str | os.PathLike[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> Invocation:
-        environ = os.environ if environ is None else environ
+class ClaudeAdapter(
+    JsonLinesAdapter,
+    tool="claude",
+    binary="claude",
+    resumable=True,
+    takes_session_id=True,  # --session-id <uuid>
+):
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        profile = request.profile
         mode = profile.permission_mode or "acceptEdits"
         if mode not in PERMISSION_MODES:
             raise InvalidInput(f"permission_mode {mode!r} not one of {'|'.join(PERMISSION_MODES)}")
         env: dict[str, str] = dict(profile.env)
         if mode == "bypassPermissions" and os.geteuid() == 0:
-            if (profile.env.get("IS_SANDBOX") or environ.get("IS_SANDBOX")) != "1":
+            if (profile.env.get("IS_SANDBOX") or request.environ.get("IS_SANDBOX")) != "1":
                 raise InvalidInput(
                     "Claude Code refuses permission_mode bypassPermissions when running as root",
                     hint="use permission_mode acceptEdits with allowed_tools, or set IS_SANDBOX=1 in the agent env "
                     "if this really is a disposable sandbox",
                 )
             env["IS_SANDBOX"] = "1"
-        argv = [self.binary, "-p", safe_prompt(prompt), "--permission-mode", mode]
+        argv = [self.binary, "-p", safe_prompt(request.prompt), "--permission-mode", mode]
         allowed = list(profile.allowed_tools)
         if any(s.id == ANIMUS_MCP_ID for s in profile.mcp_servers) and _ANIMUS_RULE not in allowed:
             # Headless claude denies an MCP tool that no rule allows; the server-level rule allows all of its tools.
@@ -80,7 +70,7 @@ class ClaudeAdapter(Adapter):
             # --allowedTools is variadic: keep a flag right after it so nothing else is swallowed.
             argv += ["--allowedTools", *allowed]
         argv += ["--output-format", "stream-json", "--verbose"]
-        session = session or SessionPlan.new()
+        session = request.session or SessionPlan.new()
         if session.resume and session.id:
             argv += ["--resume", session.id]
         elif session.id:
@@ -91,7 +81,7 @@ class ClaudeAdapter(Adapter):
             argv += ["--append-system-prompt", profile.system_prompt]
         files = {}
         dirs = []
-        home = home_dir(state_dir, self.tool)
+        home = home_dir(request.state_dir, self.tool)
         if profile.mcp_servers:
             servers = {
                 s.id: {"command": s.command[0], "args": list(s.command[1:]), "env": dict(s.env)}
@@ -103,21 +93,18 @@ class ClaudeAdapter(Adapter):
         argv += list(profile.extra_args)
         if profile.base_url:
             env["ANTHROPIC_BASE_URL"] = profile.base_url
-        key = api_key_value(profile, environ)
+        key = api_key_value(profile, request.environ)
         if key is not None:
             env["ANTHROPIC_API_KEY"] = key
         # Claude Code retries a failed request up to 10 times with backoff (over two minutes for a 401);
         # animus retries whole runs itself, so the CLI only rides out short blips.
-        env.setdefault("CLAUDE_CODE_MAX_RETRIES", environ.get("CLAUDE_CODE_MAX_RETRIES") or DEFAULT_MAX_RETRIES)
+        env.setdefault("CLAUDE_CODE_MAX_RETRIES", request.environ.get("CLAUDE_CODE_MAX_RETRIES") or DEFAULT_MAX_RETRIES)
         if profile.isolate_home:
             env["CLAUDE_CONFIG_DIR"] = str(home)
             dirs.append(home)
         return Invocation(argv=argv, env_extra=env, stdin=None, files_to_write=files, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         kind = obj.get("type")
         out: list[AgentEvent] = []
         if kind == "assistant":

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     as_dict,
     first_error,
     home_dir,
     is_secret_env_name,
-    load_json_line,
     prompt_with_system,
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally, looks_rate_limited
-from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, Invocation, LaunchRequest, SessionPlan
 
 _MONTHS = {
     m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
@@ -88,27 +85,14 @@ def _toml(value: Any) -> str:
     return json.dumps(value)
 
 
-class CodexAdapter(Adapter):
-    tool: ClassVar[str] = "codex"
-    binary: ClassVar[str] = "codex"
-    resumable: ClassVar[bool] = True
-
-    def build_invocation(
-        self,
-        profile: AgentProfile,
-        prompt: str,
-        *,
-        cwd: str | os.PathLike[str],
-        session: SessionPlan | None = None,
-        state_dir: str | os.PathLike[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> Invocation:
-        environ = os.environ if environ is None else environ
+class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=True):
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        profile = request.profile
         env: dict[str, str] = dict(profile.env)
         argv = [self.binary, "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check"]
         if profile.model:
             argv += ["-m", profile.model]
-        key = api_key_value(profile, environ)
+        key = api_key_value(profile, request.environ)
         if profile.base_url:
             provider: dict[str, Any] = {"name": "animus", "base_url": profile.base_url, "wire_api": "responses"}
             if profile.api_key_env:
@@ -137,21 +121,18 @@ class CodexAdapter(Adapter):
             # Secret values stay out of argv (it is recorded in spec.json): they travel in the env.
             env.update({k: v for k, v in server.env.items() if is_secret_env_name(k)})
         argv += list(profile.extra_args)
-        session = session or SessionPlan()
+        session = request.session or SessionPlan()
         if session.resume and session.id:
             argv += ["resume", session.id]
-        argv.append(prompt_with_system(profile, prompt))
+        argv.append(prompt_with_system(profile, request.prompt))
         dirs = []
         if profile.isolate_home:
-            home = home_dir(state_dir, self.tool)
+            home = home_dir(request.state_dir, self.tool)
             env["CODEX_HOME"] = str(home)
             dirs.append(home)
         return Invocation(argv=argv, env_extra=env, stdin=None, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         kind = obj.get("type")
         if kind in ("item.completed", "item.started", "item.updated"):
             item = obj.get("item")

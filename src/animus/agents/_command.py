@@ -2,49 +2,33 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
 
 from animus.agents import _events as ev
 from animus.agents._adapter import Adapter, ParseState, api_key_value
 from animus.agents._claude import ClaudeAdapter
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import Invocation, LaunchRequest
 from animus.domain.errors import InvalidInput
 
 PROMPT_PLACEHOLDER = "{prompt}"
 _TEXT_CAP = 64 * 1024
 
 
-class CommandAdapter(Adapter):
+class CommandAdapter(Adapter, tool="command"):
     """The configured argv, ``{prompt}`` replaced as a whole element; every output line is agent text."""
 
-    tool: ClassVar[str] = "command"
-    binary: ClassVar[str] = ""
-    resumable: ClassVar[bool] = False
-
-    def build_invocation(
-        self,
-        profile: AgentProfile,
-        prompt: str,
-        *,
-        cwd: str | os.PathLike[str],
-        session: SessionPlan | None = None,
-        state_dir: str | os.PathLike[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> Invocation:
-        environ = os.environ if environ is None else environ
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        profile = request.profile
         if not profile.command:
             raise InvalidInput("tool 'command' needs `command:` (an argv list, '{prompt}' marks the prompt)")
-        argv = [prompt if part == PROMPT_PLACEHOLDER else part for part in profile.command]
+        argv = [request.prompt if part == PROMPT_PLACEHOLDER else part for part in profile.command]
         argv += list(profile.extra_args)
         env = dict(profile.env)
-        env["ANIMUS_PROMPT"] = prompt
-        key = api_key_value(profile, environ)
+        env["ANIMUS_PROMPT"] = request.prompt
+        key = api_key_value(profile, request.environ)
         if key is not None and profile.api_key_env:
             env[profile.api_key_env] = key
         return Invocation(argv=argv, env_extra=env, stdin=None)
@@ -59,26 +43,14 @@ class CommandAdapter(Adapter):
         return "\n".join(tally.texts) if tally.texts else None
 
 
-class ScriptedAdapter(ClaudeAdapter):
+class ScriptedAdapter(ClaudeAdapter, tool="scripted", binary="claude"):
     """The fake agent CLI speaking Claude's stream-json, following the profile's script (or the demo)."""
 
-    tool: ClassVar[str] = "scripted"
-    binary: ClassVar[str] = "claude"
-
-    def build_invocation(
-        self,
-        profile: AgentProfile,
-        prompt: str,
-        *,
-        cwd: str | os.PathLike[str],
-        session: SessionPlan | None = None,
-        state_dir: str | os.PathLike[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> Invocation:
-        inv = super().build_invocation(profile, prompt, cwd=cwd, session=session, state_dir=state_dir, environ=environ)
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        inv = super()._invocation(request)
         env = dict(inv.env_extra)
-        if profile.script:
-            env["ANIMUS_FAKE_SCRIPT"] = str(Path(profile.script).expanduser().absolute())
+        if request.profile.script:
+            env["ANIMUS_FAKE_SCRIPT"] = str(Path(request.profile.script).expanduser().absolute())
         argv = [sys.executable, "-m", "animus.agents.fake", "--as", "claude", *inv.argv[1:]]
         return Invocation(
             argv=argv, env_extra=env, stdin=None, files_to_write=inv.files_to_write, dirs_to_create=inv.dirs_to_create

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     first_error,
     home_dir,
-    load_json_line,
     prompt_with_system,
 )
 from animus.agents._codex import parse_reset_time
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally, looks_rate_limited
-from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, LaunchRequest, SessionPlan
 from animus.domain.errors import InvalidInput
 
 EXIT_AUTH_ERROR = 41
@@ -31,22 +29,9 @@ EXIT_TURN_LIMIT = 53
 _QUOTA_WORDS = ("exhausted", "resource_exhausted")
 
 
-class GeminiAdapter(Adapter):
-    tool: ClassVar[str] = "gemini"
-    binary: ClassVar[str] = "gemini"
-    resumable: ClassVar[bool] = True
-
-    def build_invocation(
-        self,
-        profile: AgentProfile,
-        prompt: str,
-        *,
-        cwd: str | os.PathLike[str],
-        session: SessionPlan | None = None,
-        state_dir: str | os.PathLike[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> Invocation:
-        environ = os.environ if environ is None else environ
+class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=True):
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        profile = request.profile
         if profile.base_url and not profile.model:
             raise InvalidInput(
                 "gemini with base_url needs an explicit model (otherwise it first calls a routing model)",
@@ -56,7 +41,7 @@ class GeminiAdapter(Adapter):
         argv = [
             self.binary,
             "-p",
-            prompt_with_system(profile, prompt),
+            prompt_with_system(profile, request.prompt),
             "--output-format",
             "stream-json",
             "--approval-mode",
@@ -64,11 +49,11 @@ class GeminiAdapter(Adapter):
         ]
         if profile.model:
             argv += ["-m", profile.model]
-        session = session or SessionPlan()
+        session = request.session or SessionPlan()
         if session.resume and session.id:
             argv += ["--resume", session.id]
         argv += list(profile.extra_args)
-        key = api_key_value(profile, environ)
+        key = api_key_value(profile, request.environ)
         if key is not None:
             env["GEMINI_API_KEY"] = key
         if profile.base_url:
@@ -81,10 +66,10 @@ class GeminiAdapter(Adapter):
             # GEMINI_CLI_HOME replaces the home directory for gemini only: its state and user settings live in
             # <it>/.gemini/. A GEMINI_CLI_SYSTEM_SETTINGS_PATH file would be skipped unless it and every
             # ancestor directory are root-owned, so the settings go in the user settings file instead.
-            home = home_dir(state_dir, self.tool)
+            home = home_dir(request.state_dir, self.tool)
             env["GEMINI_CLI_HOME"] = str(home)
             files[home / ".gemini" / "settings.json"] = json.dumps(_settings(profile, key), indent=2, sort_keys=True)
-            trusted = {str(os.path.abspath(cwd)): "TRUST_FOLDER"}
+            trusted = {str(os.path.abspath(request.cwd)): "TRUST_FOLDER"}
             files[home / ".gemini" / "trustedFolders.json"] = json.dumps(trusted, indent=2)
             dirs.append(home)
         elif profile.mcp_servers:
@@ -94,10 +79,7 @@ class GeminiAdapter(Adapter):
             )
         return Invocation(argv=argv, env_extra=env, stdin=None, files_to_write=files, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         kind = obj.get("type")
         if kind == "message":
             if obj.get("role") != "assistant":

@@ -3,46 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    Adapter,
+    JsonLinesAdapter,
     ParseState,
     api_key_value,
     as_dict,
     home_dir,
-    load_json_line,
     prompt_with_system,
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import AgentProfile, Invocation, SessionPlan
+from animus.agents._profile import Invocation, LaunchRequest, SessionPlan
 
 
-class OpencodeAdapter(Adapter):
-    tool: ClassVar[str] = "opencode"
-    binary: ClassVar[str] = "opencode"
-    resumable: ClassVar[bool] = True
-
-    def build_invocation(
-        self,
-        profile: AgentProfile,
-        prompt: str,
-        *,
-        cwd: str | os.PathLike[str],
-        session: SessionPlan | None = None,
-        state_dir: str | os.PathLike[str],
-        environ: Mapping[str, str] | None = None,
-    ) -> Invocation:
-        environ = os.environ if environ is None else environ
+class OpencodeAdapter(JsonLinesAdapter, tool="opencode", binary="opencode", resumable=True):
+    def _invocation(self, request: LaunchRequest) -> Invocation:
+        profile = request.profile
         env: dict[str, str] = dict(profile.env)
         argv = [self.binary, "run", "--format", "json"]
         model = profile.model
         config: dict[str, Any] = {"permission": {"edit": "allow", "bash": "allow", "webfetch": "allow"}}
-        key = api_key_value(profile, environ)
+        key = api_key_value(profile, request.environ)
         if profile.base_url:
             options: dict[str, Any] = {"baseURL": profile.base_url}
             if profile.api_key_env:
@@ -66,24 +50,21 @@ class OpencodeAdapter(Adapter):
             }
         if model:
             argv += ["-m", model]
-        session = session or SessionPlan()
+        session = request.session or SessionPlan()
         if session.resume and session.id:
             argv += ["--session", session.id]
         argv += list(profile.extra_args)
-        argv.append(prompt_with_system(profile, prompt))
+        argv.append(prompt_with_system(profile, request.prompt))
         env["OPENCODE_CONFIG_CONTENT"] = json.dumps(config, separators=(",", ":"))
         dirs = []
         if profile.isolate_home:
-            home = home_dir(state_dir, self.tool)
+            home = home_dir(request.state_dir, self.tool)
             for xdg in ("config", "data", "state", "cache"):
                 env[f"XDG_{xdg.upper()}_HOME"] = str(home / xdg)
                 dirs.append(home / xdg)
         return Invocation(argv=argv, env_extra=env, stdin=None, dirs_to_create=dirs)
 
-    def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
-        obj = load_json_line(line)
-        if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+    def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
         out: list[AgentEvent] = []
         sid = obj.get("sessionID")
         if sid and sid != state.session_id:

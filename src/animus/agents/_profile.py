@@ -76,6 +76,18 @@ class Invocation:
     dirs_to_create: list[Path] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One launch as an adapter sees it: ``Adapter.build_invocation``'s arguments, ``environ`` already resolved."""
+
+    profile: AgentProfile
+    prompt: str
+    cwd: str | os.PathLike[str]
+    session: SessionPlan | None
+    state_dir: str | os.PathLike[str]
+    environ: Mapping[str, str]
+
+
 def takes_animus_mcp(tool: str, isolate_home: bool = True) -> bool:
     """True when ``tool`` can be given the animus MCP server (aider, command and scripted cannot)."""
     return tool in ANIMUS_MCP_TOOLS and (tool != "gemini" or isolate_home)
