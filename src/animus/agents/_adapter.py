@@ -14,7 +14,7 @@ from animus.agents._outcome import Outcome, Tally, looks_rate_limited
 from animus.agents._profile import AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
-KILL_REASONS = frozenset({"timeout", "idle_timeout", "stopped"})
+_KILL_REASONS = frozenset({"timeout", "idle_timeout", "stopped"})
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 
 
@@ -107,7 +107,7 @@ class Adapter:
             resets_at = tally.rate_limit.get("resets_at") if tally.rate_limit else None
         elif status == "failed" and looks_rate_limited(reason):
             status = "rate_limited"
-        elif exit_reason in KILL_REASONS or (signal is not None and exit_reason != "exited"):
+        elif exit_reason in _KILL_REASONS or (signal is not None and exit_reason != "exited"):
             if not (status == "ok" and tally.result is not None):
                 status, reason = "killed", _kill_reason(exit_reason, signal)
         elif exit_reason == "supervisor_lost" and status == "ok" and tally.result is None:

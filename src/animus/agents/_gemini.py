@@ -24,10 +24,10 @@ from animus.agents._outcome import Tally, looks_rate_limited
 from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
-EXIT_AUTH_ERROR = 41
-EXIT_INPUT_ERROR = 42
-EXIT_UNTRUSTED_FOLDER = 55
-EXIT_TURN_LIMIT = 53
+_EXIT_AUTH_ERROR = 41
+_EXIT_INPUT_ERROR = 42
+_EXIT_UNTRUSTED_FOLDER = 55
+_EXIT_TURN_LIMIT = 53
 _QUOTA_WORDS = ("exhausted", "resource_exhausted")
 
 
@@ -182,17 +182,17 @@ class GeminiAdapter(Adapter):
         return out
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
-        if exit_code == EXIT_AUTH_ERROR:
+        if exit_code == _EXIT_AUTH_ERROR:
             return "failed", (
-                f"authentication error (exit {EXIT_AUTH_ERROR}): no usable auth method; with base_url gemini needs "
+                f"authentication error (exit {_EXIT_AUTH_ERROR}): no usable auth method; with base_url gemini needs "
                 "security.auth.selectedType gemini-api-key in its settings (animus writes it when isolate_home is on)"
             )
-        if exit_code == EXIT_UNTRUSTED_FOLDER:
-            return "failed", f"untrusted working directory (exit {EXIT_UNTRUSTED_FOLDER})"
-        if exit_code == EXIT_INPUT_ERROR:
-            return "failed", f"input error (exit {EXIT_INPUT_ERROR})"
-        if exit_code == EXIT_TURN_LIMIT:
-            return "failed", f"turn limit exceeded (exit {EXIT_TURN_LIMIT})"
+        if exit_code == _EXIT_UNTRUSTED_FOLDER:
+            return "failed", f"untrusted working directory (exit {_EXIT_UNTRUSTED_FOLDER})"
+        if exit_code == _EXIT_INPUT_ERROR:
+            return "failed", f"input error (exit {_EXIT_INPUT_ERROR})"
+        if exit_code == _EXIT_TURN_LIMIT:
+            return "failed", f"turn limit exceeded (exit {_EXIT_TURN_LIMIT})"
         # An error event with severity error fails the run even when a `status: success` result follows.
         fatal = first_error(tally)
         if fatal is not None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from animus.config.project import Project
 
 CONFIG_RELPATH = ".animus/workflows.yaml"
-EXTRA_CONFIG_GLOB = ".animus/workflows/*.yaml"
+_EXTRA_CONFIG_GLOB = ".animus/workflows/*.yaml"
 
 _BY_ID_MAPS = ("agents", "phases", "mcp_servers")
 _BY_ID_LISTS = {"workflows": "workflow", "schedules": "schedule", "triggers": "trigger"}
@@ -28,7 +28,7 @@ def load_config(project: Project) -> WorkflowConfig:
     paths = discover_config_files(project.root)
     if not paths:
         raise NotFound(
-            f"no workflow configuration in {project.root}: neither {CONFIG_RELPATH} nor {EXTRA_CONFIG_GLOB} exists",
+            f"no workflow configuration in {project.root}: neither {CONFIG_RELPATH} nor {_EXTRA_CONFIG_GLOB} exists",
             hint="run `animus init` to write a commented default, then `animus config validate`",
         )
     return load_config_files(paths, project.root)

@@ -85,10 +85,6 @@ def did_you_mean(word: object, candidates: Iterable[str]) -> str:
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
-def quoted_list(values: Iterable[object]) -> str:
-    return ", ".join(str(v) for v in values)
-
-
 def show_value(value: object, limit: int = 40) -> str:
     """A short, safe rendering of a user value for a message."""
     text = repr(value)

@@ -10,11 +10,11 @@ from animus.domain.errors import GitError, SpawnError, Unavailable
 from animus.procs import ProgramResult, run_program
 
 #: Local git operations; network operations pass their own, longer timeout.
-DEFAULT_TIMEOUT = 120.0
+_DEFAULT_TIMEOUT = 120.0
 NETWORK_TIMEOUT = 300.0
 
-DEFAULT_NAME = "animus"
-DEFAULT_EMAIL = "animus@localhost"
+_DEFAULT_NAME = "animus"
+_DEFAULT_EMAIL = "animus@localhost"
 
 # Inherited from a git hook or a user's shell, these would point every command at another repository.
 _REPO_ENV = (
@@ -62,7 +62,7 @@ def run_git(
     config: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     input_text: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> ProgramResult:
     """Run ``git [-c k=v ...] <args>`` in ``cwd``; with ``check`` a non-zero exit raises GitError."""
     argv = ["git"]
@@ -119,8 +119,8 @@ def identity_config(cwd: Path) -> list[str]:
     """
     result: list[str] = []
     for key, env_keys, default in (
-        ("user.name", ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME"), DEFAULT_NAME),
-        ("user.email", ("GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL", "EMAIL"), DEFAULT_EMAIL),
+        ("user.name", ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME"), _DEFAULT_NAME),
+        ("user.email", ("GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL", "EMAIL"), _DEFAULT_EMAIL),
     ):
         if all(os.environ.get(k) for k in env_keys[:2]):
             continue

@@ -7,14 +7,14 @@ from typing import Any
 
 from animus.store import OutboxItem
 
-RUN_ENDINGS = {"completed", "failed", "escalated", "merge_conflict", "cancelled"}
+_RUN_ENDINGS = {"completed", "failed", "escalated", "merge_conflict", "cancelled"}
 
 
 def notification_name(kind: str, data: dict[str, Any]) -> str | None:
     """The notification event for one ``events`` row (None: not something anyone is notified about)."""
     if kind == "run.status":
         to = str(data.get("to", ""))
-        if to in RUN_ENDINGS:
+        if to in _RUN_ENDINGS:
             return f"run.{to}"
         if to == "waiting_manual":
             return "gate.waiting"

@@ -13,7 +13,7 @@ from animus.procs._proctable import is_alive, kill_run, marked_processes
 from animus.procs._records import RunSummary
 from animus.procs._spec import RUN_ID_PATTERN
 
-log = logging.getLogger("animus.procs")
+_log = logging.getLogger("animus.procs")
 
 
 def _run_ids(runs_dir: Path) -> list[str]:
@@ -90,7 +90,7 @@ def sweep_orphans(runs_dir: Path, known_run_ids: set[str]) -> list[int]:
                     error="killed by the orphan sweep: no owner knew this run",
                 ),
             )
-        log.warning("swept orphan run run_id=%s pids=%s", run_id, sorted(hit))
+        _log.warning("swept orphan run run_id=%s pids=%s", run_id, sorted(hit))
         killed.extend(sorted(hit))
     return killed
 

@@ -20,11 +20,11 @@ DEFAULT_MODELS = {
 }
 
 
-def rid(prefix: str, n: int = 24) -> str:
+def _rid(prefix: str, n: int = 24) -> str:
     return prefix + "".join(random.choice(_B62) for _ in range(n))
 
 
-def thread_id() -> str:
+def _thread_id() -> str:
     """A codex-style UUIDv7 thread id (time-ordered)."""
     ms = int(time.time() * 1000)
     rand = uuid.uuid4().hex
@@ -72,7 +72,7 @@ class Persona:
         return name or step
 
     def new_call_id(self, name: str) -> str:
-        return rid("call_")
+        return _rid("call_")
 
     def finish(self, final_text: str, usage: Usage) -> list[Any]:
         return []
@@ -134,7 +134,7 @@ class ClaudePersona(Persona):
             "service_tier": "standard",
         }
         msg = {
-            "id": rid("msg_01", 22),
+            "id": _rid("msg_01", 22),
             "type": "message",
             "role": "assistant",
             "model": self.model,
@@ -149,7 +149,7 @@ class ClaudePersona(Persona):
         return [self._assistant({"type": "text", "text": text})]
 
     def new_call_id(self, name: str) -> str:
-        return rid("toolu_01", 22)
+        return _rid("toolu_01", 22)
 
     def tool_name(self, step: str, name: str | None) -> str:
         return name or {"write": "Write", "edit": "Edit", "shell": "Bash"}.get(step, step)
@@ -396,12 +396,12 @@ class GeminiPersona(Persona):
         return self.error(msg), 1
 
 
-class OpencodePersona(Persona):
+class _OpencodePersona(Persona):
     tool = "opencode"
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.message_id = rid("msg_", 26)
+        self.message_id = _rid("msg_", 26)
         self.step_has_tools = False
         self.spent_in = self.spent_out = 0
 
@@ -440,7 +440,7 @@ class OpencodePersona(Persona):
         # Each step reports its own tokens; the final step gets the rest of the scripted totals.
         self.spent_in, self.spent_out = self.spent_in + 10, self.spent_out + 5
         done = self._step_finish("tool-calls", Usage(10, 5, 0))
-        self.message_id = rid("msg_", 26)
+        self.message_id = _rid("msg_", 26)
         return [done, self._step_start()]
 
     def text(self, text: str) -> list[Any]:
@@ -488,7 +488,7 @@ class OpencodePersona(Persona):
         return self.error("Rate limit exceeded: 429 Too Many Requests"), 1
 
 
-class AiderPersona(Persona):
+class _AiderPersona(Persona):
     tool = "aider"
 
     def start(self) -> list[Any]:
@@ -532,13 +532,13 @@ class AiderPersona(Persona):
 
 
 PERSONAS: dict[str, type[Persona]] = {
-    p.tool: p for p in (ClaudePersona, CodexPersona, GeminiPersona, OpencodePersona, AiderPersona)
+    p.tool: p for p in (ClaudePersona, CodexPersona, GeminiPersona, _OpencodePersona, _AiderPersona)
 }
 
 
 def new_session_id(tool: str) -> str:
     if tool == "codex":
-        return thread_id()
+        return _thread_id()
     if tool == "opencode":
-        return rid("ses_", 26)
+        return _rid("ses_", 26)
     return str(uuid.uuid4())

@@ -12,7 +12,7 @@ from typing import Any
 
 from animus.agents.fake._personas import ClaudePersona, CodexPersona, GeminiPersona, Persona, Usage
 
-DEFAULT_USAGE = Usage(1200, 85, 0.0123)
+_DEFAULT_USAGE = Usage(1200, 85, 0.0123)
 _DECISION_DEFAULTS = {
     "kind": "phase_decision",
     "verdict": "advance",
@@ -51,7 +51,7 @@ class Runner:
         self.emit(self.persona.tool_result(call_id, tool, args, output, ok))
 
     def totals(self) -> Usage:
-        return self.usage or DEFAULT_USAGE
+        return self.usage or _DEFAULT_USAGE
 
     # -- the script -----------------------------------------------------------------------------
     def run(self, steps: list[Any]) -> int:
