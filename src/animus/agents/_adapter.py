@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from animus.agents._decision import extract_decision
 from animus.agents._events import AgentEvent
-from animus.agents._outcome import Outcome, Tally, looks_rate_limited
+from animus.agents._outcome import Outcome, Tally, _looks_rate_limited
 from animus.agents._profile import AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
@@ -105,7 +105,7 @@ class Adapter:
             detail = f": {reason[:300]}" if status == "failed" and reason else ""
             status, reason = "rate_limited", _rate_limit_reason(tally) + detail
             resets_at = tally.rate_limit.get("resets_at") if tally.rate_limit else None
-        elif status == "failed" and looks_rate_limited(reason):
+        elif status == "failed" and _looks_rate_limited(reason):
             status = "rate_limited"
         elif exit_reason in _KILL_REASONS or (signal is not None and exit_reason != "exited"):
             if not (status == "ok" and tally.result is not None):

@@ -23,7 +23,7 @@ from animus.agents._adapter import (
     prompt_with_system,
 )
 from animus.agents._events import AgentEvent
-from animus.agents._outcome import Tally, looks_rate_limited
+from animus.agents._outcome import Tally, _looks_rate_limited
 from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan
 
 _MONTHS = {
@@ -174,7 +174,7 @@ class CodexAdapter(Adapter):
             err = obj.get("error")
             message = str(err.get("message") if type(err) is dict else err or "turn failed")
             out = [ev.error(message, fatal=True)]
-            if looks_rate_limited(message):
+            if _looks_rate_limited(message):
                 out.append(ev.rate_limit("rejected", parse_reset_time(message)))
             out.append(ev.result(False, f"turn.failed: {message}", state.last_text))
             return out
@@ -184,7 +184,7 @@ class CodexAdapter(Adapter):
                 # Transport retries; the real cause, if any, follows in turn.failed.
                 return [ev.error(message, fatal=False)]
             out = [ev.error(message, fatal=True)]
-            if looks_rate_limited(message):
+            if _looks_rate_limited(message):
                 out.append(ev.rate_limit("rejected", parse_reset_time(message)))
             return out
         return [ev.raw(line)]

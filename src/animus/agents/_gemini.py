@@ -20,7 +20,7 @@ from animus.agents._adapter import (
 )
 from animus.agents._codex import parse_reset_time
 from animus.agents._events import AgentEvent
-from animus.agents._outcome import Tally, looks_rate_limited
+from animus.agents._outcome import Tally, _looks_rate_limited
 from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan
 from animus.domain.errors import InvalidInput
 
@@ -227,4 +227,4 @@ def _settings(profile: AgentProfile, key: str | None) -> dict[str, Any]:
 
 def _quota_error(message: str) -> bool:
     """Gemini's words for a 429: "exhausted your daily quota", RESOURCE_EXHAUSTED, "Quota exceeded", 429."""
-    return looks_rate_limited(message) or any(word in message.lower() for word in _QUOTA_WORDS)
+    return _looks_rate_limited(message) or any(word in message.lower() for word in _QUOTA_WORDS)

@@ -18,7 +18,7 @@ _RATE_LIMIT_RE = re.compile(
 _FINAL_TEXT_CAP = 256 * 1024
 
 
-def looks_rate_limited(message: str) -> bool:
+def _looks_rate_limited(message: str) -> bool:
     return _RATE_LIMIT_RE.search(message) is not None
 
 

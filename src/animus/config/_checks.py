@@ -11,7 +11,7 @@ _TOOL_ONLY = {"command": "command", "script": "scripted", "permission_mode": "cl
 _MODE_ONLY = {"agent": "agent", "command": "command", "manual": "manual"}
 
 
-def cross_check(data: dict[Any, Any], positions: Positions) -> list[Problem]:
+def _cross_check(data: dict[Any, Any], positions: Positions) -> list[Problem]:
     """Every semantic problem of the merged config; robust to values pydantic already rejected."""
     checker = _Checker(data, positions)
     checker.agents()

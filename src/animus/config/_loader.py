@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from animus.config._problems import Mark, Positions, Problem, ProblemList
-from animus.config._yaml import parse_yaml
+from animus.config._yaml import _parse_yaml
 from animus.domain.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def _parse_file(path: Path, label: str, order: int) -> tuple[dict[Any, Any], Pos
         raise ProblemList([Problem(top, f"cannot read the file: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
         raise ProblemList([Problem(top, f"not UTF-8 text (byte {exc.start})")]) from None
-    data, positions = parse_yaml(text, label, order)
+    data, positions = _parse_yaml(text, label, order)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, tuple) else f"a single value ({type(data).__name__})"
         raise ProblemList(
@@ -212,15 +212,15 @@ def _validate(
 ) -> WorkflowConfig | None:
     from pydantic import ValidationError
 
-    from animus.config._checks import cross_check
+    from animus.config._checks import _cross_check
     from animus.config._schema import WorkflowConfig
-    from animus.config._validation import validation_problems
+    from animus.config._validation import _validation_problems
 
     model = None
     try:
         model = WorkflowConfig.model_validate(data)
     except ValidationError as exc:
-        problems.extend(validation_problems(exc, data, positions))
+        problems.extend(_validation_problems(exc, data, positions))
     if cross_checks:
-        problems.extend(cross_check(data, positions))
+        problems.extend(_cross_check(data, positions))
     return model

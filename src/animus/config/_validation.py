@@ -37,7 +37,7 @@ _BOUNDS = {
 _LEFT_TO_CHECKS = {("missing", ("default_workflow",))}
 
 
-def validation_problems(exc: ValidationError, data: Any, positions: Positions) -> list[Problem]:
+def _validation_problems(exc: ValidationError, data: Any, positions: Positions) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):
         problem = _problem(error, data, positions)

@@ -15,7 +15,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
-def parse_yaml(text: str, file: str, order: int = 0) -> tuple[Any, Positions]:
+def _parse_yaml(text: str, file: str, order: int = 0) -> tuple[Any, Positions]:
     """Sequences become tuples, mappings dicts; raises ProblemList with every problem found."""
     try:
         root = yaml.compose(text, Loader=_Loader)

@@ -23,7 +23,7 @@ from animus.git._command import (
 )
 from animus.git._lock import locked
 from animus.git._repo import Repo
-from animus.git._worktree import find_worktree, remove_worktree
+from animus.git._worktree import _find_worktree, remove_worktree
 
 LandStrategy = Literal["merge", "squash", "rebase"]
 LandStatus = Literal["merged", "already_merged", "conflict"]
@@ -99,7 +99,7 @@ def _land_once(
     done = _find_landing(repo, branch_tip, target_tip, land_id)
     if done is not None:
         return LandResult("already_merged", done)
-    holder = find_worktree(repo.root, branch=target)
+    holder = _find_worktree(repo.root, branch=target)
     if holder is not None and holder.prunable:
         run_git(["worktree", "prune"], repo.root)
         holder = None
@@ -264,7 +264,7 @@ def _rebase(repo: Repo, branch: str, branch_tip: str, target_tip: str, scratch: 
     """Replay the task branch on the target tip; the new branch tip, or a conflict (rebase aborted)."""
     if repo.is_ancestor(target_tip, branch_tip):
         return branch_tip
-    holder = find_worktree(repo.root, branch=branch)
+    holder = _find_worktree(repo.root, branch=branch)
     if holder is not None:
         _undo_own_interrupted_rebase(holder.path, branch_tip, target_tip)
         busy = _operation_in_progress(holder.path)
@@ -325,7 +325,7 @@ def _temporary_worktree(repo: Repo, parent: Path, name: str, commit: str) -> Ite
 
 
 def _scratch_dir(repo: Repo, branch: str) -> Path:
-    holder = find_worktree(repo.root, branch=branch)
+    holder = _find_worktree(repo.root, branch=branch)
     if holder is not None:
         return holder.path.parent
     tag = hashlib.sha256(str(repo.root).encode()).hexdigest()[:12]

@@ -88,7 +88,7 @@ def _entry_at(entries: list[WorktreeEntry], path: Path) -> WorktreeEntry | None:
     return next((e for e in entries if _real(e.path) == real), None)
 
 
-def find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | None = None) -> WorktreeEntry | None:
+def _find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | None = None) -> WorktreeEntry | None:
     """The registered worktree at ``path`` or with ``branch`` checked out, if any."""
     want = _real(path) if path is not None else None
     for entry in list_worktrees(repo_root):
@@ -171,7 +171,7 @@ def remove_worktree(
     """
     repo = Repo(Path(repo_root))
     path = Path(worktree_path)
-    entry = find_worktree(repo.root, path=path)
+    entry = _find_worktree(repo.root, path=path)
     removed = False
     if entry is not None:
         if _real(entry.path) == _real(repo.main_worktree):
@@ -197,7 +197,7 @@ def remove_worktree(
         removed = True
     run_git(["worktree", "prune"], repo.root)
     if delete_branch and branch and repo.branch_exists(branch):
-        holder = find_worktree(repo.root, branch=branch)
+        holder = _find_worktree(repo.root, branch=branch)
         if holder is not None:
             raise Conflict(f"branch {branch!r} is checked out at {holder.path}; not deleting it")
         run_git(["branch", "-D", branch], repo.root)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from animus.notify._messages import enrich, items_for, slack_message
+from animus.notify._messages import _enrich, _items_for, slack_message
 from animus.store import outbox
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def scan_events(store: Store, config: WorkflowConfig, now: datetime, project: st
         rows = store.events(cursor, _SCAN_BATCH)
         if not rows:
             return scanned, added
-        items = [item for row in rows for item in items_for(row, notifiers, project)] if notifiers else []
+        items = [item for row in rows for item in _items_for(row, notifiers, project)] if notifiers else []
         cursor = int(rows[-1]["seq"])
         added += outbox.add_outbox(store.conn, items, scanned_to=cursor, now=_iso(now))
         scanned += len(rows)
@@ -97,7 +97,7 @@ def deliver_due(store: Store, config: WorkflowConfig, now: datetime, *, limit: i
                                next_attempt_at=_iso(now), dead=True)
             report.dead += 1
             continue
-        error = _send(notifier, item, enrich(item.payload, store))
+        error = _send(notifier, item, _enrich(item.payload, store))
         if error is None:
             outbox.mark_delivered(store.conn, item.id, attempts=attempts, now=_iso(now))
             report.delivered += 1

@@ -14,7 +14,7 @@ from animus.domain.errors import NotFound, ProcError
 from animus.procs import _rundir as rd
 from animus.procs._proctable import is_alive, terminate_run
 from animus.procs._records import ExitRecord, PidInfo, RunState, RunStatus
-from animus.procs._spec import check_run_id
+from animus.procs._spec import _check_run_id
 
 _log = logging.getLogger("animus.procs")
 
@@ -29,7 +29,7 @@ class RunHandle:
     """One run directory, ``runs_dir/<run_id>/``; every method re-reads the files, so any process may hold one."""
 
     def __init__(self, run_id: str, runs_dir: Path) -> None:
-        self.run_id = check_run_id(run_id)
+        self.run_id = _check_run_id(run_id)
         self.dir = Path(runs_dir) / run_id
         self._real_dir = os.path.realpath(self.dir)
 

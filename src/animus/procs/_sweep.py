@@ -11,7 +11,7 @@ from animus.procs import _rundir as rd
 from animus.procs._handle import RunHandle
 from animus.procs._proctable import is_alive, kill_run, marked_processes
 from animus.procs._records import RunSummary
-from animus.procs._spec import RUN_ID_PATTERN
+from animus.procs._spec import _RUN_ID_PATTERN
 
 _log = logging.getLogger("animus.procs")
 
@@ -21,7 +21,7 @@ def _run_ids(runs_dir: Path) -> list[str]:
         names = os.listdir(runs_dir)
     except OSError:
         return []
-    return sorted(n for n in names if RUN_ID_PATTERN.fullmatch(n) and ".." not in n and (runs_dir / n).is_dir())
+    return sorted(n for n in names if _RUN_ID_PATTERN.fullmatch(n) and ".." not in n and (runs_dir / n).is_dir())
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:

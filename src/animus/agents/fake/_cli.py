@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from animus.agents.fake._personas import DEFAULT_MODELS, PERSONAS, new_session_id
+from animus.agents.fake._personas import _DEFAULT_MODELS, PERSONAS, _new_session_id
 
 ENV_AS = "ANIMUS_FAKE_AS"
 ENV_SCRIPT = "ANIMUS_FAKE_SCRIPT"
@@ -206,7 +206,7 @@ class _Invocation:
     @property
     def model(self) -> str:
         flag = self.flag("--model", "-m") if self.tool != "aider" else self.flag("--model")
-        return flag or DEFAULT_MODELS[self.tool]
+        return flag or _DEFAULT_MODELS[self.tool]
 
     @property
     def session_id(self) -> str:
@@ -214,7 +214,7 @@ class _Invocation:
             return self.resume_id
         if self.tool == "claude" and self.flag("--session-id"):
             return str(self.flag("--session-id"))
-        return new_session_id(self.tool)
+        return _new_session_id(self.tool)
 
 
 def _persona_name(argv0: str, args: list[str]) -> tuple[str, list[str]]:
@@ -293,8 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     _append_ledger(tool, [os.path.basename(sys.argv[0]), *args])
     inv = _Invocation(tool, args)
     persona = PERSONAS[tool](inv.session_id, inv.model, os.getcwd(), inv.prompt)
-    from animus.agents.fake._steps import Runner
+    from animus.agents.fake._steps import _Runner
 
-    code = Runner(persona, inv).run(_load_steps(inv.resume_id is not None))
+    code = _Runner(persona, inv).run(_load_steps(inv.resume_id is not None))
     sys.stdout.flush()
     sys.exit(code)
