@@ -49,7 +49,7 @@ UNEXPORTED_PENDING_ISSUE_10 = {
     "daemon/_info.py": 6, "daemon/_reconcile.py": 1, "daemon/_scheduler.py": 3, "daemon/_server.py": 5,
     "daemon/_status.py": 1, "engine/_executor.py": 2, "engine/_faults.py": 1, "engine/_plan.py": 3,
     "engine/_prompts.py": 5, "engine/_runtime.py": 3, "engine/_steps.py": 8, "engine/_txns.py": 10,
-    "engine/_workflow.py": 6, "git/_command.py": 10, "git/_lock.py": 1, "mcp/_server.py": 1, "procs/_proctable.py": 9,
+    "engine/_workflow.py": 6, "git/_lock.py": 1, "mcp/_server.py": 1, "procs/_proctable.py": 9,
     "procs/_rundir.py": 21, "procs/_supervisor.py": 3, "store/_db.py": 4, "store/_migrations.py": 3,
     "store/_outbox.py": 7, "store/_queue.py": 18, "store/_runs.py": 12, "store/_tasks.py": 12,
 }
