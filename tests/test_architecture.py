@@ -44,14 +44,14 @@ UNEXPORTED_PENDING_ISSUE_10 = {
     "agents/_command.py": 3, "agents/_events.py": 10, "agents/_gemini.py": 1, "agents/_opencode.py": 1,
     "agents/_profile.py": 3, "api/_app.py": 1, "api/_endpoint.py": 11, "api/_events.py": 5, "api/_input.py": 11,
     "api/_openapi.py": 2, "api/_present.py": 12, "api/_queue.py": 7, "api/_runs.py": 14, "api/_status.py": 6,
-    "api/_tasks.py": 9, "api/_token.py": 1, "api/_triggers.py": 4, "config/_problems.py": 9, "config/_schema.py": 16,
-    "config/_template.py": 1, "daemon/_control.py": 1, "daemon/_dispatch.py": 3, "daemon/_follow.py": 1,
-    "daemon/_info.py": 6, "daemon/_reconcile.py": 1, "daemon/_scheduler.py": 3, "daemon/_server.py": 5,
-    "daemon/_status.py": 1, "engine/_executor.py": 2, "engine/_faults.py": 1, "engine/_plan.py": 3,
-    "engine/_prompts.py": 5, "engine/_runtime.py": 3, "engine/_steps.py": 8, "engine/_txns.py": 10,
-    "engine/_workflow.py": 6, "git/_lock.py": 1, "mcp/_server.py": 1, "procs/_proctable.py": 9,
-    "procs/_rundir.py": 21, "procs/_supervisor.py": 3, "store/_db.py": 4, "store/_migrations.py": 3,
-    "store/_outbox.py": 7, "store/_queue.py": 18, "store/_runs.py": 12, "store/_tasks.py": 12,
+    "api/_tasks.py": 9, "api/_token.py": 1, "api/_triggers.py": 4, "config/_schema.py": 16,
+    "daemon/_control.py": 1, "daemon/_dispatch.py": 3, "daemon/_follow.py": 1, "daemon/_info.py": 6,
+    "daemon/_reconcile.py": 1, "daemon/_scheduler.py": 3, "daemon/_server.py": 5, "daemon/_status.py": 1,
+    "engine/_executor.py": 2, "engine/_faults.py": 1, "engine/_plan.py": 3, "engine/_prompts.py": 5,
+    "engine/_runtime.py": 3, "engine/_steps.py": 8, "engine/_txns.py": 10, "engine/_workflow.py": 6,
+    "mcp/_server.py": 1, "procs/_proctable.py": 9, "procs/_rundir.py": 21, "procs/_supervisor.py": 1,
+    "store/_db.py": 4, "store/_migrations.py": 3, "store/_outbox.py": 7, "store/_queue.py": 18, "store/_runs.py": 12,
+    "store/_tasks.py": 12,
 }
 
 # Not process supervision, so not procs' business: a test double that plays a misbehaving agent.

@@ -21,7 +21,7 @@ from animus.git._command import (
     _split_z,
     _with_trailer,
 )
-from animus.git._lock import locked
+from animus.git._lock import _locked
 from animus.git._repo import Repo
 from animus.git._worktree import _find_worktree, remove_worktree
 
@@ -43,7 +43,7 @@ class LandResult:
         return {"status": self.status, "sha": self.sha, "conflict_files": list(self.conflict_files)}
 
 
-@locked
+@_locked
 def land(
     repo_root: Path,
     branch: str,

@@ -40,7 +40,7 @@ def _repo_lock(repo_root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def locked(fn: _F) -> _F:
+def _locked(fn: _F) -> _F:
     """Run ``fn(repo_root, ...)`` under ``repo_lock(repo_root)``."""
 
     @wraps(fn)

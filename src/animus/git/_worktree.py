@@ -11,7 +11,7 @@ from typing import Any
 
 from animus.domain.errors import Conflict, GitError, InvalidInput, NotFound
 from animus.git._command import _out, _run_git
-from animus.git._lock import locked
+from animus.git._lock import _locked
 from animus.git._repo import Repo
 
 BRANCH_PREFIX = "animus/"
@@ -99,7 +99,7 @@ def _find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | N
     return None
 
 
-@locked
+@_locked
 def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_branch: str | None = None) -> Worktree:
     """Make sure ``worktrees_dir/<task_id>`` is a worktree with the task branch checked out.
 
@@ -160,7 +160,7 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
     return Worktree(path, branch, target_sha, created=True)  # a branch made at target_sha forks there
 
 
-@locked
+@_locked
 def remove_worktree(
     repo_root: Path, worktree_path: Path, branch: str | None = None, delete_branch: bool = False
 ) -> bool:
@@ -204,7 +204,7 @@ def remove_worktree(
     return removed
 
 
-@locked
+@_locked
 def prune_worktrees(repo_root: Path) -> None:
     """Forget worktrees whose directories were deleted (``git worktree prune``)."""
     _run_git(["worktree", "prune"], Path(repo_root))

@@ -18,7 +18,7 @@ from animus.procs._env import redact
 from animus.procs._handle import RunHandle
 from animus.procs._proctable import is_alive, start_time
 from animus.procs._spec import RunSpec
-from animus.procs._supervisor import hand_over
+from animus.procs._supervisor import _hand_over
 
 _log = logging.getLogger("animus.procs")
 
@@ -114,7 +114,7 @@ def _start_supervisor(spec: RunSpec, run_dir: Path) -> int:
                 start_new_session=True,
                 close_fds=True,
             )
-        out, _ = proc.communicate(hand_over(job, spec.stdin), timeout=_LAUNCH_DEADLINE_SECS)
+        out, _ = proc.communicate(_hand_over(job, spec.stdin), timeout=_LAUNCH_DEADLINE_SECS)
     except (OSError, subprocess.TimeoutExpired) as exc:
         _fail(run_dir, f"cannot start the supervisor: {exc}")
     text = out.decode("ascii", "replace").strip()

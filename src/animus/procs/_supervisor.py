@@ -43,7 +43,7 @@ def _log(level: str, message: str, **fields: object) -> None:
         pass
 
 
-def which(program: str, path: str | None) -> str:
+def _which(program: str, path: str | None) -> str:
     """The file ``program`` names, searched on the CHILD's PATH the way execvp would."""
     if "/" in program:
         return program
@@ -132,7 +132,7 @@ class _Supervisor:
         env = dict(self.job["env"])
         env[rd.MARKER_RUN_ID] = self.job["run_id"]
         env[rd.MARKER_RUN_DIR] = self.run_dir
-        program = which(self.job["argv"][0], env.get("PATH"))
+        program = _which(self.job["argv"][0], env.get("PATH"))
         os.chdir(self.job["cwd"])
         stdin_w = None
         if self.stdin is None:
@@ -283,7 +283,7 @@ def _read_job(data: bytes) -> tuple[dict[str, Any], bytes | None]:
     return job, stdin if isinstance(stdin, bytes) else None
 
 
-def hand_over(job: dict[str, Any], stdin: bytes | None) -> bytes:
+def _hand_over(job: dict[str, Any], stdin: bytes | None) -> bytes:
     """What ``read_job`` reads: the launcher and the supervisor always come from the same Python."""
     return marshal.dumps({**job, "stdin": stdin})
 
