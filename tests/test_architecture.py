@@ -152,6 +152,7 @@ def layer_violations(layer: str, imported: list[str]) -> list[str]:
 
 
 def test_layers_only_import_downwards() -> None:
+    # DESIGN.md: arrows point only downwards, so each layer can be read and tested without those above.
     problems = []
     for layer, path in _package_files():
         if layer not in RANK:
@@ -207,11 +208,13 @@ def test_the_layer_table_here_and_in_docs_architecture_agree() -> None:
 
 
 def test_every_package_has_a_layer() -> None:
+    # An unranked package would pass the layer rule unchecked.
     packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()}
     assert packages - set(RANK) == set()
 
 
 def test_domain_imports_only_the_standard_library() -> None:
+    # The domain is plain types and state machines that docs and every layer share: no dependencies.
     for path in (SRC / "domain").glob("*.py"):
         for name in _imports(path):
             top = name.split(".")[0]
@@ -432,6 +435,7 @@ def test_the_unexported_ratchet_matches_today(file: str) -> None:
 
 @pytest.mark.parametrize("init", sorted(SRC.rglob("__init__.py")), ids=lambda p: _module_name(p))
 def test_a_package_exports_every_public_name_its_init_binds(init: Path) -> None:
+    # httpx's test_exported_members: what the package namespace offers is exactly what __all__ says.
     exported = _package_all(_module_name(init))
     if not exported:
         return  # no curated surface (animus, cli): nothing to complete
@@ -452,6 +456,7 @@ def _isort_key(name: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("package", sorted(p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()))
 def test_package_exports_are_sorted_and_real(package: str) -> None:
+    # A name in __all__ that is not there breaks `from animus.x import *` and misleads the reader.
     module = importlib.import_module(f"animus.{package}")
     exported = getattr(module, "__all__", None)
     if exported is None:
@@ -466,5 +471,6 @@ def test_package_exports_are_sorted_and_real(package: str) -> None:
 
 
 def test_no_module_exceeds_the_hard_cap_of_600_lines() -> None:
+    # STYLE.md: one concept per module, a few hundred lines each, like Starlette's.
     too_big = {_rel(p): n for p in SRC.rglob("*.py") if (n := len(p.read_text().splitlines())) > 600}
     assert too_big == {}
