@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from animus.config import DEFAULT_TEST_COMMAND
-from animus.config._template import DEMO_TEST_COMMAND
+from animus.config._template import _DEMO_TEST_COMMAND
 
 
 def test_init_writes_a_config_that_validates(repo: Path, animus) -> None:
@@ -116,7 +116,7 @@ def test_every_config_command_has_help_with_an_example(repo: Path, animus) -> No
 def test_demo_tests_command_passes_in_a_plain_repository(repo: Path) -> None:
     # The demo workflow's check must work in any repo: run it for real after a harmless edit.
     (repo / "demo.txt").write_text("hello from the scripted agent\n", encoding="utf-8")
-    result = subprocess.run(list(DEMO_TEST_COMMAND), cwd=repo, capture_output=True, text=True)
+    result = subprocess.run(list(_DEMO_TEST_COMMAND), cwd=repo, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 from animus.agents import _events as ev
 from animus.agents._decision import extract_decision
 from animus.agents._events import AgentEvent
-from animus.agents._outcome import Outcome, Tally, looks_rate_limited
+from animus.agents._outcome import Outcome, Tally, _looks_rate_limited
 from animus.agents._profile import AgentProfile, Invocation, LaunchRequest, SessionPlan
 from animus.config.project import StateLayout
 from animus.domain.errors import InvalidInput
 
-KILL_REASONS = frozenset({"timeout", "idle_timeout", "stopped"})
+_KILL_REASONS = frozenset({"timeout", "idle_timeout", "stopped"})
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 
 
@@ -141,9 +141,9 @@ class Adapter:
             detail = f": {reason[:300]}" if status == "failed" and reason else ""
             status, reason = "rate_limited", _rate_limit_reason(tally) + detail
             resets_at = tally.rate_limit.get("resets_at") if tally.rate_limit else None
-        elif status == "failed" and looks_rate_limited(reason):
+        elif status == "failed" and _looks_rate_limited(reason):
             status = "rate_limited"
-        elif exit_reason in KILL_REASONS or (signal is not None and exit_reason != "exited"):
+        elif exit_reason in _KILL_REASONS or (signal is not None and exit_reason != "exited"):
             if not (status == "ok" and tally.result is not None):
                 status, reason = "killed", _kill_reason(exit_reason, signal)
         elif exit_reason == "supervisor_lost" and status == "ok" and tally.result is None:

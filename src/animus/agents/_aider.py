@@ -16,7 +16,7 @@ _COST_RE = re.compile(r"Cost: \$([\d.]+) message, \$([\d.]+) session\.")
 _TEXT_CAP = 64 * 1024
 
 
-def parse_count(token: str) -> int:
+def _parse_count(token: str) -> int:
     """aider's short counts: "2.3k" → 2300, "12k" → 12000, "1.2M" → 1200000."""
     scale = 1
     if token[-1] in "kK":
@@ -64,8 +64,8 @@ class AiderAdapter(Adapter, tool="aider", binary="aider"):
                 cost = _COST_RE.search(text)
                 return [
                     ev.usage(
-                        parse_count(match.group(1)) + sum(parse_count(g) for g in match.group(2, 3) if g),
-                        parse_count(match.group(4)),
+                        _parse_count(match.group(1)) + sum(_parse_count(g) for g in match.group(2, 3) if g),
+                        _parse_count(match.group(4)),
                         float(cost.group(1)) if cost else None,
                     )
                 ]

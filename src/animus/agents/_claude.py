@@ -19,7 +19,7 @@ from animus.agents._outcome import Tally
 from animus.agents._profile import ANIMUS_MCP_ID, PERMISSION_MODES, Invocation, LaunchRequest, SessionPlan
 from animus.domain.errors import InvalidInput
 
-DEFAULT_MAX_RETRIES = "2"
+_DEFAULT_MAX_RETRIES = "2"
 _ANIMUS_RULE = f"mcp__{ANIMUS_MCP_ID}"
 #: HTTP status of a rate-limit or usage-limit rejection; with API-key auth no rate_limit_event precedes it.
 _HTTP_TOO_MANY_REQUESTS = 429
@@ -98,7 +98,7 @@ class ClaudeAdapter(
             env["ANTHROPIC_API_KEY"] = key
         # Claude Code retries a failed request up to 10 times with backoff (over two minutes for a 401);
         # animus retries whole runs itself, so the CLI only rides out short blips.
-        env.setdefault("CLAUDE_CODE_MAX_RETRIES", request.environ.get("CLAUDE_CODE_MAX_RETRIES") or DEFAULT_MAX_RETRIES)
+        env.setdefault("CLAUDE_CODE_MAX_RETRIES", request.environ.get("CLAUDE_CODE_MAX_RETRIES") or _DEFAULT_MAX_RETRIES)
         if profile.isolate_home:
             env["CLAUDE_CONFIG_DIR"] = str(home)
             dirs.append(home)

@@ -20,7 +20,7 @@ from animus.agents._adapter import (
     prompt_with_system,
 )
 from animus.agents._events import AgentEvent
-from animus.agents._outcome import Tally, looks_rate_limited
+from animus.agents._outcome import Tally, _looks_rate_limited
 from animus.agents._profile import ANIMUS_MCP_ID, Invocation, LaunchRequest, SessionPlan
 
 _MONTHS = {
@@ -155,7 +155,7 @@ class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=Tru
             err = obj.get("error")
             message = str(err.get("message") if type(err) is dict else err or "turn failed")
             out = [ev.error(message, fatal=True)]
-            if looks_rate_limited(message):
+            if _looks_rate_limited(message):
                 out.append(ev.rate_limit("rejected", parse_reset_time(message)))
             out.append(ev.result(False, f"turn.failed: {message}", state.last_text))
             return out
@@ -165,7 +165,7 @@ class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=Tru
                 # Transport retries; the real cause, if any, follows in turn.failed.
                 return [ev.error(message, fatal=False)]
             out = [ev.error(message, fatal=True)]
-            if looks_rate_limited(message):
+            if _looks_rate_limited(message):
                 out.append(ev.rate_limit("rejected", parse_reset_time(message)))
             return out
         return [ev.raw(line)]

@@ -16,7 +16,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "tool_result",
     "usage",
 )
-EXCERPT_CHARS = 2000
+_EXCERPT_CHARS = 2000
 
 
 class AgentEvent(NamedTuple):
@@ -39,7 +39,7 @@ class AgentEvent(NamedTuple):
         return cls(str(data.pop("kind", "raw")), data)
 
 
-def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+def _excerpt(value: Any, limit: int = _EXCERPT_CHARS) -> str:
     """A display-sized string of ``value`` (tool output can be megabytes)."""
     if value is None:
         return ""
@@ -72,7 +72,7 @@ def tool_call(call_id: str, name: str, args: Any) -> AgentEvent:
 
 
 def tool_result(call_id: str, ok: bool, output: Any) -> AgentEvent:
-    return AgentEvent("tool_result", {"id": call_id, "ok": ok, "output": excerpt(output)})
+    return AgentEvent("tool_result", {"id": call_id, "ok": ok, "output": _excerpt(output)})
 
 
 def usage(input_tokens: int, output_tokens: int, cost_usd: float | None = None, *, scope: str = "step") -> AgentEvent:
@@ -98,4 +98,4 @@ def raw(line: bytes | str) -> AgentEvent:
     size = len(line)
     if isinstance(line, bytes):
         line = line.decode("utf-8", "replace")
-    return AgentEvent("raw", {"line": excerpt(line.rstrip("\r\n"), 500), "size": size})
+    return AgentEvent("raw", {"line": _excerpt(line.rstrip("\r\n"), 500), "size": size})

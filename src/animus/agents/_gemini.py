@@ -18,14 +18,14 @@ from animus.agents._adapter import (
 )
 from animus.agents._codex import parse_reset_time
 from animus.agents._events import AgentEvent
-from animus.agents._outcome import Tally, looks_rate_limited
+from animus.agents._outcome import Tally, _looks_rate_limited
 from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, LaunchRequest, SessionPlan
 from animus.domain.errors import InvalidInput
 
-EXIT_AUTH_ERROR = 41
-EXIT_INPUT_ERROR = 42
-EXIT_UNTRUSTED_FOLDER = 55
-EXIT_TURN_LIMIT = 53
+_EXIT_AUTH_ERROR = 41
+_EXIT_INPUT_ERROR = 42
+_EXIT_UNTRUSTED_FOLDER = 55
+_EXIT_TURN_LIMIT = 53
 _QUOTA_WORDS = ("exhausted", "resource_exhausted")
 
 
@@ -164,17 +164,17 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
         return out
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
-        if exit_code == EXIT_AUTH_ERROR:
+        if exit_code == _EXIT_AUTH_ERROR:
             return "failed", (
-                f"authentication error (exit {EXIT_AUTH_ERROR}): no usable auth method; with base_url gemini needs "
+                f"authentication error (exit {_EXIT_AUTH_ERROR}): no usable auth method; with base_url gemini needs "
                 "security.auth.selectedType gemini-api-key in its settings (animus writes it when isolate_home is on)"
             )
-        if exit_code == EXIT_UNTRUSTED_FOLDER:
-            return "failed", f"untrusted working directory (exit {EXIT_UNTRUSTED_FOLDER})"
-        if exit_code == EXIT_INPUT_ERROR:
-            return "failed", f"input error (exit {EXIT_INPUT_ERROR})"
-        if exit_code == EXIT_TURN_LIMIT:
-            return "failed", f"turn limit exceeded (exit {EXIT_TURN_LIMIT})"
+        if exit_code == _EXIT_UNTRUSTED_FOLDER:
+            return "failed", f"untrusted working directory (exit {_EXIT_UNTRUSTED_FOLDER})"
+        if exit_code == _EXIT_INPUT_ERROR:
+            return "failed", f"input error (exit {_EXIT_INPUT_ERROR})"
+        if exit_code == _EXIT_TURN_LIMIT:
+            return "failed", f"turn limit exceeded (exit {_EXIT_TURN_LIMIT})"
         # An error event with severity error fails the run even when a `status: success` result follows.
         fatal = first_error(tally)
         if fatal is not None:
@@ -209,4 +209,4 @@ def _settings(profile: AgentProfile, key: str | None) -> dict[str, Any]:
 
 def _quota_error(message: str) -> bool:
     """Gemini's words for a 429: "exhausted your daily quota", RESOURCE_EXHAUSTED, "Quota exceeded", 429."""
-    return looks_rate_limited(message) or any(word in message.lower() for word in _QUOTA_WORDS)
+    return _looks_rate_limited(message) or any(word in message.lower() for word in _QUOTA_WORDS)

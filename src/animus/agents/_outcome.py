@@ -11,14 +11,14 @@ from animus.agents._decision import Decision, NoDecision
 from animus.agents._events import AgentEvent
 
 OUTCOME_STATUSES: tuple[str, ...] = ("ok", "failed", "rate_limited", "killed")
-RATE_LIMITED_STATUSES = frozenset({"rejected", "exceeded", "limited", "blocked"})
+_RATE_LIMITED_STATUSES = frozenset({"rejected", "exceeded", "limited", "blocked"})
 _RATE_LIMIT_RE = re.compile(
     r"rate[ _-]?limit|usage limit|quota|resource_exhausted|too many requests|\b429\b", re.IGNORECASE
 )
 _FINAL_TEXT_CAP = 256 * 1024
 
 
-def looks_rate_limited(message: str) -> bool:
+def _looks_rate_limited(message: str) -> bool:
     return _RATE_LIMIT_RE.search(message) is not None
 
 
@@ -62,7 +62,7 @@ class Tally:
         elif kind == "error":
             self.errors.append(data)
         elif kind == "rate_limit":
-            if data.get("status") in RATE_LIMITED_STATUSES or self.rate_limit is None:
+            if data.get("status") in _RATE_LIMITED_STATUSES or self.rate_limit is None:
                 if data.get("resets_at") is None and self.rate_limited and self.rate_limit is not None:
                     # A later rejection that names no reset (e.g. claude's HTTP 429 result) keeps the known one.
                     data = {**data, "resets_at": self.rate_limit.get("resets_at")}
@@ -83,7 +83,7 @@ class Tally:
 
     @property
     def rate_limited(self) -> bool:
-        return self.rate_limit is not None and self.rate_limit.get("status") in RATE_LIMITED_STATUSES
+        return self.rate_limit is not None and self.rate_limit.get("status") in _RATE_LIMITED_STATUSES
 
     def tokens(self) -> tuple[int, int, float | None]:
         if self.total is not None:

@@ -113,7 +113,7 @@ def common_options(func: F) -> F:
     )
     @click.pass_context
     @wraps(func)
-    def wrapper(ctx: click.Context, *args: Any, json_flag: bool, project_root_opt: str | None, **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, /, *args: Any, json_flag: bool, project_root_opt: str | None, **kwargs: Any) -> Any:
         app = ctx.find_object(AppContext)
         if app is None:
             app = ctx.ensure_object(AppContext)

@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # an animus bug or an unmapped third-party error: say so, exit 1
         if os.environ.get("ANIMUS_DEBUG"):
             raise
-        err = AnimusError(f"internal error: {type(exc).__name__}: {exc}", hint="set ANIMUS_DEBUG=1 for a traceback")
-        render_error(err, json_output)
+        internal = AnimusError(f"internal error: {type(exc).__name__}: {exc}", hint="set ANIMUS_DEBUG=1 for a traceback")
+        render_error(internal, json_output)
         sys.exit(EXIT_INTERNAL)
     sys.exit(0)
 

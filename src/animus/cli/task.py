@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,8 +11,16 @@ from animus.cli.app import AppContext, common_options, console, example
 from animus.domain.errors import InvalidInput
 from animus.domain.tasks import Priority, Task, TaskStatus, TaskType, parse_enum, parse_task_id
 
+if TYPE_CHECKING:
+    # click 8.2+ types a parameter by its value; the runtime bases stay unsubscripted for click 8.1
+    _ChoiceBase = click.Choice[Any]
+    _ParamTypeBase = click.ParamType[str]
+else:
+    _ChoiceBase = click.Choice
+    _ParamTypeBase = click.ParamType
 
-class EnumChoice(click.Choice):
+
+class EnumChoice(_ChoiceBase):
     """A choice of enum values, case-insensitive, accepting `in-progress` for `in_progress`."""
 
     def __init__(self, enum_cls: type[Any]) -> None:
@@ -25,7 +33,7 @@ class EnumChoice(click.Choice):
         return parse_enum(self.enum_cls, str(value).replace("-", "_") if self.enum_cls is TaskStatus else str(value), (param.opts[0] if param and param.opts else (param.name if param else "value")))
 
 
-class TaskId(click.ParamType):
+class TaskId(_ParamTypeBase):
     name = "TASK-ID"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from animus.config._problems import Mark, Path, Positions, Problem, did_you_mean, where
+from animus.config._problems import _did_you_mean, _Mark, _Path, _Positions, _Problem, _where
 
 _MODES = ("agent", "command", "manual")
 _TOOL_ONLY = {"command": "command", "script": "scripted", "permission_mode": "claude", "allowed_tools": "claude"}
 _MODE_ONLY = {"agent": "agent", "command": "command", "manual": "manual"}
 
 
-def cross_check(data: dict[Any, Any], positions: Positions) -> list[Problem]:
+def _cross_check(data: dict[Any, Any], positions: _Positions) -> list[_Problem]:
     """Every semantic problem of the merged config; robust to values pydantic already rejected."""
     checker = _Checker(data, positions)
     checker.agents()
@@ -30,12 +30,12 @@ def _items(value: Any) -> tuple[Any, ...]:
 
 
 class _Checker:
-    def __init__(self, data: dict[Any, Any], positions: Positions) -> None:
+    def __init__(self, data: dict[Any, Any], positions: _Positions) -> None:
         self.data = data
         self.pos = positions
-        self.problems: list[Problem] = []
-        self._seen: set[tuple[Mark, str]] = set()
-        self._rework_reported: set[Path] = set()  # one report per entry, even when several workflows include it
+        self.problems: list[_Problem] = []
+        self._seen: set[tuple[_Mark, str]] = set()
+        self._rework_reported: set[_Path] = set()  # one report per entry, even when several workflows include it
         self.agent_ids = set(_mapping(data.get("agents")))
         self.phase_ids = set(_mapping(data.get("phases")))
         self.server_ids = set(_mapping(data.get("mcp_servers")))
@@ -46,14 +46,14 @@ class _Checker:
             if isinstance(wid, str):
                 self.workflow_index.setdefault(wid, i)
 
-    def add(self, mark: Mark, message: str) -> None:
+    def add(self, mark: _Mark, message: str) -> None:
         if (mark, message) not in self._seen:
             self._seen.add((mark, message))
-            self.problems.append(Problem(mark, message))
+            self.problems.append(_Problem(mark, message))
 
-    def unknown(self, kind: str, ident: str, known: set[str], path: Path, context: str, key: bool = False) -> None:
+    def unknown(self, kind: str, ident: str, known: set[str], path: _Path, context: str, key: bool = False) -> None:
         mark = self.pos.key_mark(path) if key else self.pos.value_mark(path)
-        suggestion = did_you_mean(ident, sorted(known))
+        suggestion = _did_you_mean(ident, sorted(known))
         if not suggestion:
             suggestion = f" (defined: {', '.join(sorted(known))})" if known else f" (no {kind}s are defined)"
         self.add(mark, f"unknown {kind} {ident!r} in {context}{suggestion}")
@@ -63,7 +63,7 @@ class _Checker:
         for aid, agent in _mapping(self.data.get("agents")).items():
             if not isinstance(agent, dict):
                 continue
-            path: Path = ("agents", aid)
+            path: _Path = ("agents", aid)
             tool = agent.get("tool")
             if tool == "command" and agent.get("command") is None:
                 self.add(
@@ -93,7 +93,7 @@ class _Checker:
             if not isinstance(phase, dict) or phase.get("mode") not in _MODES:
                 continue
             mode = phase["mode"]
-            path: Path = ("phases", pid)
+            path: _Path = ("phases", pid)
             for key, only in _MODE_ONLY.items():
                 if mode != only and phase.get(key) is not None:
                     self.add(
@@ -116,7 +116,7 @@ class _Checker:
         for i, wf in enumerate(self.workflow_list):
             if not isinstance(wf, dict):
                 continue
-            name = where(("workflows", i), self.data)
+            name = _where(("workflows", i), self.data)
             for j, entry in enumerate(_items(wf.get("phases"))):
                 self.entry(entry, ("workflows", i, "phases", j), name)
         self.cycles()
@@ -124,7 +124,7 @@ class _Checker:
             self.rework_order(wid)
         self.default_workflow()
 
-    def entry(self, entry: Any, path: Path, name: str) -> None:
+    def entry(self, entry: Any, path: _Path, name: str) -> None:
         if isinstance(entry, str):
             if entry not in self.phase_ids:
                 self.unknown("phase", entry, self.phase_ids, path, name)
@@ -148,9 +148,9 @@ class _Checker:
                     f"rework target of {name}",
                 )
 
-    def refs(self, wid: str) -> list[tuple[str, Path]]:
+    def refs(self, wid: str) -> list[tuple[str, _Path]]:
         i = self.workflow_index[wid]
-        out: list[tuple[str, Path]] = []
+        out: list[tuple[str, _Path]] = []
         for j, entry in enumerate(_items(self.workflow_list[i].get("phases"))):
             if (
                 isinstance(entry, dict)
@@ -183,12 +183,12 @@ class _Checker:
             if wid not in state:
                 visit(wid)
 
-    def expand(self, wid: str, active: tuple[str, ...] = ()) -> list[tuple[str, str | None, Path]]:
+    def expand(self, wid: str, active: tuple[str, ...] = ()) -> list[tuple[str, str | None, _Path]]:
         """(phase id, rework target, path of the target) for each expanded entry; cycles cut."""
         i = self.workflow_index[wid]
-        out: list[tuple[str, str | None, Path]] = []
+        out: list[tuple[str, str | None, _Path]] = []
         for j, entry in enumerate(_items(self.workflow_list[i].get("phases"))):
-            path: Path = ("workflows", i, "phases", j)
+            path: _Path = ("workflows", i, "phases", j)
             if isinstance(entry, str):
                 out.append((entry, None, path))
             elif isinstance(entry, dict) and "workflow_ref" in entry:
@@ -238,8 +238,8 @@ class _Checker:
             for i, item in enumerate(_items(self.data.get(section))):
                 if not isinstance(item, dict):
                     continue
-                path: Path = (section, i)
-                name = where(path, self.data)
+                path: _Path = (section, i)
+                name = _where(path, self.data)
                 ref = item.get("workflow_ref")
                 if isinstance(ref, str) and ref not in known:
                     self.unknown("workflow", ref, known, (*path, "workflow_ref"), f"workflow_ref of {name}")

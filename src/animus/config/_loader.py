@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from animus.config._problems import Mark, Positions, Problem, ProblemList
-from animus.config._yaml import parse_yaml
+from animus.config._problems import _Mark, _Positions, _Problem, _ProblemList
+from animus.config._yaml import _parse_yaml
 from animus.domain.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from animus.config.project import Project
 
 CONFIG_RELPATH = ".animus/workflows.yaml"
-EXTRA_CONFIG_GLOB = ".animus/workflows/*.yaml"
+_EXTRA_CONFIG_GLOB = ".animus/workflows/*.yaml"
 
 _BY_ID_MAPS = ("agents", "phases", "mcp_servers")
 _BY_ID_LISTS = {"workflows": "workflow", "schedules": "schedule", "triggers": "trigger"}
@@ -28,7 +28,7 @@ def load_config(project: Project) -> WorkflowConfig:
     paths = discover_config_files(project.root)
     if not paths:
         raise NotFound(
-            f"no workflow configuration in {project.root}: neither {CONFIG_RELPATH} nor {EXTRA_CONFIG_GLOB} exists",
+            f"no workflow configuration in {project.root}: neither {CONFIG_RELPATH} nor {_EXTRA_CONFIG_GLOB} exists",
             hint="run `animus init` to write a commented default, then `animus config validate`",
         )
     return load_config_files(paths, project.root)
@@ -46,14 +46,14 @@ def discover_config_files(root: Path) -> list[Path]:
 def load_config_files(paths: Iterable[str | os.PathLike[str]], root: str | os.PathLike[str]) -> WorkflowConfig:
     """Run steps 2–5 over ``paths`` in order (later files override earlier ones by id)."""
     root_path = Path(root)
-    problems: list[Problem] = []
-    parsed: list[tuple[dict[Any, Any], Positions]] = []
+    problems: list[_Problem] = []
+    parsed: list[tuple[dict[Any, Any], _Positions]] = []
     for order, raw_path in enumerate(paths):
         path = Path(raw_path)
         label = _label(path, root_path)
         try:
             parsed.append(_parse_file(path, label, order))
-        except ProblemList as exc:
+        except _ProblemList as exc:
             problems.extend(exc.problems)
     # Cross-file checks would only echo a broken file's absence, so they wait for every file to parse.
     parsed_all = not problems
@@ -81,27 +81,27 @@ def _label(path: Path, root: Path) -> str:
 
 
 # -- 2. parse with positions -----------------------------------------------------------------------
-def _parse_file(path: Path, label: str, order: int) -> tuple[dict[Any, Any], Positions]:
-    top = Mark(order, label, 1, 1)
+def _parse_file(path: Path, label: str, order: int) -> tuple[dict[Any, Any], _Positions]:
+    top = _Mark(order, label, 1, 1)
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise ProblemList([Problem(top, f"cannot read the file: {exc.strerror or exc}")]) from None
+        raise _ProblemList([_Problem(top, f"cannot read the file: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
-        raise ProblemList([Problem(top, f"not UTF-8 text (byte {exc.start})")]) from None
-    data, positions = parse_yaml(text, label, order)
+        raise _ProblemList([_Problem(top, f"not UTF-8 text (byte {exc.start})")]) from None
+    data, positions = _parse_yaml(text, label, order)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, tuple) else f"a single value ({type(data).__name__})"
-        raise ProblemList(
-            [Problem(top, f"the file must be a mapping of keys (agents, phases, workflows, …), got {kind}")]
+        raise _ProblemList(
+            [_Problem(top, f"the file must be a mapping of keys (agents, phases, workflows, …), got {kind}")]
         )
     return data, positions
 
 
 # -- 3. merge --------------------------------------------------------------------------------------
-def _merge(files: list[tuple[dict[Any, Any], Positions]], problems: list[Problem]) -> tuple[dict[Any, Any], Positions]:
+def _merge(files: list[tuple[dict[Any, Any], _Positions]], problems: list[_Problem]) -> tuple[dict[Any, Any], _Positions]:
     merged: dict[Any, Any] = {}
-    positions = Positions()
+    positions = _Positions()
     for data, pos in files:
         positions.values.setdefault((), pos.values[()])
         for key, value in data.items():
@@ -121,11 +121,11 @@ def _merge(files: list[tuple[dict[Any, Any], Positions]], problems: list[Problem
                 merged[key] = value
                 positions.replace_prefix((key,), pos)
     if not files:
-        positions.values[()] = Mark(0, CONFIG_RELPATH, 1, 1)
+        positions.values[()] = _Mark(0, CONFIG_RELPATH, 1, 1)
     return merged, positions
 
 
-def _copy_own(positions: Positions, pos: Positions, path: tuple[Any, ...]) -> None:
+def _copy_own(positions: _Positions, pos: _Positions, path: tuple[Any, ...]) -> None:
     for mine, theirs in ((positions.keys, pos.keys), (positions.values, pos.values)):
         if path in theirs:
             mine[path] = theirs[path]
@@ -135,22 +135,22 @@ def _merge_list(
     key: str,
     current: tuple[Any, ...],
     incoming: tuple[Any, ...],
-    pos: Positions,
-    positions: Positions,
-    problems: list[Problem],
+    pos: _Positions,
+    positions: _Positions,
+    problems: list[_Problem],
 ) -> tuple[Any, ...]:
     items = list(current)
     index = {
         item["id"]: i for i, item in enumerate(items) if isinstance(item, dict) and isinstance(item.get("id"), str)
     }
-    first_here: dict[str, Mark] = {}
+    first_here: dict[str, _Mark] = {}
     for j, item in enumerate(incoming):
         ident = item.get("id") if isinstance(item, dict) else None
         if isinstance(ident, str):
             if ident in first_here:
                 seen = first_here[ident]
                 problems.append(
-                    Problem(
+                    _Problem(
                         pos.value_mark((key, j, "id")),
                         f"duplicate {_BY_ID_LISTS[key]} id {ident!r} (first defined at line {seen.line}, column {seen.col})",
                     )
@@ -170,7 +170,7 @@ def _merge_list(
 
 
 def _merge_per_key(
-    target: dict[Any, Any], incoming: dict[Any, Any], path: tuple[Any, ...], pos: Positions, positions: Positions
+    target: dict[Any, Any], incoming: dict[Any, Any], path: tuple[Any, ...], pos: _Positions, positions: _Positions
 ) -> None:
     for key, value in incoming.items():
         sub = (*path, key)
@@ -208,19 +208,19 @@ def _fill_defaults(data: dict[Any, Any]) -> None:
 
 # -- 5. validate -----------------------------------------------------------------------------------
 def _validate(
-    data: dict[Any, Any], positions: Positions, problems: list[Problem], *, cross_checks: bool
+    data: dict[Any, Any], positions: _Positions, problems: list[_Problem], *, cross_checks: bool
 ) -> WorkflowConfig | None:
     from pydantic import ValidationError
 
-    from animus.config._checks import cross_check
+    from animus.config._checks import _cross_check
     from animus.config._schema import WorkflowConfig
-    from animus.config._validation import validation_problems
+    from animus.config._validation import _validation_problems
 
     model = None
     try:
         model = WorkflowConfig.model_validate(data)
     except ValidationError as exc:
-        problems.extend(validation_problems(exc, data, positions))
+        problems.extend(_validation_problems(exc, data, positions))
     if cross_checks:
-        problems.extend(cross_check(data, positions))
+        problems.extend(_cross_check(data, positions))
     return model

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # A path into the document: mapping keys (usually str) and sequence indexes (int).
-Path = tuple[object, ...]
+_Path = tuple[object, ...]
 
 
 @dataclass(frozen=True, order=True)
-class Mark:
+class _Mark:
     """A 1-based position in one configuration file; ``order`` is the file's load order."""
 
     order: int
@@ -21,10 +21,10 @@ class Mark:
 
 
 @dataclass(frozen=True, order=True)
-class Problem:
+class _Problem:
     """One configuration problem; sorts by file load order, line, column."""
 
-    mark: Mark
+    mark: _Mark
     message: str
 
     def render(self) -> str:
@@ -32,21 +32,21 @@ class Problem:
 
 
 @dataclass
-class Positions:
+class _Positions:
     """Side table: where each path's key and value start in the source files."""
 
-    keys: dict[Path, Mark] = field(default_factory=dict)
-    values: dict[Path, Mark] = field(default_factory=dict)
+    keys: dict[_Path, _Mark] = field(default_factory=dict)
+    values: dict[_Path, _Mark] = field(default_factory=dict)
 
-    def value_mark(self, path: Path) -> Mark:
+    def value_mark(self, path: _Path) -> _Mark:
         """The value at ``path``, else the nearest enclosing value that has a position."""
         for n in range(len(path), -1, -1):
             mark = self.values.get(path[:n])
             if mark is not None:
                 return mark
-        return Mark(0, "<config>", 1, 1)
+        return _Mark(0, "<config>", 1, 1)
 
-    def key_mark(self, path: Path) -> Mark:
+    def key_mark(self, path: _Path) -> _Mark:
         """The key that names ``path`` (the item itself for sequence items), else its nearest parent's."""
         for n in range(len(path), -1, -1):
             sub = path[:n]
@@ -55,9 +55,9 @@ class Positions:
                 mark = self.values.get(sub)
             if mark is not None:
                 return mark
-        return Mark(0, "<config>", 1, 1)
+        return _Mark(0, "<config>", 1, 1)
 
-    def replace_prefix(self, prefix: Path, source: Positions, source_prefix: Path | None = None) -> None:
+    def replace_prefix(self, prefix: _Path, source: _Positions, source_prefix: _Path | None = None) -> None:
         """Drop every position under ``prefix`` and copy ``source``'s under ``source_prefix`` there."""
         src = prefix if source_prefix is None else source_prefix
         for table in (self.keys, self.values):
@@ -69,15 +69,15 @@ class Positions:
                     mine[prefix + path[len(src) :]] = mark
 
 
-class ProblemList(Exception):
+class _ProblemList(Exception):
     """Internal carrier of problems between pipeline steps (the public error is ConfigError)."""
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    def __init__(self, problems: Iterable[_Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(p.render() for p in self.problems))
 
 
-def did_you_mean(word: object, candidates: Iterable[str]) -> str:
+def _did_you_mean(word: object, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for a close match, else ``""``."""
     if not isinstance(word, str):
         return ""
@@ -85,7 +85,7 @@ def did_you_mean(word: object, candidates: Iterable[str]) -> str:
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
-def show_value(value: object, limit: int = 40) -> str:
+def _show_value(value: object, limit: int = 40) -> str:
     """A short, safe rendering of a user value for a message."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + "...'"
@@ -95,7 +95,7 @@ _MAP_LABELS = {"agents": "agent", "phases": "phase", "mcp_servers": "MCP server"
 _LIST_LABELS = {"workflows": "workflow", "schedules": "schedule", "triggers": "trigger"}
 
 
-def where(path: Path, data: object) -> str:
+def _where(path: _Path, data: object) -> str:
     """A reader's name for ``path``: ``decision_contract.max_risk of phase 'review'``."""
     if not path:
         return "the top level"
@@ -103,7 +103,7 @@ def where(path: Path, data: object) -> str:
     if head in _MAP_LABELS and len(path) >= 2:
         base, rest = f"{_MAP_LABELS[str(head)]} {path[1]!r}", path[2:]
     elif head in _LIST_LABELS and len(path) >= 2:
-        item = lookup(data, path[:2])
+        item = _lookup(data, path[:2])
         ident = item.get("id") if isinstance(item, dict) else None
         base = f"{_LIST_LABELS[str(head)]} {ident!r}" if isinstance(ident, str) else f"{head}[{path[1]}]"
         rest = path[2:]
@@ -115,7 +115,7 @@ def where(path: Path, data: object) -> str:
     return f"{dotted} of {base}"
 
 
-def lookup(data: object, path: Path) -> object:
+def _lookup(data: object, path: _Path) -> object:
     """The raw value at ``path``, or None when the path does not exist."""
     node = data
     for part in path:

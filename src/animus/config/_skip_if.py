@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-SKIP_FIELDS = ("labels", "priority", "type")
-TASK_TYPES = ("feature", "bugfix", "refactor", "docs", "test", "chore")
-PRIORITIES = ("critical", "high", "medium", "low")
+_SKIP_FIELDS = ("labels", "priority", "type")
+_TASK_TYPES = ("feature", "bugfix", "refactor", "docs", "test", "chore")
+_PRIORITIES = ("critical", "high", "medium", "low")
 
 _EXPR = re.compile(
     r"""^\s*(?P<field>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op>==|!=)\s*
@@ -42,14 +42,14 @@ def parse_skip_if(text: str) -> SkipCondition:
     if match is None:
         raise ValueError(
             f"cannot parse skip_if expression {text!r}: expected '<field> == <value>' or '<field> != <value>' "
-            f"with field one of {', '.join(SKIP_FIELDS)}"
+            f"with field one of {', '.join(_SKIP_FIELDS)}"
         )
     name = match["field"]
     field = name[len("task.") :] if name.startswith("task.") else name
-    if field not in SKIP_FIELDS:
-        raise ValueError(f"unknown skip_if field {name!r} (allowed: {', '.join(SKIP_FIELDS)}; 'task.' prefix optional)")
+    if field not in _SKIP_FIELDS:
+        raise ValueError(f"unknown skip_if field {name!r} (allowed: {', '.join(_SKIP_FIELDS)}; 'task.' prefix optional)")
     value = next(v for v in (match["sq"], match["dq"], match["bare"]) if v is not None)
-    allowed = {"type": TASK_TYPES, "priority": PRIORITIES}.get(field)
+    allowed = {"type": _TASK_TYPES, "priority": _PRIORITIES}.get(field)
     if allowed is not None and value not in allowed:
         raise ValueError(f"skip_if {field} value {value!r} is never a task {field} (allowed: {', '.join(allowed)})")
     return SkipCondition(field=field, op=match["op"], value=value)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
 # Passes in any repository with no dependencies: git refuses whitespace errors and leftover
 # conflict markers in the uncommitted changes, which the scripted demo agent never produces.
-DEMO_TEST_COMMAND = ("git", "diff", "--check", "HEAD")
+_DEMO_TEST_COMMAND = ("git", "diff", "--check", "HEAD")
 
 _TEMPLATE = """\
 # animus workflow configuration — reference: docs/configuration.md, concepts: docs/workflows.md
@@ -105,7 +105,7 @@ daemon:
 def render_default_config(test_command: Sequence[str] | None = None) -> str:
     """The default file; ``test_command`` is the ``tests`` phase argv (default: pytest)."""
     argv = tuple(test_command) if test_command else DEFAULT_TEST_COMMAND
-    return _TEMPLATE.format(test_argv=_flow_list(argv), demo_argv=_flow_list(DEMO_TEST_COMMAND))
+    return _TEMPLATE.format(test_argv=_flow_list(argv), demo_argv=_flow_list(_DEMO_TEST_COMMAND))
 
 
 def _flow_list(argv: Sequence[str]) -> str:

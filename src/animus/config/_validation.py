@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
 
-from animus.config._problems import Path, Positions, Problem, did_you_mean, lookup, show_value, where
+from animus.config._problems import _did_you_mean, _lookup, _Path, _Positions, _Problem, _show_value, _where
 from animus.config._schema import ENTRY_SHAPE, TRIGGER_TYPES, WorkflowConfig
 
 _NOUNS = {
@@ -37,7 +37,7 @@ _BOUNDS = {
 _LEFT_TO_CHECKS = {("missing", ("default_workflow",))}
 
 
-def validation_problems(exc: ValidationError, data: Any, positions: Positions) -> list[Problem]:
+def _validation_problems(exc: ValidationError, data: Any, positions: _Positions) -> list[_Problem]:
     problems = []
     for error in exc.errors(include_url=False):
         problem = _problem(error, data, positions)
@@ -46,46 +46,46 @@ def validation_problems(exc: ValidationError, data: Any, positions: Positions) -
     return problems
 
 
-def _problem(error: Any, data: Any, positions: Positions) -> Problem | None:
+def _problem(error: Any, data: Any, positions: _Positions) -> _Problem | None:
     kind: str = error["type"]
     path, parent, is_key = _walk(tuple(error["loc"]))
     if (kind, path) in _LEFT_TO_CHECKS:
         return None
-    if kind == "too_short" and lookup(data, path):
+    if kind == "too_short" and _lookup(data, path):
         return None  # pydantic counts only the valid items; the invalid ones have their own errors
     ctx = error.get("ctx") or {}
     value = error.get("input")
     if kind == "extra_forbidden":
         key = path[-1]
         allowed = sorted(parent.model_fields) if _is_model(parent) else []
-        hint = did_you_mean(key, allowed) or (f" (allowed: {', '.join(allowed)})" if allowed else "")
-        owner = where(path[:-1], data)
+        hint = _did_you_mean(key, allowed) or (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        owner = _where(path[:-1], data)
         place = "at the top level" if owner == "the top level" else f"in {owner}"
-        return Problem(positions.key_mark(path), f"unknown key {show_value(key)} {place}{hint}")
+        return _Problem(positions.key_mark(path), f"unknown key {_show_value(key)} {place}{hint}")
     if kind == "missing":
-        owner = where(path[:-1], data)
+        owner = _where(path[:-1], data)
         owner = "the configuration" if owner == "the top level" else owner
-        return Problem(positions.key_mark(path[:-1]), f"{owner} is missing required key {path[-1]!r}")
+        return _Problem(positions.key_mark(path[:-1]), f"{owner} is missing required key {path[-1]!r}")
     if kind == "union_tag_not_found":
-        return Problem(
+        return _Problem(
             positions.key_mark(path),
-            f"{where(path, data)} is missing required key 'type' (one of: {', '.join(TRIGGER_TYPES)})",
+            f"{_where(path, data)} is missing required key 'type' (one of: {', '.join(TRIGGER_TYPES)})",
         )
     if kind == "union_tag_invalid":
         tpath = (*path, "type")
-        return Problem(
+        return _Problem(
             positions.value_mark(tpath),
-            f"invalid value {show_value(ctx.get('tag'))} for {where(tpath, data)} (allowed: {', '.join(TRIGGER_TYPES)})",
+            f"invalid value {_show_value(ctx.get('tag'))} for {_where(tpath, data)} (allowed: {', '.join(TRIGGER_TYPES)})",
         )
     mark = positions.key_mark(path) if is_key else positions.value_mark(path)
-    subject = f"key {show_value(path[-1])} of {where(path[:-1], data)}" if is_key else where(path, data)
-    return Problem(mark, _message(kind, error["msg"], ctx, value, subject, path, data))
+    subject = f"key {_show_value(path[-1])} of {_where(path[:-1], data)}" if is_key else _where(path, data)
+    return _Problem(mark, _message(kind, error["msg"], ctx, value, subject, path, data))
 
 
-def _message(kind: str, msg: str, ctx: dict[str, Any], value: Any, subject: str, path: Path, data: Any) -> str:
+def _message(kind: str, msg: str, ctx: dict[str, Any], value: Any, subject: str, path: _Path, data: Any) -> str:
     if kind == "literal_error":
         allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        return f"invalid value {show_value(value)} for {subject} (allowed: {', '.join(allowed)})"
+        return f"invalid value {_show_value(value)} for {subject} (allowed: {', '.join(allowed)})"
     if kind in _NOUNS:
         noun = _NOUNS[kind]
         text = f"{subject} must be {noun}, got {_got(value)}"
@@ -94,7 +94,7 @@ def _message(kind: str, msg: str, ctx: dict[str, Any], value: Any, subject: str,
         return text
     if kind in _BOUNDS:
         name, op = _BOUNDS[kind]
-        return f"{subject} must be {op} {ctx.get(name)}, got {show_value(value)}"
+        return f"{subject} must be {op} {ctx.get(name)}, got {_show_value(value)}"
     if kind == "too_short":
         need = ctx.get("min_length", 1)
         return f"{subject} must not be empty" if need == 1 else f"{subject} must have at least {need} items"
@@ -121,7 +121,7 @@ def _got(value: Any) -> str:
     if isinstance(value, int | float):
         return f"a number ({value})"
     if isinstance(value, str):
-        return f"a string ({show_value(value)})"
+        return f"a string ({_show_value(value)})"
     if isinstance(value, tuple | list):
         return "a list"
     if isinstance(value, dict):
@@ -132,7 +132,7 @@ def _got(value: Any) -> str:
 
 
 # -- walking pydantic's ``loc`` alongside the model types ------------------------------------------
-def _walk(loc: tuple[Any, ...]) -> tuple[Path, Any, bool]:
+def _walk(loc: tuple[Any, ...]) -> tuple[_Path, Any, bool]:
     """``loc`` without union tags, the type holding the last element, and whether it names a key."""
     tp: Any = WorkflowConfig
     parent: Any = None

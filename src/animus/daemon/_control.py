@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -75,20 +74,20 @@ def stop_daemon(state_dir: Path, *, drain: bool = False, timeout: float = 30.0) 
     if info is None:
         return {"running": False, "stopped": False, "pid": None}
     started = time.monotonic()
-    os.kill(info.pid, signal.SIGUSR1 if drain else signal.SIGTERM)
+    procs.signal_process(info.pid, signal.SIGUSR1 if drain else signal.SIGTERM)
     steps = []
     if _wait_gone(info, timeout):
         return {"running": True, "stopped": True, "pid": info.pid, "drained": drain, "forced": False,
                 "waited_secs": round(time.monotonic() - started, 2)}
     if drain:
         steps.append("drain timed out; sent SIGTERM")
-        os.kill(info.pid, signal.SIGTERM)
+        procs.signal_process(info.pid, signal.SIGTERM)
         if _wait_gone(info, 30.0):
             return {"running": True, "stopped": True, "pid": info.pid, "drained": False, "forced": False, "notes": steps,
                     "waited_secs": round(time.monotonic() - started, 2)}
     steps.append("did not exit; sent SIGKILL (runs resume at the next start)")
     try:
-        os.kill(info.pid, signal.SIGKILL)
+        procs.signal_process(info.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     _wait_gone(info, 10.0)

@@ -20,6 +20,7 @@ from animus import procs
 from animus.config.project import StateLayout
 from animus.domain.errors import Conflict
 from animus.engine._steps import EngineContext
+from animus.store import sqlite_engine
 
 ENGINE_VERSION = "animus-engine-1"
 # DBOS's workflow statuses as the engine reads them (``workflow_status.status``).
@@ -111,38 +112,17 @@ def start_engine(ctx: EngineContext, *, log_file: Path | None = None) -> Any:
         config={
             "name": APP_NAME,
             "system_database_url": url,
-            "system_database_engine": _sqlite_engine(url) if sqlite else None,
+            "system_database_engine": sqlite_engine(url) if sqlite else None,
             "application_version": ENGINE_VERSION,
             "executor_id": executor_id(ctx.state_dir),
             "log_level": "WARNING",
             "notification_listener_polling_interval_sec": 0.1,
         }
     )
-    ds = SQLAlchemyDatasource.create(url, engine=_sqlite_engine(url) if sqlite else None)
+    ds = SQLAlchemyDatasource.create(url, engine=sqlite_engine(url) if sqlite else None)
     workflow = register(ds, current_context)
     DBOS.launch()
     return workflow
-
-
-def _sqlite_engine(url: str) -> Any:
-    """A SQLite engine with DBOS's own connection settings plus ``synchronous=NORMAL``.
-
-    In WAL mode NORMAL never loses a committed transaction when a process is killed (our promise:
-    kill -9 at any moment); it skips the fsync per commit, which matters on real disks.
-    Only an OS crash or power loss can drop the last commits, as docs/operations.md says.
-    """
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = "IMMEDIATE"
-        dbapi_conn.execute("PRAGMA busy_timeout=30000")
-        dbapi_conn.execute("PRAGMA foreign_keys=ON")
-        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-
-    return engine
 
 
 def stop_engine() -> None:

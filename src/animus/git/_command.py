@@ -10,11 +10,11 @@ from animus.domain.errors import GitError, SpawnError, Unavailable
 from animus.procs import ProgramResult, run_program
 
 #: Local git operations; network operations pass their own, longer timeout.
-DEFAULT_TIMEOUT = 120.0
-NETWORK_TIMEOUT = 300.0
+_DEFAULT_TIMEOUT = 120.0
+_NETWORK_TIMEOUT = 300.0
 
-DEFAULT_NAME = "animus"
-DEFAULT_EMAIL = "animus@localhost"
+_DEFAULT_NAME = "animus"
+_DEFAULT_EMAIL = "animus@localhost"
 
 # Inherited from a git hook or a user's shell, these would point every command at another repository.
 _REPO_ENV = (
@@ -34,7 +34,7 @@ _REPO_ENV = (
 )
 
 
-def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def _git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for git: no inherited repository pointers, English messages, never a prompt."""
     env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
     env.update(
@@ -54,7 +54,7 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_git(
+def _run_git(
     args: Sequence[str],
     cwd: Path,
     *,
@@ -62,7 +62,7 @@ def run_git(
     config: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     input_text: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> ProgramResult:
     """Run ``git [-c k=v ...] <args>`` in ``cwd``; with ``check`` a non-zero exit raises GitError."""
     argv = ["git"]
@@ -70,7 +70,7 @@ def run_git(
         argv += ["-c", item]
     argv += list(args)
     try:
-        result = run_program(argv, cwd=cwd, env=git_env(env), timeout=timeout, input_text=input_text)
+        result = run_program(argv, cwd=cwd, env=_git_env(env), timeout=timeout, input_text=input_text)
     except SpawnError as exc:
         if not Path(cwd).is_dir():
             raise GitError(f"cannot run git in {cwd}: the directory does not exist") from exc
@@ -78,11 +78,11 @@ def run_git(
     if result.timed_out:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s in {cwd}", details={"argv": argv})
     if check and result.returncode != 0:
-        raise git_failure(result, cwd)
+        raise _git_failure(result, cwd)
     return result
 
 
-def git_failure(result: ProgramResult, cwd: Path, what: str | None = None) -> GitError:
+def _git_failure(result: ProgramResult, cwd: Path, what: str | None = None) -> GitError:
     """A GitError carrying git's own words (the last lines of stderr) and, where known, a remedy."""
     sub = next((a for a in result.argv[1:] if not a.startswith("-") and "=" not in a), "?")
     text = (result.stderr.strip() or result.stdout.strip()).splitlines()
@@ -97,47 +97,47 @@ def git_failure(result: ProgramResult, cwd: Path, what: str | None = None) -> Gi
     )
 
 
-def out(args: Sequence[str], cwd: Path, *, input_text: str | None = None, config: Sequence[str] = ()) -> str:
+def _out(args: Sequence[str], cwd: Path, *, input_text: str | None = None, config: Sequence[str] = ()) -> str:
     """stdout of a git command that must succeed, without the trailing newline."""
-    return run_git(args, cwd, input_text=input_text, config=config).stdout.rstrip("\n")
+    return _run_git(args, cwd, input_text=input_text, config=config).stdout.rstrip("\n")
 
 
-def ok(args: Sequence[str], cwd: Path) -> bool:
+def _ok(args: Sequence[str], cwd: Path) -> bool:
     """Whether a git query command exits 0 (for yes/no questions such as ``--is-ancestor``)."""
-    return run_git(args, cwd, check=False).returncode == 0
+    return _run_git(args, cwd, check=False).returncode == 0
 
 
-def split_z(text: str) -> list[str]:
+def _split_z(text: str) -> list[str]:
     """Split ``-z`` output into its non-empty fields."""
     return [part for part in text.split("\0") if part]
 
 
-def identity_config(cwd: Path) -> list[str]:
+def _identity_config(cwd: Path) -> list[str]:
     """``-c user.name=… -c user.email=…`` for whichever of the two the repository does not configure.
 
     The user's own configuration is never written; the fallback lives only on animus's command line.
     """
     result: list[str] = []
     for key, env_keys, default in (
-        ("user.name", ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME"), DEFAULT_NAME),
-        ("user.email", ("GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL", "EMAIL"), DEFAULT_EMAIL),
+        ("user.name", ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME"), _DEFAULT_NAME),
+        ("user.email", ("GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL", "EMAIL"), _DEFAULT_EMAIL),
     ):
         if all(os.environ.get(k) for k in env_keys[:2]):
             continue
-        if run_git(["config", "--get", key], cwd, check=False).stdout.strip():
+        if _run_git(["config", "--get", key], cwd, check=False).stdout.strip():
             continue
         result.append(f"{key}={default}")
     return result
 
 
-def with_trailer(message: str, key: str, value: str, cwd: Path) -> str:
+def _with_trailer(message: str, key: str, value: str, cwd: Path) -> str:
     """``message`` with the trailer ``key: value`` added to its trailer block (git's own parser)."""
     if not message.strip():
         raise GitError("a commit message must not be empty")
     if not value or any(c in value for c in "\r\n"):
         raise GitError(f"invalid {key} trailer value {value!r}: it must be one non-empty line")
     return (
-        out(
+        _out(
             ["interpret-trailers", "--trailer", f"{key}: {value}"],
             cwd,
             input_text=message.rstrip("\n") + "\n",
@@ -146,9 +146,9 @@ def with_trailer(message: str, key: str, value: str, cwd: Path) -> str:
     )
 
 
-def find_trailer_commit(cwd: Path, key: str, value: str, revs: Sequence[str]) -> str | None:
+def _find_trailer_commit(cwd: Path, key: str, value: str, revs: Sequence[str]) -> str | None:
     """The newest commit in ``revs`` whose trailer ``key`` equals ``value`` exactly, or None."""
-    result = run_git(
+    result = _run_git(
         [
             "log",
             "--fixed-strings",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from animus.git._command import find_trailer_commit, identity_config, run_git, with_trailer
+from animus.git._command import _find_trailer_commit, _identity_config, _run_git, _with_trailer
 
 RUN_TRAILER = "Animus-Run"
 
@@ -25,10 +25,10 @@ class CommitResult:
 def find_commit_by_trailer(worktree_path: Path, run_id: str, base_sha: str | None = None) -> str | None:
     """The commit on HEAD (after ``base_sha`` when given) carrying ``Animus-Run: <run_id>``, or None."""
     cwd = Path(worktree_path)
-    if run_git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd, check=False).returncode != 0:
+    if _run_git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd, check=False).returncode != 0:
         return None
     revs = [f"{base_sha}..HEAD"] if base_sha else ["HEAD"]
-    return find_trailer_commit(cwd, RUN_TRAILER, run_id, revs)
+    return _find_trailer_commit(cwd, RUN_TRAILER, run_id, revs)
 
 
 def commit_all(
@@ -50,18 +50,18 @@ def commit_all(
     cwd = Path(worktree_path)
     # One look at the tree first: a clean tree means either nothing to commit or a replay of a commit
     # already made; either way only the trailer search is left to do.
-    dirty = run_git(["status", "--porcelain", "-z", "--untracked-files=all"], cwd).stdout != ""
+    dirty = _run_git(["status", "--porcelain", "-z", "--untracked-files=all"], cwd).stdout != ""
     revs = [f"{base_sha}..HEAD"] if base_sha else ["HEAD"]
-    done = find_trailer_commit(cwd, RUN_TRAILER, run_id, revs)
+    done = _find_trailer_commit(cwd, RUN_TRAILER, run_id, revs)
     if done is not None or not dirty:
         return CommitResult(done, created=False)
-    full = with_trailer(message, RUN_TRAILER, run_id, cwd)
-    run_git(["add", "-A"], cwd)
-    if run_git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
+    full = _with_trailer(message, RUN_TRAILER, run_id, cwd)
+    _run_git(["add", "-A"], cwd)
+    if _run_git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
         return CommitResult(None, created=False)  # only ignored or already-staged-away changes
     args = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace", "-F", "-"]
     if author:
         args.append(f"--author={author}")
-    run_git(args, cwd, config=identity_config(cwd), input_text=full)
-    sha = run_git(["rev-parse", "HEAD"], cwd).stdout.strip()
+    _run_git(args, cwd, config=_identity_config(cwd), input_text=full)
+    sha = _run_git(["rev-parse", "HEAD"], cwd).stdout.strip()
     return CommitResult(sha, created=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from animus.git._command import out, run_git, split_z
+from animus.git._command import _out, _run_git, _split_z
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class DiffStat:
 def changed_files(worktree_path: Path, base_sha: str) -> list[str]:
     """Every path that differs from ``base_sha``: committed, staged, unstaged and untracked (not ignored)."""
     cwd = Path(worktree_path)
-    tracked = split_z(out(["diff", "--name-only", "--no-renames", "-z", base_sha, "--"], cwd))
-    untracked = split_z(out(["ls-files", "--others", "--exclude-standard", "-z"], cwd))
+    tracked = _split_z(_out(["diff", "--name-only", "--no-renames", "-z", base_sha, "--"], cwd))
+    untracked = _split_z(_out(["ls-files", "--others", "--exclude-standard", "-z"], cwd))
     return sorted(set(tracked) | set(untracked))
 
 
@@ -44,17 +44,17 @@ def diff_stat(worktree_path: Path, base_sha: str, *, width: int = 100) -> DiffSt
     New files are counted by staging everything into a throw-away copy of the index.
     """
     cwd = Path(worktree_path)
-    index = Path(out(["rev-parse", "--path-format=absolute", "--git-path", "index"], cwd))
+    index = Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "index"], cwd))
     with tempfile.TemporaryDirectory(prefix="animus-index-") as tmp:
         scratch = Path(tmp) / "index"
         if index.exists():
             shutil.copyfile(index, scratch)
         env = {"GIT_INDEX_FILE": os.fspath(scratch)}
-        run_git(["add", "-A"], cwd, env=env)
-        numstat = run_git(["diff", "--cached", "--numstat", "--no-renames", "-z", base_sha], cwd, env=env).stdout
-        text = run_git(["diff", "--cached", f"--stat={width}", "--no-renames", base_sha], cwd, env=env).stdout
+        _run_git(["add", "-A"], cwd, env=env)
+        numstat = _run_git(["diff", "--cached", "--numstat", "--no-renames", "-z", base_sha], cwd, env=env).stdout
+        text = _run_git(["diff", "--cached", f"--stat={width}", "--no-renames", base_sha], cwd, env=env).stdout
     files = insertions = deletions = 0
-    for record in split_z(numstat):
+    for record in _split_z(numstat):
         added, _, rest = record.partition("\t")
         removed, _, _ = rest.partition("\t")
         files += 1

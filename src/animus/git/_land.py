@@ -13,17 +13,17 @@ from typing import Any, Literal, get_args
 
 from animus.domain.errors import Conflict, GitError, InvalidInput, NotFound
 from animus.git._command import (
-    find_trailer_commit,
-    git_failure,
-    identity_config,
-    out,
-    run_git,
-    split_z,
-    with_trailer,
+    _find_trailer_commit,
+    _git_failure,
+    _identity_config,
+    _out,
+    _run_git,
+    _split_z,
+    _with_trailer,
 )
-from animus.git._lock import locked
+from animus.git._lock import _locked
 from animus.git._repo import Repo
-from animus.git._worktree import find_worktree, remove_worktree
+from animus.git._worktree import _find_worktree, remove_worktree
 
 LandStrategy = Literal["merge", "squash", "rebase"]
 LandStatus = Literal["merged", "already_merged", "conflict"]
@@ -43,7 +43,7 @@ class LandResult:
         return {"status": self.status, "sha": self.sha, "conflict_files": list(self.conflict_files)}
 
 
-@locked
+@_locked
 def land(
     repo_root: Path,
     branch: str,
@@ -71,7 +71,7 @@ def land(
         raise NotFound(f"target branch {target_branch!r} does not exist in {repo.root}")
     if not repo.branch_exists(branch):
         # the task branch may be deleted after landing; the trailer still proves a merge or squash
-        found = find_trailer_commit(repo.root, LAND_TRAILER, land_id, [f"refs/heads/{target_branch}"])
+        found = _find_trailer_commit(repo.root, LAND_TRAILER, land_id, [f"refs/heads/{target_branch}"])
         if found is not None:
             return LandResult("already_merged", found)
         raise NotFound(f"branch {branch!r} does not exist in {repo.root}")
@@ -99,9 +99,9 @@ def _land_once(
     done = _find_landing(repo, branch_tip, target_tip, land_id)
     if done is not None:
         return LandResult("already_merged", done)
-    holder = find_worktree(repo.root, branch=target)
+    holder = _find_worktree(repo.root, branch=target)
     if holder is not None and holder.prunable:
-        run_git(["worktree", "prune"], repo.root)
+        _run_git(["worktree", "prune"], repo.root)
         holder = None
     if holder is not None:
         _undo_own_interrupted_landing(holder.path, branch_tip, target_tip, land_id)
@@ -112,12 +112,12 @@ def _land_once(
         if isinstance(rebased, LandResult):
             return rebased
         if holder is not None:
-            run_git(["merge", "--ff-only", "--no-autostash", rebased], holder.path)
+            _run_git(["merge", "--ff-only", "--no-autostash", rebased], holder.path)
             return LandResult("merged", rebased)
         if not _move_ref(repo, f"refs/heads/{target}", rebased, target_tip, land_id):
             return None
         return LandResult("merged", rebased)
-    full = with_trailer(message, LAND_TRAILER, land_id, repo.root)
+    full = _with_trailer(message, LAND_TRAILER, land_id, repo.root)
     if holder is not None:
         return _merge(holder.path, strategy, branch_tip, target_tip, full)
     with _temporary_worktree(repo, scratch, f".land-{_slug(land_id)}", target_tip) as tmp:
@@ -132,7 +132,7 @@ def _find_landing(repo: Repo, branch_tip: str, target_tip: str, land_id: str) ->
     """The commit on the target that shows this landing happened, or None."""
     base = repo.merge_base(branch_tip, target_tip)
     revs = [f"{base}..{target_tip}"] if base else [target_tip]
-    found = find_trailer_commit(repo.root, LAND_TRAILER, land_id, revs)
+    found = _find_trailer_commit(repo.root, LAND_TRAILER, land_id, revs)
     if found is not None:
         return found
     if repo.is_ancestor(branch_tip, target_tip):
@@ -151,11 +151,11 @@ def _undo_own_interrupted_landing(path: Path, branch_tip: str, target_tip: str, 
         if merge_head.strip() == branch_tip and f"{LAND_TRAILER}: {land_id}" in (
             _git_path_text(path, "MERGE_MSG") or ""
         ):
-            run_git(["merge", "--abort"], path)
+            _run_git(["merge", "--abort"], path)
         return
     squash_msg = _git_path_text(path, "SQUASH_MSG")
     if squash_msg is not None and f"commit {branch_tip}" in squash_msg and _head(path) == target_tip:
-        if run_git(["reset", "--merge"], path, check=False).returncode == 0:
+        if _run_git(["reset", "--merge"], path, check=False).returncode == 0:
             _drop_squash_msg(path)
 
 
@@ -164,18 +164,18 @@ def _undo_own_interrupted_rebase(path: Path, branch_tip: str, target_tip: str) -
     orig = _git_path_text(path, "rebase-merge/orig-head")
     onto = _git_path_text(path, "rebase-merge/onto")
     if orig is not None and onto is not None and orig.strip() == branch_tip and onto.strip() == target_tip:
-        run_git(["rebase", "--abort"], path)
+        _run_git(["rebase", "--abort"], path)
 
 
 def _git_path_text(path: Path, name: str) -> str | None:
     try:
-        return Path(out(["rev-parse", "--path-format=absolute", "--git-path", name], path)).read_text(errors="replace")
+        return Path(_out(["rev-parse", "--path-format=absolute", "--git-path", name], path)).read_text(errors="replace")
     except OSError:
         return None
 
 
 def _head(path: Path) -> str:
-    return out(["rev-parse", "HEAD"], path)
+    return _out(["rev-parse", "HEAD"], path)
 
 
 def _require_safe_checkout(repo: Repo, path: Path, target: str, branch: str, target_tip: str, branch_tip: str) -> None:
@@ -188,7 +188,7 @@ def _require_safe_checkout(repo: Repo, path: Path, target: str, branch: str, tar
             hint="finish or abort it there, then retry",
         )
     dirty = repo.dirty_files(path, untracked=False)
-    touched = split_z(out(["diff", "--name-only", "--no-renames", "-z", f"{target_tip}...{branch_tip}"], repo.root))
+    touched = _split_z(_out(["diff", "--name-only", "--no-renames", "-z", f"{target_tip}...{branch_tip}"], repo.root))
     blocking = _untracked_in_the_way(path, touched)
     if dirty or blocking:
         files = sorted(set(dirty) | set(blocking))
@@ -205,7 +205,7 @@ def _untracked_in_the_way(path: Path, touched: list[str]) -> list[str]:
     """Untracked or ignored entries at ``path`` that are, contain or sit above a path the landing writes."""
     if not touched:
         return []
-    entries = split_z(out(["ls-files", "--others", "--directory", "-z"], path))
+    entries = _split_z(_out(["ls-files", "--others", "--directory", "-z"], path))
     files = {e for e in entries if not e.endswith("/")}
     dirs = {e for e in entries if e.endswith("/")}
     hits: set[str] = set()
@@ -228,43 +228,43 @@ def _operation_in_progress(path: Path) -> str | None:
         ("CHERRY_PICK_HEAD", "cherry-pick"),
         ("REVERT_HEAD", "revert"),
     ):
-        if Path(out(["rev-parse", "--path-format=absolute", "--git-path", marker], path)).exists():
+        if Path(_out(["rev-parse", "--path-format=absolute", "--git-path", marker], path)).exists():
             return name
     return None
 
 
 def _merge(cwd: Path, strategy: LandStrategy, branch_tip: str, target_tip: str, full: str) -> LandResult:
     """Merge or squash ``branch_tip`` into HEAD at ``cwd``; a conflict is aborted before returning."""
-    identity = identity_config(cwd)
+    identity = _identity_config(cwd)
     if strategy == "merge":
         args = ["merge", "--no-ff", "--no-log", "--no-verify", "--no-gpg-sign", "--no-autostash", "--no-edit"]
-        result = run_git([*args, "-m", full, branch_tip], cwd, check=False, config=identity)
+        result = _run_git([*args, "-m", full, branch_tip], cwd, check=False, config=identity)
     else:
-        result = run_git(["merge", "--squash", "--no-autostash", branch_tip], cwd, check=False, config=identity)
+        result = _run_git(["merge", "--squash", "--no-autostash", branch_tip], cwd, check=False, config=identity)
     if result.returncode != 0:
         conflicts = _conflicted_files(cwd)
         if strategy == "merge" and _operation_in_progress(cwd) == "merge":
-            run_git(["merge", "--abort"], cwd)
+            _run_git(["merge", "--abort"], cwd)
         elif conflicts or strategy == "squash":
-            run_git(["reset", "--merge"], cwd)
+            _run_git(["reset", "--merge"], cwd)
             _drop_squash_msg(cwd)
         if conflicts:
             return LandResult("conflict", None, conflicts)
-        raise git_failure(result, cwd, what=f"{strategy} of {branch_tip[:12]}")
+        raise _git_failure(result, cwd, what=f"{strategy} of {branch_tip[:12]}")
     if strategy == "squash":
-        if run_git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
+        if _run_git(["diff", "--cached", "--quiet"], cwd, check=False).returncode == 0:
             _drop_squash_msg(cwd)  # the target already holds every change of the branch
             return LandResult("already_merged", target_tip)
         commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "--cleanup=whitespace", "-F", "-"]
-        run_git(commit, cwd, config=identity, input_text=full)
-    return LandResult("merged", out(["rev-parse", "HEAD"], cwd))
+        _run_git(commit, cwd, config=identity, input_text=full)
+    return LandResult("merged", _out(["rev-parse", "HEAD"], cwd))
 
 
 def _rebase(repo: Repo, branch: str, branch_tip: str, target_tip: str, scratch: Path, land_id: str) -> str | LandResult:
     """Replay the task branch on the target tip; the new branch tip, or a conflict (rebase aborted)."""
     if repo.is_ancestor(target_tip, branch_tip):
         return branch_tip
-    holder = find_worktree(repo.root, branch=branch)
+    holder = _find_worktree(repo.root, branch=branch)
     if holder is not None:
         _undo_own_interrupted_rebase(holder.path, branch_tip, target_tip)
         busy = _operation_in_progress(holder.path)
@@ -286,28 +286,28 @@ def _rebase(repo: Repo, branch: str, branch_tip: str, target_tip: str, scratch: 
 
 def _rebase_in(cwd: Path, onto: str) -> str | LandResult:
     args = ["rebase", "--no-autostash", "--no-verify", "--no-gpg-sign", onto]
-    result = run_git(args, cwd, check=False, config=identity_config(cwd))
+    result = _run_git(args, cwd, check=False, config=_identity_config(cwd))
     if result.returncode != 0:
         conflicts = _conflicted_files(cwd)
         if _operation_in_progress(cwd) == "rebase":
-            run_git(["rebase", "--abort"], cwd)
+            _run_git(["rebase", "--abort"], cwd)
         if conflicts:
             return LandResult("conflict", None, conflicts)
-        raise git_failure(result, cwd, what=f"rebase onto {onto[:12]}")
-    return out(["rev-parse", "HEAD"], cwd)
+        raise _git_failure(result, cwd, what=f"rebase onto {onto[:12]}")
+    return _out(["rev-parse", "HEAD"], cwd)
 
 
 def _conflicted_files(cwd: Path) -> list[str]:
-    return sorted(set(split_z(out(["diff", "--name-only", "--diff-filter=U", "-z"], cwd))))
+    return sorted(set(_split_z(_out(["diff", "--name-only", "--diff-filter=U", "-z"], cwd))))
 
 
 def _drop_squash_msg(cwd: Path) -> None:
-    Path(out(["rev-parse", "--path-format=absolute", "--git-path", "SQUASH_MSG"], cwd)).unlink(missing_ok=True)
+    Path(_out(["rev-parse", "--path-format=absolute", "--git-path", "SQUASH_MSG"], cwd)).unlink(missing_ok=True)
 
 
 def _move_ref(repo: Repo, ref: str, new: str, old: str, land_id: str) -> bool:
     """Compare-and-swap ``ref`` from ``old`` to ``new``; False when someone moved it in between."""
-    result = run_git(["update-ref", "-m", f"animus: land {land_id}", ref, new, old], repo.root, check=False)
+    result = _run_git(["update-ref", "-m", f"animus: land {land_id}", ref, new, old], repo.root, check=False)
     return result.returncode == 0
 
 
@@ -317,7 +317,7 @@ def _temporary_worktree(repo: Repo, parent: Path, name: str, commit: str) -> Ite
     path = Path(parent) / name
     remove_worktree(repo.root, path)
     parent.mkdir(parents=True, exist_ok=True)
-    run_git(["worktree", "add", "--detach", "--quiet", str(path), commit], repo.root)
+    _run_git(["worktree", "add", "--detach", "--quiet", str(path), commit], repo.root)
     try:
         yield path
     finally:
@@ -325,7 +325,7 @@ def _temporary_worktree(repo: Repo, parent: Path, name: str, commit: str) -> Ite
 
 
 def _scratch_dir(repo: Repo, branch: str) -> Path:
-    holder = find_worktree(repo.root, branch=branch)
+    holder = _find_worktree(repo.root, branch=branch)
     if holder is not None:
         return holder.path.parent
     tag = hashlib.sha256(str(repo.root).encode()).hexdigest()[:12]

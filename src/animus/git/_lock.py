@@ -16,7 +16,7 @@ _held = threading.local()
 
 
 @contextmanager
-def repo_lock(repo_root: Path) -> Iterator[None]:
+def _repo_lock(repo_root: Path) -> Iterator[None]:
     """Exclusive across threads and processes (flock on ``<git-common-dir>/animus.lock``), re-entrant per thread."""
     from animus.git._repo import Repo
 
@@ -40,12 +40,12 @@ def repo_lock(repo_root: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def locked(fn: _F) -> _F:
+def _locked(fn: _F) -> _F:
     """Run ``fn(repo_root, ...)`` under ``repo_lock(repo_root)``."""
 
     @wraps(fn)
     def wrapper(repo_root: Path, *args: Any, **kwargs: Any) -> Any:
-        with repo_lock(repo_root):
+        with _repo_lock(repo_root):
             return fn(repo_root, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

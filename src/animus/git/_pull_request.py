@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from animus.domain.errors import GitError, SpawnError, Unavailable
-from animus.git._command import NETWORK_TIMEOUT, git_env
+from animus.git._command import _NETWORK_TIMEOUT, _git_env
 from animus.procs import ProgramResult, run_program
 
 # An open PR is reused as is; a merged one means the work already landed. A closed, unmerged one is
@@ -73,16 +73,16 @@ def ensure_pull_request(
 
 
 def _gh(argv: list[str], cwd: Path, *, input_text: str | None = None, check: bool = True) -> ProgramResult:
-    env = git_env({"GH_PROMPT_DISABLED": "1", "GH_NO_UPDATE_NOTIFIER": "1", "NO_COLOR": "1", "GH_PAGER": "cat"})
+    env = _git_env({"GH_PROMPT_DISABLED": "1", "GH_NO_UPDATE_NOTIFIER": "1", "NO_COLOR": "1", "GH_PAGER": "cat"})
     try:
-        result = run_program(argv, cwd=cwd, env=env, timeout=NETWORK_TIMEOUT, input_text=input_text)
+        result = run_program(argv, cwd=cwd, env=env, timeout=_NETWORK_TIMEOUT, input_text=input_text)
     except SpawnError as exc:
         raise Unavailable(
             f"the GitHub CLI {argv[0]!r} is not installed or not on PATH",
             hint="install gh (https://cli.github.com) and run `gh auth login`",
         ) from exc
     if result.timed_out:
-        raise GitError(f"`gh {argv[1]} {argv[2]}` timed out after {NETWORK_TIMEOUT:.0f}s")
+        raise GitError(f"`gh {argv[1]} {argv[2]}` timed out after {_NETWORK_TIMEOUT:.0f}s")
     if check and result.returncode != 0:
         raise _failure(result, cwd)
     return result

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from animus.domain.errors import GitError
-from animus.git._command import NETWORK_TIMEOUT, git_failure, run_git
+from animus.git._command import _NETWORK_TIMEOUT, _git_failure, _run_git
 from animus.git._repo import Repo
 
 
@@ -27,9 +27,9 @@ class PushResult:
 def remote_branch_sha(repo_root: Path, branch: str, remote: str = "origin") -> str | None:
     """The commit ``branch`` points at on ``remote`` (asked over the network), or None when absent."""
     ref = f"refs/heads/{branch}"
-    result = run_git(["ls-remote", "--heads", remote, ref], Path(repo_root), check=False, timeout=NETWORK_TIMEOUT)
+    result = _run_git(["ls-remote", "--heads", remote, ref], Path(repo_root), check=False, timeout=_NETWORK_TIMEOUT)
     if result.returncode != 0:
-        raise git_failure(result, Path(repo_root), what=f"asking {remote!r} for {branch!r}")
+        raise _git_failure(result, Path(repo_root), what=f"asking {remote!r} for {branch!r}")
     for line in result.stdout.splitlines():
         sha, _, name = line.partition("\t")
         if name.strip() == ref:
@@ -52,9 +52,9 @@ def push_branch(repo_root: Path, branch: str, remote: str = "origin", *, force: 
     args = ["push", "--porcelain", "--no-verify", remote, f"{ref}:{ref}"]
     if force:
         args.insert(1, f"--force-with-lease={ref}:{seen or ''}")
-    result = run_git(args, repo.root, check=False, timeout=NETWORK_TIMEOUT)
+    result = _run_git(args, repo.root, check=False, timeout=_NETWORK_TIMEOUT)
     if result.returncode != 0:
-        error = git_failure(result, repo.root, what=f"push of {branch!r} to {remote!r}")
+        error = _git_failure(result, repo.root, what=f"push of {branch!r} to {remote!r}")
         if "rejected" in result.stdout + result.stderr:
             raise GitError(
                 error.message,

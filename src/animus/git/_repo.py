@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from animus.domain.errors import GitError, NotFound
-from animus.git._command import ok, out, run_git, split_z
+from animus.git._command import _ok, _out, _run_git, _split_z
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Repo:
     def at(cls, path: Path | str) -> Repo:
         """The repository containing ``path``; NotFound when it is not inside a git work tree."""
         where = Path(path)
-        result = run_git(["rev-parse", "--show-toplevel"], where, check=False) if where.is_dir() else None
+        result = _run_git(["rev-parse", "--show-toplevel"], where, check=False) if where.is_dir() else None
         if result is None or result.returncode != 0:
             raise NotFound(
                 f"{where} is not inside a git repository", hint="run `git init` there, or pass the right path"
@@ -29,22 +29,22 @@ class Repo:
     @property
     def common_dir(self) -> Path:
         """The repository's shared git directory (``.git`` of the main worktree)."""
-        return Path(out(["rev-parse", "--path-format=absolute", "--git-common-dir"], self.root))
+        return Path(_out(["rev-parse", "--path-format=absolute", "--git-common-dir"], self.root))
 
     @property
     def main_worktree(self) -> Path:
         """The main working tree (the first entry of ``git worktree list``), whichever worktree ``root`` is."""
-        fields = split_z(out(["worktree", "list", "--porcelain", "-z"], self.root))
+        fields = _split_z(_out(["worktree", "list", "--porcelain", "-z"], self.root))
         return Path(fields[0].removeprefix("worktree "))
 
     def current_branch(self, path: Path | None = None) -> str | None:
         """The short name of the branch checked out at ``path`` (default: root); None when HEAD is detached."""
-        result = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], path or self.root, check=False)
+        result = _run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], path or self.root, check=False)
         return result.stdout.strip() or None if result.returncode == 0 else None
 
     def head_sha(self, ref: str = "HEAD") -> str:
         """The commit ``ref`` points at; GitError when it names no commit (e.g. a repository without commits)."""
-        result = run_git(
+        result = _run_git(
             ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], self.root, check=False
         )
         sha = result.stdout.strip()
@@ -59,7 +59,7 @@ class Repo:
 
     def ref_exists(self, ref: str) -> bool:
         """Whether the full ref name (``refs/heads/x``, ``refs/remotes/origin/x``) exists."""
-        return ok(["show-ref", "--verify", "--quiet", ref], self.root)
+        return _ok(["show-ref", "--verify", "--quiet", ref], self.root)
 
     def branch_exists(self, name: str) -> bool:
         """Whether the local branch ``name`` exists."""
@@ -67,11 +67,11 @@ class Repo:
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether commit ``ancestor`` is reachable from ``descendant`` (equal counts)."""
-        return ok(["merge-base", "--is-ancestor", ancestor, descendant], self.root)
+        return _ok(["merge-base", "--is-ancestor", ancestor, descendant], self.root)
 
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of two commits, or None for unrelated histories."""
-        result = run_git(["merge-base", a, b], self.root, check=False)
+        result = _run_git(["merge-base", a, b], self.root, check=False)
         return result.stdout.strip() or None if result.returncode == 0 else None
 
     def dirty_files(self, path: Path | None = None, *, untracked: bool = True) -> list[str]:
@@ -80,7 +80,7 @@ class Repo:
         Ignored files never count.
         """
         mode = "--untracked-files=all" if untracked else "--untracked-files=no"
-        text = out(["status", "--porcelain=v1", "-z", "--ignore-submodules=none", mode], path or self.root)
+        text = _out(["status", "--porcelain=v1", "-z", "--ignore-submodules=none", mode], path or self.root)
         files: list[str] = []
         fields = text.split("\0")
         i = 0

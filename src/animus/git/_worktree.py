@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from animus.domain.errors import Conflict, GitError, InvalidInput, NotFound
-from animus.git._command import out, run_git
-from animus.git._lock import locked
+from animus.git._command import _out, _run_git
+from animus.git._lock import _locked
 from animus.git._repo import Repo
 
 BRANCH_PREFIX = "animus/"
@@ -60,7 +60,7 @@ def list_worktrees(repo_root: Path) -> list[WorktreeEntry]:
     """Every worktree git knows for the repository, the main one first."""
     entries: list[WorktreeEntry] = []
     fields: dict[str, str] = {}
-    text = out(["worktree", "list", "--porcelain", "-z"], Path(repo_root))
+    text = _out(["worktree", "list", "--porcelain", "-z"], Path(repo_root))
     for line in [*text.split("\0"), ""]:
         if line:
             key, _, value = line.partition(" ")
@@ -88,7 +88,7 @@ def _entry_at(entries: list[WorktreeEntry], path: Path) -> WorktreeEntry | None:
     return next((e for e in entries if _real(e.path) == real), None)
 
 
-def find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | None = None) -> WorktreeEntry | None:
+def _find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | None = None) -> WorktreeEntry | None:
     """The registered worktree at ``path`` or with ``branch`` checked out, if any."""
     want = _real(path) if path is not None else None
     for entry in list_worktrees(repo_root):
@@ -99,7 +99,7 @@ def find_worktree(repo_root: Path, *, path: Path | None = None, branch: str | No
     return None
 
 
-@locked
+@_locked
 def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_branch: str | None = None) -> Worktree:
     """Make sure ``worktrees_dir/<task_id>`` is a worktree with the task branch checked out.
 
@@ -123,12 +123,12 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
     entries = list_worktrees(repo.root)
     entry = _entry_at(entries, path)
     if entry is not None and (entry.prunable or not path.exists()):
-        run_git(["worktree", "prune"], repo.root)
+        _run_git(["worktree", "prune"], repo.root)
         entry = None
     if entry is not None and entry.locked is not None and entry.locked.strip() == _INITIALIZING:
-        run_git(["worktree", "unlock", str(entry.path)], repo.root, check=False)
-        run_git(["worktree", "remove", "--force", str(entry.path)], repo.root, check=False)
-        run_git(["worktree", "prune"], repo.root)
+        _run_git(["worktree", "unlock", str(entry.path)], repo.root, check=False)
+        _run_git(["worktree", "remove", "--force", str(entry.path)], repo.root, check=False)
+        _run_git(["worktree", "prune"], repo.root)
         _remove_inside(path, worktrees_dir)
         entry = None
     if entry is not None:
@@ -149,18 +149,18 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
             hint=f"check out another branch there, or run `git worktree remove {elsewhere.path}`",
         )
     if any(e.prunable for e in entries):
-        run_git(["worktree", "prune"], repo.root)
+        _run_git(["worktree", "prune"], repo.root)
     if os.path.lexists(path):
         _remove_leftover(repo, path, worktrees_dir)
     worktrees_dir.mkdir(parents=True, exist_ok=True)
     if repo.branch_exists(branch):
-        run_git(["worktree", "add", str(path), branch], repo.root)
+        _run_git(["worktree", "add", str(path), branch], repo.root)
         return Worktree(path, branch, _base(repo, target_sha, branch), created=True)
-    run_git(["worktree", "add", "--no-track", "-b", branch, str(path), target_sha], repo.root)
+    _run_git(["worktree", "add", "--no-track", "-b", branch, str(path), target_sha], repo.root)
     return Worktree(path, branch, target_sha, created=True)  # a branch made at target_sha forks there
 
 
-@locked
+@_locked
 def remove_worktree(
     repo_root: Path, worktree_path: Path, branch: str | None = None, delete_branch: bool = False
 ) -> bool:
@@ -171,7 +171,7 @@ def remove_worktree(
     """
     repo = Repo(Path(repo_root))
     path = Path(worktree_path)
-    entry = find_worktree(repo.root, path=path)
+    entry = _find_worktree(repo.root, path=path)
     removed = False
     if entry is not None:
         if _real(entry.path) == _real(repo.main_worktree):
@@ -182,7 +182,7 @@ def remove_worktree(
                 hint=f"run `git worktree unlock {path}` if it may be removed",
             )
         if path.exists():
-            result = run_git(["worktree", "remove", "--force", "--force", str(path)], repo.root, check=False)
+            result = _run_git(["worktree", "remove", "--force", "--force", str(path)], repo.root, check=False)
             if result.returncode != 0 and path.exists():
                 # a removal killed half-way leaves a directory git no longer accepts as a worktree
                 shutil.rmtree(path)
@@ -195,24 +195,24 @@ def remove_worktree(
             )
         shutil.rmtree(path)
         removed = True
-    run_git(["worktree", "prune"], repo.root)
+    _run_git(["worktree", "prune"], repo.root)
     if delete_branch and branch and repo.branch_exists(branch):
-        holder = find_worktree(repo.root, branch=branch)
+        holder = _find_worktree(repo.root, branch=branch)
         if holder is not None:
             raise Conflict(f"branch {branch!r} is checked out at {holder.path}; not deleting it")
-        run_git(["branch", "-D", branch], repo.root)
+        _run_git(["branch", "-D", branch], repo.root)
     return removed
 
 
-@locked
+@_locked
 def prune_worktrees(repo_root: Path) -> None:
     """Forget worktrees whose directories were deleted (``git worktree prune``)."""
-    run_git(["worktree", "prune"], Path(repo_root))
+    _run_git(["worktree", "prune"], Path(repo_root))
 
 
 def _rebasing(path: Path) -> str | None:
     for name in ("rebase-merge/head-name", "rebase-apply/head-name"):
-        result = run_git(["rev-parse", "--path-format=absolute", "--git-path", name], path, check=False)
+        result = _run_git(["rev-parse", "--path-format=absolute", "--git-path", name], path, check=False)
         head_name = Path(result.stdout.strip())
         if result.returncode == 0 and head_name.is_file():
             return head_name.read_text(errors="replace").strip().removeprefix("refs/heads/") or None

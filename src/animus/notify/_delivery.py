@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from animus.notify._messages import enrich, items_for, slack_message
+from animus.notify._messages import _enrich, _items_for, slack_message
 
 if TYPE_CHECKING:
     from animus.config import NotificationConfig, WorkflowConfig
     from animus.store import OutboxItem, Store
 
-MAX_BACKOFF_SECS = 3600.0
-SCAN_BATCH = 1000
-USER_AGENT = "animus-notify/1"
+_MAX_BACKOFF_SECS = 3600.0
+_SCAN_BATCH = 1000
+_USER_AGENT = "animus-notify/1"
 
 
 @dataclass
@@ -45,7 +45,7 @@ def _iso(moment: datetime) -> str:
 
 def backoff_secs(base: float, attempts: int) -> float:
     """base, 2·base, 4·base … capped at an hour (``attempts`` counts the failed tries so far, ≥ 1)."""
-    return float(min(MAX_BACKOFF_SECS, base * (2 ** max(0, attempts - 1))))
+    return float(min(_MAX_BACKOFF_SECS, base * (2 ** max(0, attempts - 1))))
 
 
 def scan_events(store: Store, config: WorkflowConfig, now: datetime, project: str = "") -> tuple[int, int]:
@@ -54,14 +54,14 @@ def scan_events(store: Store, config: WorkflowConfig, now: datetime, project: st
     cursor = store.outbox_scan_cursor()
     scanned = added = 0
     while True:
-        rows = store.events(cursor, SCAN_BATCH)
+        rows = store.events(cursor, _SCAN_BATCH)
         if not rows:
             return scanned, added
-        items = [item for row in rows for item in items_for(row, notifiers, project)] if notifiers else []
+        items = [item for row in rows for item in _items_for(row, notifiers, project)] if notifiers else []
         cursor = int(rows[-1]["seq"])
         added += store.add_outbox(items, scanned_to=cursor, now=_iso(now))
         scanned += len(rows)
-        if len(rows) < SCAN_BATCH:
+        if len(rows) < _SCAN_BATCH:
             return scanned, added
 
 
@@ -73,7 +73,7 @@ def _send(notifier: NotificationConfig, item: OutboxItem, payload: dict[str, Any
     if not url:
         return f"{notifier.url_env} is not set in the daemon's environment"
     body = slack_message(payload) if notifier.type == "slack" else payload
-    headers = {"Idempotency-Key": item.id, "User-Agent": USER_AGENT, "X-Animus-Event": item.event}
+    headers = {"Idempotency-Key": item.id, "User-Agent": _USER_AGENT, "X-Animus-Event": item.event}
     try:
         response = httpx.post(url, json=body, headers=headers, timeout=notifier.timeout_secs, follow_redirects=False)
     except httpx.HTTPError as exc:
@@ -96,7 +96,7 @@ def deliver_due(store: Store, config: WorkflowConfig, now: datetime, *, limit: i
                                next_attempt_at=_iso(now), dead=True)
             report.dead += 1
             continue
-        error = _send(notifier, item, enrich(item.payload, store))
+        error = _send(notifier, item, _enrich(item.payload, store))
         if error is None:
             store.mark_outbox_delivered(item.id, attempts=attempts, now=_iso(now))
             report.delivered += 1

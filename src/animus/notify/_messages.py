@@ -7,14 +7,14 @@ from typing import Any
 
 from animus.store import OutboxItem
 
-RUN_ENDINGS = {"completed", "failed", "escalated", "merge_conflict", "cancelled"}
+_RUN_ENDINGS = {"completed", "failed", "escalated", "merge_conflict", "cancelled"}
 
 
 def notification_name(kind: str, data: dict[str, Any]) -> str | None:
     """The notification event for one ``events`` row (None: not something anyone is notified about)."""
     if kind == "run.status":
         to = str(data.get("to", ""))
-        if to in RUN_ENDINGS:
+        if to in _RUN_ENDINGS:
             return f"run.{to}"
         if to == "waiting_manual":
             return "gate.waiting"
@@ -33,7 +33,7 @@ def outbox_id(seq: int, notifier: str) -> str:
     return f"evt-{seq}-{notifier}"
 
 
-def items_for(row: dict[str, Any], notifiers: list[Any], project: str) -> list[OutboxItem]:
+def _items_for(row: dict[str, Any], notifiers: list[Any], project: str) -> list[OutboxItem]:
     data = json.loads(row["data"] or "{}")
     name = notification_name(row["kind"], data)
     if name is None:
@@ -48,7 +48,7 @@ def items_for(row: dict[str, Any], notifiers: list[Any], project: str) -> list[O
     ]
 
 
-def enrich(payload: dict[str, Any], store: Any) -> dict[str, Any]:
+def _enrich(payload: dict[str, Any], store: Any) -> dict[str, Any]:
     """Add the run or task as it is now (best effort: a deleted task still notifies with what the event had)."""
     from animus.domain.errors import NotFound
 

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from animus.procs._env import build_env, is_secret_name, redact
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
-    from animus.procs._proctable import is_alive, start_time
+    from animus.procs._proctable import is_alive, signal_process, start_time
     from animus.procs._records import ExitReason, ExitRecord, PidInfo, RunState, RunStatus, RunSummary
     from animus.procs._run import ProgramResult, run_program
     from animus.procs._spec import RunSpec
@@ -36,6 +36,7 @@ __all__ = [
     "list_runs",
     "redact",
     "run_program",
+    "signal_process",
     "spawn_detached",
     "start_time",
     "stop",
@@ -64,6 +65,7 @@ _HOMES = {
     "list_runs": "_sweep",
     "redact": "_env",
     "run_program": "_run",
+    "signal_process": "_proctable",
     "stop": "_handle",
     "spawn_detached": "_run",
     "start_time": "_proctable",

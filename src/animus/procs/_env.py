@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-ALLOWED_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ"})
-ALLOWED_PREFIXES = (
+_ALLOWED_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ"})
+_ALLOWED_PREFIXES = (
     "LC_",
     "XDG_",
     "ANTHROPIC_",
@@ -18,41 +18,41 @@ ALLOWED_PREFIXES = (
     "AZURE_OPENAI_",
 )
 #: a nested Claude Code refuses to start when it sees this
-DROPPED_NAMES = frozenset({"CLAUDECODE"})
+_DROPPED_NAMES = frozenset({"CLAUDECODE"})
 # Database URLs usually carry a password (postgresql://user:pw@host/db), so they count as secrets too.
-SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_DATABASE_URL", "_DSN")
+_SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_DATABASE_URL", "_DSN")
 #: shorter values are too likely to occur by chance in ordinary text to be masked
-MIN_SECRET_LEN = 6
-MASK = "***"
+_MIN_SECRET_LEN = 6
+_MASK = "***"
 
 
-def is_allowed_name(name: str) -> bool:
+def _is_allowed_name(name: str) -> bool:
     """True when a variable of the caller's environment may be passed on to an agent."""
-    return name in ALLOWED_NAMES or name.startswith(ALLOWED_PREFIXES)
+    return name in _ALLOWED_NAMES or name.startswith(_ALLOWED_PREFIXES)
 
 
 def build_env(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
     """The full environment for an agent: allowlisted variables of ``base``, then ``extra`` on top."""
-    env = {name: value for name, value in base.items() if is_allowed_name(name)}
+    env = {name: value for name, value in base.items() if _is_allowed_name(name)}
     env.update(extra)
-    for name in DROPPED_NAMES:
+    for name in _DROPPED_NAMES:
         env.pop(name, None)
     return env
 
 
 def is_secret_name(name: str) -> bool:
     """True for names that hold secrets: ``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ``*_DATABASE_URL``, ``*_DSN``."""
-    return name.upper().endswith(SECRET_SUFFIXES)
+    return name.upper().endswith(_SECRET_SUFFIXES)
 
 
-def secret_values(env: Mapping[str, str]) -> list[str]:
+def _secret_values(env: Mapping[str, str]) -> list[str]:
     """Values of secret variables long enough to mask, longest first (so no prefix survives a shorter mask)."""
-    values = {value for name, value in env.items() if is_secret_name(name) and len(value) >= MIN_SECRET_LEN}
+    values = {value for name, value in env.items() if is_secret_name(name) and len(value) >= _MIN_SECRET_LEN}
     return sorted(values, key=len, reverse=True)
 
 
 def redact(text: str, env: Mapping[str, str]) -> str:
     """``text`` with the value of every secret variable in ``env`` replaced by ``***``."""
-    for value in secret_values(env):
-        text = text.replace(value, MASK)
+    for value in _secret_values(env):
+        text = text.replace(value, _MASK)
     return text

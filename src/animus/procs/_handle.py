@@ -14,22 +14,22 @@ from animus.domain.errors import NotFound, ProcError
 from animus.procs import _rundir as rd
 from animus.procs._proctable import is_alive, terminate_run
 from animus.procs._records import ExitRecord, PidInfo, RunState, RunStatus
-from animus.procs._spec import check_run_id
+from animus.procs._spec import _check_run_id
 
-log = logging.getLogger("animus.procs")
+_log = logging.getLogger("animus.procs")
 
-READ_CHUNK = 1 << 20
+_READ_CHUNK = 1 << 20
 #: how often follow() re-judges liveness (a lost run is noticed this late at worst)
-JUDGE_EVERY_SECS = 1.0
+_JUDGE_EVERY_SECS = 1.0
 #: extra time stop() gives a live supervisor beyond the grace before it kills the run itself
-STOP_MARGIN_SECS = 5.0
+_STOP_MARGIN_SECS = 5.0
 
 
 class RunHandle:
     """One run directory, ``runs_dir/<run_id>/``; every method re-reads the files, so any process may hold one."""
 
     def __init__(self, run_id: str, runs_dir: Path) -> None:
-        self.run_id = check_run_id(run_id)
+        self.run_id = _check_run_id(run_id)
         self.dir = Path(runs_dir) / run_id
         self._real_dir = os.path.realpath(self.dir)
 
@@ -113,7 +113,7 @@ class RunHandle:
             reason, exit_code=None, signal=None, duration_secs=duration, run_dir=str(self.dir), error=error
         )
         if rd.write_json_first(self._path(rd.EXIT), record):
-            log.warning("run ended without its supervisor run_id=%s reason=%s", self.run_id, reason)
+            _log.warning("run ended without its supervisor run_id=%s reason=%s", self.run_id, reason)
         return self.exit_record() or ExitRecord.from_dict(record)
 
     def follow(self, offset: int = 0, *, wait: bool = True, poll: float = 0.05) -> Iterator[tuple[bytes, int]]:
@@ -134,11 +134,11 @@ class RunHandle:
         pending_at = offset  # file offset of pending[0]
         scanned = 0  # pending[:scanned] is known to hold no newline
         over = False
-        next_judge = time.monotonic() + JUDGE_EVERY_SECS
+        next_judge = time.monotonic() + _JUDGE_EVERY_SECS
         with open(path, "rb") as fh:
             fh.seek(offset)
             while True:
-                chunk = fh.read(READ_CHUNK)
+                chunk = fh.read(_READ_CHUNK)
                 if chunk:
                     pending += chunk
                     start = 0
@@ -157,7 +157,7 @@ class RunHandle:
                 now = time.monotonic()
                 full = now >= next_judge or not wait
                 if full:
-                    next_judge = now + JUDGE_EVERY_SECS
+                    next_judge = now + _JUDGE_EVERY_SECS
                 # once it is over, one more read to the end sees everything the run wrote
                 over = self._is_over(full=full)
                 if not over and not wait:
@@ -216,8 +216,8 @@ class RunHandle:
             stored = self.spec_record().get("grace_secs")
             grace = float(stored) if isinstance(stored, (int, float)) else 5.0
         rd.write_json_atomic(self._path(rd.STOP), {"grace_secs": grace, "requested_at": rd.now_iso()})
-        log.info("stop requested run_id=%s grace=%s", self.run_id, grace)
-        deadline = time.monotonic() + grace + STOP_MARGIN_SECS
+        _log.info("stop requested run_id=%s grace=%s", self.run_id, grace)
+        deadline = time.monotonic() + grace + _STOP_MARGIN_SECS
         while time.monotonic() < deadline:
             state = self.state()
             if state.exit is not None:
@@ -260,7 +260,7 @@ class RunHandle:
             return pid is None or not is_alive(pid.agent_pid, pid.agent_start_time)
 
         hit = terminate_run(self._real_dir, pgid, grace, leader_gone)
-        log.warning("run ended by %s without its supervisor run_id=%s pids=%s", reason, self.run_id, hit)
+        _log.warning("run ended by %s without its supervisor run_id=%s pids=%s", reason, self.run_id, hit)
         if self.exit_record() is None:
             self._record_end(reason, pid, f"{reason} enforced without the supervisor")
         return self.exit_record()

@@ -18,12 +18,12 @@ from animus.procs._env import redact
 from animus.procs._handle import RunHandle
 from animus.procs._proctable import is_alive, start_time
 from animus.procs._spec import RunSpec
-from animus.procs._supervisor import hand_over
+from animus.procs._supervisor import _hand_over
 
-log = logging.getLogger("animus.procs")
+_log = logging.getLogger("animus.procs")
 
 #: launch() gives up on a supervisor that has not started the agent by then
-LAUNCH_DEADLINE_SECS = 30.0
+_LAUNCH_DEADLINE_SECS = 30.0
 
 
 def launch(spec: RunSpec, runs_dir: Path) -> RunHandle:
@@ -40,14 +40,14 @@ def launch(spec: RunSpec, runs_dir: Path) -> RunHandle:
         # mkdir is the claim: of two launchers of one run id exactly one gets here
         handle.dir.mkdir(mode=0o700)
     except FileExistsError:
-        log.info("run exists, not launching again run_id=%s", spec.run_id)
+        _log.info("run exists, not launching again run_id=%s", spec.run_id)
         _await_start(handle, None)
         return handle
     rd.write_json_atomic(handle.dir / rd.SPEC, _spec_record(spec))
     supervisor_pid = _start_supervisor(spec, handle.dir)
     _await_start(handle, supervisor_pid)
     pid = handle.pid_info()
-    log.info(
+    _log.info(
         "run launched run_id=%s supervisor_pid=%s pid=%s",
         spec.run_id,
         supervisor_pid,
@@ -75,7 +75,7 @@ def _spec_record(spec: RunSpec) -> dict[str, Any]:
 
 # The same as `python -m animus.procs._supervisor <rundir>`, minus runpy's imports (~10-20 ms per
 # launch). -S: the supervisor needs only the standard library and animus (on its PYTHONPATH), not site.
-SUPERVISOR_BOOT = "import sys; from animus.procs._supervisor import main; sys.exit(main(sys.argv))"
+_SUPERVISOR_BOOT = "import sys; from animus.procs._supervisor import main; sys.exit(main(sys.argv))"
 
 
 def _supervisor_env() -> dict[str, str]:
@@ -100,7 +100,7 @@ def _start_supervisor(spec: RunSpec, run_dir: Path) -> int:
         "idle_timeout_secs": spec.idle_timeout_secs,
         "grace_secs": spec.grace_secs,
     }
-    argv = [sys.executable, "-S", "-c", SUPERVISOR_BOOT, str(run_dir.resolve())]
+    argv = [sys.executable, "-S", "-c", _SUPERVISOR_BOOT, str(run_dir.resolve())]
     try:
         # the log from the first instant, so a supervisor that cannot even import says why
         with open(run_dir / rd.SUPERVISOR_LOG, "ab") as log_file:
@@ -114,7 +114,7 @@ def _start_supervisor(spec: RunSpec, run_dir: Path) -> int:
                 start_new_session=True,
                 close_fds=True,
             )
-        out, _ = proc.communicate(hand_over(job, spec.stdin), timeout=LAUNCH_DEADLINE_SECS)
+        out, _ = proc.communicate(_hand_over(job, spec.stdin), timeout=_LAUNCH_DEADLINE_SECS)
     except (OSError, subprocess.TimeoutExpired) as exc:
         _fail(run_dir, f"cannot start the supervisor: {exc}")
     text = out.decode("ascii", "replace").strip()
@@ -127,7 +127,7 @@ def _start_supervisor(spec: RunSpec, run_dir: Path) -> int:
 def _await_start(handle: RunHandle, supervisor_pid: int | None) -> None:
     """Return once pid.json exists; SpawnError when the run ended without starting its agent."""
     supervisor_started = start_time(supervisor_pid) if supervisor_pid else None
-    deadline = time.monotonic() + LAUNCH_DEADLINE_SECS
+    deadline = time.monotonic() + _LAUNCH_DEADLINE_SECS
     pause = 0.001
     while True:
         if (handle.dir / rd.PID).exists():
@@ -151,7 +151,7 @@ def _await_start(handle: RunHandle, supervisor_pid: int | None) -> None:
                 return
             if is_alive(supervisor_pid, supervisor_started):
                 os.kill(supervisor_pid, signal.SIGKILL)
-            _fail(handle.dir, f"the agent did not start within {LAUNCH_DEADLINE_SECS:.0f}s; see supervisor.log")
+            _fail(handle.dir, f"the agent did not start within {_LAUNCH_DEADLINE_SECS:.0f}s; see supervisor.log")
         time.sleep(pause)
         pause = min(pause * 1.5, 0.02)
 
@@ -165,5 +165,5 @@ def _fail(run_dir: Path, error: str) -> NoReturn:
         ),
     )
     exit = rd.read_json(run_dir / rd.EXIT) or {}
-    log.warning("launch failed run_id=%s error=%s", run_dir.name, exit.get("error", error))
+    _log.warning("launch failed run_id=%s error=%s", run_dir.name, exit.get("error", error))
     raise SpawnError(f"run {run_dir.name}: {exit.get('error', error)}", details={"run_dir": str(run_dir)})

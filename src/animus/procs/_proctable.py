@@ -111,6 +111,11 @@ def signal_pids(pids: list[int], sig: int) -> list[int]:
     return hit
 
 
+def signal_process(pid: int, sig: int) -> None:
+    """Send ``sig`` to one process (the daemon, from `animus daemon stop`); ProcessLookupError when it is gone."""
+    os.kill(pid, sig)
+
+
 def signal_group(pgid: int | None, sig: int) -> bool:
     """Send ``sig`` to process group ``pgid``; False when the group is gone."""
     if not pgid or pgid <= 1:

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 from animus.domain.errors import InvalidInput
 
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,200}")
+_RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,200}")
 
 
-def check_run_id(run_id: str) -> str:
+def _check_run_id(run_id: str) -> str:
     """``run_id`` when it is safe as a directory name, else InvalidInput."""
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
+    if not isinstance(run_id, str) or not _RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
         raise InvalidInput(
             f"invalid run id {run_id!r}",
             hint="use 1-201 characters from A-Z a-z 0-9 . _ : - starting with a letter or digit, without '..'",
@@ -39,7 +39,7 @@ class RunSpec:
     labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_run_id(self.run_id)
+        _check_run_id(self.run_id)
         if not self.argv or not all(isinstance(arg, str) for arg in self.argv) or not self.argv[0]:
             raise InvalidInput(f"run {self.run_id}: argv must be a non-empty list of strings")
         if any("\0" in arg for arg in self.argv):

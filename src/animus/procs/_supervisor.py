@@ -29,12 +29,12 @@ else:
     from _signal import SIG_IGN, SIGCHLD, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGXFSZ
     from _signal import signal as set_handler
 
-TICK_SECS = 0.1
-HEARTBEAT_SECS = 1.0
+_TICK_SECS = 0.1
+_HEARTBEAT_SECS = 1.0
 _RESET_SIGNALS = (SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2)
 
 
-def log(level: str, message: str, **fields: object) -> None:
+def _log(level: str, message: str, **fields: object) -> None:
     """One ``key=value`` line on fd 2 (supervisor.log once detached); never given env values."""
     parts = [rd.now_iso(), level, message] + [f"{k}={v}" for k, v in fields.items()]
     try:
@@ -43,7 +43,7 @@ def log(level: str, message: str, **fields: object) -> None:
         pass
 
 
-def which(program: str, path: str | None) -> str:
+def _which(program: str, path: str | None) -> str:
     """The file ``program`` names, searched on the CHILD's PATH the way execvp would."""
     if "/" in program:
         return program
@@ -54,7 +54,7 @@ def which(program: str, path: str | None) -> str:
     raise FileNotFoundError(errno.ENOENT, "program not found on PATH", program)
 
 
-class Supervisor:
+class _Supervisor:
     """Owns one run directory from agent start to exit.json."""
 
     def __init__(self, run_dir: str, job: dict[str, Any], stdin: bytes | None) -> None:
@@ -70,7 +70,7 @@ class Supervisor:
     def run(self) -> int:
         run_id = self.job["run_id"]
         if os.path.exists(self.path(rd.EXIT)):
-            log("WARNING", "run already ended before the supervisor started", run_id=run_id)
+            _log("WARNING", "run already ended before the supervisor started", run_id=run_id)
             return 1
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         out_fd = os.open(self.path(rd.STDOUT), flags, 0o600)
@@ -83,7 +83,7 @@ class Supervisor:
             error = f"cannot start {os.path.basename(self.job['argv'][0])!r}: {what}"
             if isinstance(exc, FileNotFoundError) and exc.filename == self.job["cwd"]:
                 error = f"working directory does not exist: {self.job['cwd']}"
-            log("ERROR", "spawn failed", run_id=run_id, error=repr(error))
+            _log("ERROR", "spawn failed", run_id=run_id, error=repr(error))
             rd.write_json_first(
                 self.path(rd.EXIT),
                 rd.exit_record(
@@ -103,7 +103,7 @@ class Supervisor:
                 "started_at": rd.now_iso(),
             },
         )
-        log("INFO", "agent started", run_id=run_id, pid=self.pid, program=os.path.basename(self.job["argv"][0]))
+        _log("INFO", "agent started", run_id=run_id, pid=self.pid, program=os.path.basename(self.job["argv"][0]))
         set_handler(SIGTERM, self._on_term)
         set_handler(SIGINT, SIG_IGN)
         set_handler(SIGHUP, SIG_IGN)
@@ -111,7 +111,7 @@ class Supervisor:
             reason, grace = self.watch(out_fd, err_fd, stdin_w, started)
             self.finish(reason, grace, started)
         except BaseException as exc:  # the agent must never outlive a broken supervisor
-            log("ERROR", "supervisor failed", run_id=run_id, error=repr(exc))
+            _log("ERROR", "supervisor failed", run_id=run_id, error=repr(exc))
             kill_run(self.run_dir, self.pid if not self.leader_gone() else None)
             rd.write_json_first(
                 self.path(rd.EXIT),
@@ -132,7 +132,7 @@ class Supervisor:
         env = dict(self.job["env"])
         env[rd.MARKER_RUN_ID] = self.job["run_id"]
         env[rd.MARKER_RUN_DIR] = self.run_dir
-        program = which(self.job["argv"][0], env.get("PATH"))
+        program = _which(self.job["argv"][0], env.get("PATH"))
         os.chdir(self.job["cwd"])
         stdin_w = None
         if self.stdin is None:
@@ -182,12 +182,12 @@ class Supervisor:
         except (AttributeError, OSError):
             pidfd = None
         pending = memoryview(self.stdin or b"")
-        last_size, last_activity, next_beat = -1, started, started + HEARTBEAT_SECS
+        last_size, last_activity, next_beat = -1, started, started + _HEARTBEAT_SECS
         try:
             while True:
                 readable = [pidfd] if pidfd is not None else []
                 writable = [stdin_w] if stdin_w is not None else []
-                _, can_write, _ = select.select(readable, writable, [], TICK_SECS)
+                _, can_write, _ = select.select(readable, writable, [], _TICK_SECS)
                 if stdin_w is not None and can_write:
                     stdin_w, pending = _feed(stdin_w, pending)
                 if self.leader_gone():
@@ -198,7 +198,7 @@ class Supervisor:
                     last_size, last_activity = size, now
                 if now >= next_beat:
                     os.utime(self.path(rd.HEARTBEAT))
-                    next_beat = now + HEARTBEAT_SECS
+                    next_beat = now + _HEARTBEAT_SECS
                 if self.stop_signalled or os.path.exists(self.path(rd.STOP)):
                     request = rd.read_json(self.path(rd.STOP)) or {}
                     asked = request.get("grace_secs")
@@ -220,11 +220,11 @@ class Supervisor:
             # the agent is a zombie here, so its group id is still ours to kill
             leftovers = kill_run(self.run_dir, self.pid)
             if leftovers:
-                log("INFO", "killed processes left behind by the agent", run_id=run_id, pids=leftovers)
+                _log("INFO", "killed processes left behind by the agent", run_id=run_id, pids=leftovers)
         else:
-            log("INFO", "stopping agent", run_id=run_id, reason=reason, grace=grace)
+            _log("INFO", "stopping agent", run_id=run_id, reason=reason, grace=grace)
             leftovers = terminate_run(self.run_dir, self.pid, grace, self.leader_gone)
-            log("INFO", "agent stopped", run_id=run_id, reason=reason, pids=leftovers)
+            _log("INFO", "agent stopped", run_id=run_id, reason=reason, pids=leftovers)
         _, status = os.waitpid(self.pid, 0)
         if leftovers:
             # processes that forked while the leader was being reaped (only possible if any were left:
@@ -239,7 +239,7 @@ class Supervisor:
             run_dir=self.run_dir,
         )
         written = rd.write_json_first(self.path(rd.EXIT), record)
-        log(
+        _log(
             "INFO",
             "run ended",
             run_id=run_id,
@@ -249,7 +249,7 @@ class Supervisor:
             recorded=written,
         )
         if leftovers and run_pids(self.run_dir):
-            log("WARNING", "processes of the run still alive after exit", run_id=run_id)
+            _log("WARNING", "processes of the run still alive after exit", run_id=run_id)
 
     def _on_term(self, signum: int, frame: object) -> None:
         self.stop_signalled = True
@@ -271,7 +271,7 @@ def _feed(fd: int, pending: memoryview) -> tuple[int | None, memoryview]:
     return fd, pending
 
 
-def read_job(data: bytes) -> tuple[dict[str, Any], bytes | None]:
+def _read_job(data: bytes) -> tuple[dict[str, Any], bytes | None]:
     """The launcher's hand-over: the job and the agent's stdin, one marshal'ed dict (marshal costs no import)."""
     try:
         job = marshal.loads(data)
@@ -283,7 +283,7 @@ def read_job(data: bytes) -> tuple[dict[str, Any], bytes | None]:
     return job, stdin if isinstance(stdin, bytes) else None
 
 
-def hand_over(job: dict[str, Any], stdin: bytes | None) -> bytes:
+def _hand_over(job: dict[str, Any], stdin: bytes | None) -> bytes:
     """What ``read_job`` reads: the launcher and the supervisor always come from the same Python."""
     return marshal.dumps({**job, "stdin": stdin})
 
@@ -298,10 +298,10 @@ def main(argv: list[str]) -> int:
         chunks.append(chunk)
     log_fd = os.open(os.path.join(run_dir, rd.SUPERVISOR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        job, stdin = read_job(b"".join(chunks))
+        job, stdin = _read_job(b"".join(chunks))
     except ValueError as exc:
         os.dup2(log_fd, 2)
-        log("ERROR", "unreadable hand-over from the launcher", error=repr(exc))
+        _log("ERROR", "unreadable hand-over from the launcher", error=repr(exc))
         rd.write_json_first(
             os.path.join(run_dir, rd.EXIT),
             rd.exit_record(
@@ -325,7 +325,7 @@ def main(argv: list[str]) -> int:
     os.dup2(log_fd, 2)
     os.close(devnull)
     os.close(log_fd)
-    return Supervisor(run_dir, job, stdin).run()
+    return _Supervisor(run_dir, job, stdin).run()
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ from animus.procs import _rundir as rd
 from animus.procs._handle import RunHandle
 from animus.procs._proctable import is_alive, kill_run, marked_processes
 from animus.procs._records import RunSummary
-from animus.procs._spec import RUN_ID_PATTERN
+from animus.procs._spec import _RUN_ID_PATTERN
 
-log = logging.getLogger("animus.procs")
+_log = logging.getLogger("animus.procs")
 
 
 def _run_ids(runs_dir: Path) -> list[str]:
@@ -21,7 +21,7 @@ def _run_ids(runs_dir: Path) -> list[str]:
         names = os.listdir(runs_dir)
     except OSError:
         return []
-    return sorted(n for n in names if RUN_ID_PATTERN.fullmatch(n) and ".." not in n and (runs_dir / n).is_dir())
+    return sorted(n for n in names if _RUN_ID_PATTERN.fullmatch(n) and ".." not in n and (runs_dir / n).is_dir())
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
@@ -90,7 +90,7 @@ def sweep_orphans(runs_dir: Path, known_run_ids: set[str]) -> list[int]:
                     error="killed by the orphan sweep: no owner knew this run",
                 ),
             )
-        log.warning("swept orphan run run_id=%s pids=%s", run_id, sorted(hit))
+        _log.warning("swept orphan run run_id=%s pids=%s", run_id, sorted(hit))
         killed.extend(sorted(hit))
     return killed
 

@@ -11,7 +11,7 @@ from animus.store import _outbox as outbox
 from animus.store import _queue as queue
 from animus.store import _runs as runs
 from animus.store import _tasks as tasks
-from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection
+from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection, sqlite_engine
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
 from animus.store._outbox import OUTBOX_STATUSES, OutboxItem, outbox_summary
 from animus.store._queue import QueueEntry
@@ -42,5 +42,6 @@ __all__ = [
     "queue",
     "redact_url",
     "runs",
+    "sqlite_engine",
     "tasks",
 ]

@@ -20,6 +20,10 @@ from animus.domain.errors import InvalidInput, StoreError, Unavailable
 
 Row = dict[str, Any]
 BUSY_TIMEOUT_MS = 30_000
+# Every connection to a SQLite database file, ours or DBOS's. In WAL mode synchronous=NORMAL never
+# loses a committed transaction when a process is killed (our promise: kill -9 at any moment); it
+# skips the fsync per commit. Only an OS crash or power loss can drop the last commits (docs/operations.md).
+_SQLITE_PRAGMAS = (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
 
 
 class Connection(Protocol):
@@ -70,12 +74,12 @@ class SqliteConnection:
         self._lock = threading.RLock()
         self._depth = 0
         with map_sqlite_errors():
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA foreign_keys = ON")
+            for pragma in _SQLITE_PRAGMAS[:2]:
+                self._conn.execute(pragma)
             mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute(_SQLITE_PRAGMAS[2])
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         with self._lock, map_sqlite_errors():
@@ -251,3 +255,19 @@ class SessionConnection:
 
     def close(self) -> None:  # the session's owner closes it
         pass
+
+
+def sqlite_engine(url: str) -> Any:
+    """A SQLAlchemy engine on a SQLite file with the store's connection settings, for DBOS's system
+    database and datasource: write transactions take the lock at BEGIN (``IMMEDIATE``), as ours do."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = "IMMEDIATE"
+        for pragma in _SQLITE_PRAGMAS:
+            dbapi_conn.execute(pragma)
+
+    return engine

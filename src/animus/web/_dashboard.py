@@ -26,13 +26,13 @@ CSP = (
 )
 
 
-async def index(request: Request) -> Response:
+async def _index(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 
 
 def dashboard_routes() -> list[BaseRoute]:
     return [
-        Route("/", index, methods=["GET"]),
+        Route("/", _index, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from animus.agents.fake._personas import DEFAULT_MODELS, PERSONAS, new_session_id
+from animus.agents.fake._personas import _DEFAULT_MODELS, PERSONAS, _new_session_id
 
 ENV_AS = "ANIMUS_FAKE_AS"
 ENV_SCRIPT = "ANIMUS_FAKE_SCRIPT"
@@ -132,7 +132,7 @@ _VARIADIC = {
 }
 
 
-class Invocation:
+class _Invocation:
     """What the fake understood from its argv."""
 
     def __init__(self, tool: str, argv: list[str]) -> None:
@@ -206,7 +206,7 @@ class Invocation:
     @property
     def model(self) -> str:
         flag = self.flag("--model", "-m") if self.tool != "aider" else self.flag("--model")
-        return flag or DEFAULT_MODELS[self.tool]
+        return flag or _DEFAULT_MODELS[self.tool]
 
     @property
     def session_id(self) -> str:
@@ -214,10 +214,10 @@ class Invocation:
             return self.resume_id
         if self.tool == "claude" and self.flag("--session-id"):
             return str(self.flag("--session-id"))
-        return new_session_id(self.tool)
+        return _new_session_id(self.tool)
 
 
-def persona_name(argv0: str, args: list[str]) -> tuple[str, list[str]]:
+def _persona_name(argv0: str, args: list[str]) -> tuple[str, list[str]]:
     if "--as" in args:
         at = args.index("--as")
         if at + 1 < len(args):
@@ -262,7 +262,7 @@ def _next_invocation_number(script_path: str) -> int:
         os.close(fd)
 
 
-def load_steps(resumed: bool) -> list[Any]:
+def _load_steps(resumed: bool) -> list[Any]:
     path = os.environ.get(ENV_SCRIPT)
     if not path:
         return list(DEMO_SCRIPT)
@@ -286,15 +286,15 @@ def load_steps(resumed: bool) -> list[Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    tool, args = persona_name(sys.argv[0], args)
+    tool, args = _persona_name(sys.argv[0], args)
     if tool not in PERSONAS:
         sys.stderr.write(f"fake agent: unknown persona {tool!r}\n")
         sys.exit(2)
     _append_ledger(tool, [os.path.basename(sys.argv[0]), *args])
-    inv = Invocation(tool, args)
+    inv = _Invocation(tool, args)
     persona = PERSONAS[tool](inv.session_id, inv.model, os.getcwd(), inv.prompt)
-    from animus.agents.fake._steps import Runner
+    from animus.agents.fake._steps import _Runner
 
-    code = Runner(persona, inv).run(load_steps(inv.resume_id is not None))
+    code = _Runner(persona, inv).run(_load_steps(inv.resume_id is not None))
     sys.stdout.flush()
     sys.exit(code)

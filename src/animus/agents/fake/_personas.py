@@ -11,7 +11,7 @@ from typing import Any
 
 _B62 = string.ascii_letters + string.digits
 
-DEFAULT_MODELS = {
+_DEFAULT_MODELS = {
     "claude": "claude-sonnet-4-5-20250929",
     "codex": "gpt-5-codex",
     "gemini": "gemini-2.5-pro",
@@ -20,11 +20,11 @@ DEFAULT_MODELS = {
 }
 
 
-def rid(prefix: str, n: int = 24) -> str:
+def _rid(prefix: str, n: int = 24) -> str:
     return prefix + "".join(random.choice(_B62) for _ in range(n))
 
 
-def thread_id() -> str:
+def _thread_id() -> str:
     """A codex-style UUIDv7 thread id (time-ordered)."""
     ms = int(time.time() * 1000)
     rand = uuid.uuid4().hex
@@ -36,14 +36,14 @@ def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class Usage:
+class _Usage:
     def __init__(self, input_tokens: int = 0, output_tokens: int = 0, cost_usd: float | None = None) -> None:
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.cost_usd = cost_usd
 
 
-class Persona:
+class _Persona:
     """Builds one CLI's lines; each method returns the lines (dicts, or str for aider) to print."""
 
     tool = ""
@@ -72,9 +72,9 @@ class Persona:
         return name or step
 
     def new_call_id(self, name: str) -> str:
-        return rid("call_")
+        return _rid("call_")
 
-    def finish(self, final_text: str, usage: Usage) -> list[Any]:
+    def finish(self, final_text: str, usage: _Usage) -> list[Any]:
         return []
 
     def error(self, message: str) -> list[Any]:
@@ -84,7 +84,7 @@ class Persona:
         return self.error(f"Rate limit exceeded (429). Try again after {resets_at}."), 1
 
 
-class ClaudePersona(Persona):
+class _ClaudePersona(_Persona):
     tool = "claude"
 
     def _base(self) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class ClaudePersona(Persona):
             "service_tier": "standard",
         }
         msg = {
-            "id": rid("msg_01", 22),
+            "id": _rid("msg_01", 22),
             "type": "message",
             "role": "assistant",
             "model": self.model,
@@ -149,7 +149,7 @@ class ClaudePersona(Persona):
         return [self._assistant({"type": "text", "text": text})]
 
     def new_call_id(self, name: str) -> str:
-        return rid("toolu_01", 22)
+        return _rid("toolu_01", 22)
 
     def tool_name(self, step: str, name: str | None) -> str:
         return name or {"write": "Write", "edit": "Edit", "shell": "Bash"}.get(step, step)
@@ -163,7 +163,7 @@ class ClaudePersona(Persona):
             block["is_error"] = True
         return [{"type": "user", "message": {"role": "user", "content": [block]}, **self._base()}]
 
-    def _result(self, final_text: str, usage: Usage, **over: Any) -> dict[str, Any]:
+    def _result(self, final_text: str, usage: _Usage, **over: Any) -> dict[str, Any]:
         ms = int((time.time() - self.started) * 1000)
         return {
             "type": "result",
@@ -188,17 +188,17 @@ class ClaudePersona(Persona):
             **over,
         }
 
-    def finish(self, final_text: str, usage: Usage) -> list[Any]:
+    def finish(self, final_text: str, usage: _Usage) -> list[Any]:
         return [self._result(final_text, usage)]
 
     def api_error_as_success(self, status: int) -> list[Any]:
         text = f"API Error: {status} " + '{"type":"error","error":{"type":"invalid_request_error","message":"denied"}}'
         line = self._assistant({"type": "text", "text": text}, error="oauth_org_not_allowed", is_api_error_message=True)
-        result = self._result(text, Usage(), is_error=True, api_error_status=status, terminal_reason="api_error")
+        result = self._result(text, _Usage(), is_error=True, api_error_status=status, terminal_reason="api_error")
         return [line, result]
 
     def error(self, message: str) -> list[Any]:
-        return [self._result(message, Usage(), subtype="error_during_execution", is_error=True)]
+        return [self._result(message, _Usage(), subtype="error_during_execution", is_error=True)]
 
     def rate_limit(self, resets_at: int) -> tuple[list[Any], int]:
         info = {
@@ -216,11 +216,11 @@ class ClaudePersona(Persona):
             "session_id": self.session_id,
         }
         text = "Claude AI usage limit reached|" + str(resets_at)
-        result = self._result(text, Usage(), is_error=True, api_error_status=429, terminal_reason="api_error")
+        result = self._result(text, _Usage(), is_error=True, api_error_status=429, terminal_reason="api_error")
         return [event, result], 0
 
 
-class CodexPersona(Persona):
+class _CodexPersona(_Persona):
     tool = "codex"
 
     def __init__(self, *args: Any) -> None:
@@ -285,7 +285,7 @@ class CodexPersona(Persona):
     def tool_result(self, call_id: str, name: str, args: Any, output: str, ok: bool) -> list[Any]:
         return [{"type": "item.completed", "item": self._item(call_id, name, args, output, ok)}]
 
-    def finish(self, final_text: str, usage: Usage) -> list[Any]:
+    def finish(self, final_text: str, usage: _Usage) -> list[Any]:
         return [
             {
                 "type": "turn.completed",
@@ -327,7 +327,7 @@ class CodexPersona(Persona):
         return [{"type": "error", "message": text}, {"type": "turn.failed", "error": {"message": text}}], 1
 
 
-class GeminiPersona(Persona):
+class _GeminiPersona(_Persona):
     tool = "gemini"
 
     def _ev(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -364,7 +364,7 @@ class GeminiPersona(Persona):
             )
         ]
 
-    def _stats(self, usage: Usage) -> dict[str, Any]:
+    def _stats(self, usage: _Usage) -> dict[str, Any]:
         return {
             "total_tokens": usage.input_tokens + usage.output_tokens,
             "input_tokens": usage.input_tokens,
@@ -376,19 +376,19 @@ class GeminiPersona(Persona):
             "models": {},
         }
 
-    def finish(self, final_text: str, usage: Usage) -> list[Any]:
+    def finish(self, final_text: str, usage: _Usage) -> list[Any]:
         return [self._ev("result", status="success", stats=self._stats(usage))]
 
     def error(self, message: str) -> list[Any]:
         return [
             self._ev("error", severity="error", message=message),
-            self._ev("result", status="error", error={"type": "Error", "message": message}, stats=self._stats(Usage())),
+            self._ev("result", status="error", error={"type": "Error", "message": message}, stats=self._stats(_Usage())),
         ]
 
     def error_then_success(self) -> list[Any]:
         return [
             self._ev("error", severity="error", message="Maximum session turns exceeded"),
-            self._ev("result", status="success", stats=self._stats(Usage())),
+            self._ev("result", status="success", stats=self._stats(_Usage())),
         ]
 
     def rate_limit(self, resets_at: int) -> tuple[list[Any], int]:
@@ -396,12 +396,12 @@ class GeminiPersona(Persona):
         return self.error(msg), 1
 
 
-class OpencodePersona(Persona):
+class _OpencodePersona(_Persona):
     tool = "opencode"
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.message_id = rid("msg_", 26)
+        self.message_id = _rid("msg_", 26)
         self.step_has_tools = False
         self.spent_in = self.spent_out = 0
 
@@ -411,7 +411,7 @@ class OpencodePersona(Persona):
     def _step_start(self) -> dict[str, Any]:
         return self._ev("step_start", {"messageID": self.message_id, "type": "step-start"})
 
-    def _step_finish(self, reason: str, usage: Usage) -> dict[str, Any]:
+    def _step_finish(self, reason: str, usage: _Usage) -> dict[str, Any]:
         tokens = {
             "total": usage.input_tokens + usage.output_tokens,
             "input": usage.input_tokens,
@@ -439,8 +439,8 @@ class OpencodePersona(Persona):
         self.step_has_tools = False
         # Each step reports its own tokens; the final step gets the rest of the scripted totals.
         self.spent_in, self.spent_out = self.spent_in + 10, self.spent_out + 5
-        done = self._step_finish("tool-calls", Usage(10, 5, 0))
-        self.message_id = rid("msg_", 26)
+        done = self._step_finish("tool-calls", _Usage(10, 5, 0))
+        self.message_id = _rid("msg_", 26)
         return [done, self._step_start()]
 
     def text(self, text: str) -> list[Any]:
@@ -467,9 +467,9 @@ class OpencodePersona(Persona):
         part = {"type": "tool", "tool": name, "callID": call_id, "state": state, "messageID": self.message_id}
         return [self._ev("tool_use", part)]
 
-    def finish(self, final_text: str, usage: Usage) -> list[Any]:
+    def finish(self, final_text: str, usage: _Usage) -> list[Any]:
         lines = self._next_step_if_tools()
-        rest = Usage(
+        rest = _Usage(
             max(usage.input_tokens - self.spent_in, 0), max(usage.output_tokens - self.spent_out, 0), usage.cost_usd
         )
         return [*lines, self._step_finish("stop", rest)]
@@ -488,7 +488,7 @@ class OpencodePersona(Persona):
         return self.error("Rate limit exceeded: 429 Too Many Requests"), 1
 
 
-class AiderPersona(Persona):
+class _AiderPersona(_Persona):
     tool = "aider"
 
     def start(self) -> list[Any]:
@@ -514,7 +514,7 @@ class AiderPersona(Persona):
             return [str(path), f"Applied edit to {path}" if ok else f"Failed to apply edit to {path}"]
         return output.splitlines()
 
-    def finish(self, final_text: str, usage: Usage) -> list[Any]:
+    def finish(self, final_text: str, usage: _Usage) -> list[Any]:
         def short(n: int) -> str:
             return str(n) if n < 1000 else (f"{n / 1000:.1f}k" if n < 10000 else f"{round(n / 1000)}k")
 
@@ -531,14 +531,14 @@ class AiderPersona(Persona):
         return ["litellm.RateLimitError: RateLimitError: 429 Too Many Requests"], 1
 
 
-PERSONAS: dict[str, type[Persona]] = {
-    p.tool: p for p in (ClaudePersona, CodexPersona, GeminiPersona, OpencodePersona, AiderPersona)
+PERSONAS: dict[str, type[_Persona]] = {
+    p.tool: p for p in (_ClaudePersona, _CodexPersona, _GeminiPersona, _OpencodePersona, _AiderPersona)
 }
 
 
-def new_session_id(tool: str) -> str:
+def _new_session_id(tool: str) -> str:
     if tool == "codex":
-        return thread_id()
+        return _thread_id()
     if tool == "opencode":
-        return rid("ses_", 26)
+        return _rid("ses_", 26)
     return str(uuid.uuid4())

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from animus.agents.fake._personas import ClaudePersona, CodexPersona, GeminiPersona, Persona, Usage
+from animus.agents.fake._personas import _ClaudePersona, _CodexPersona, _GeminiPersona, _Persona, _Usage
 
-DEFAULT_USAGE = Usage(1200, 85, 0.0123)
+_DEFAULT_USAGE = _Usage(1200, 85, 0.0123)
 _DECISION_DEFAULTS = {
     "kind": "phase_decision",
     "verdict": "advance",
@@ -23,13 +23,13 @@ _DECISION_DEFAULTS = {
 }
 
 
-class Runner:
+class _Runner:
     """Executes steps against a persona, printing each line as soon as it exists."""
 
-    def __init__(self, persona: Persona, invocation: Any) -> None:
+    def __init__(self, persona: _Persona, invocation: Any) -> None:
         self.persona = persona
         self.inv = invocation
-        self.usage: Usage | None = None
+        self.usage: _Usage | None = None
         self.last_text = ""
         self.out = sys.stdout.buffer
 
@@ -50,8 +50,8 @@ class Runner:
         self.emit(self.persona.tool_use(call_id, tool, args))
         self.emit(self.persona.tool_result(call_id, tool, args, output, ok))
 
-    def totals(self) -> Usage:
-        return self.usage or DEFAULT_USAGE
+    def totals(self) -> _Usage:
+        return self.usage or _DEFAULT_USAGE
 
     # -- the script -----------------------------------------------------------------------------
     def run(self, steps: list[Any]) -> int:
@@ -113,24 +113,24 @@ class Runner:
 
     def _file_args(self, step: str, path: Path, arg: dict[str, Any]) -> dict[str, Any]:
         full = str(path.absolute())
-        if isinstance(self.persona, ClaudePersona):
+        if isinstance(self.persona, _ClaudePersona):
             if step == "write":
                 return {"file_path": full, "content": arg.get("content", "")}
             return {"file_path": full, "old_string": arg.get("old", ""), "new_string": arg.get("new", "")}
-        if isinstance(self.persona, GeminiPersona):
+        if isinstance(self.persona, _GeminiPersona):
             if step == "write":
                 return {"file_path": full, "content": arg.get("content", "")}
             return {"file_path": full, "old_string": arg.get("old", ""), "new_string": arg.get("new", "")}
-        if isinstance(self.persona, CodexPersona):
+        if isinstance(self.persona, _CodexPersona):
             return {"path": full}
         if step == "write":
             return {"filePath": full, "content": arg.get("content", ""), "path": str(path)}
         return {"filePath": full, "oldString": arg.get("old", ""), "newString": arg.get("new", ""), "path": str(path)}
 
     def do_usage(self, arg: dict[str, Any]) -> None:
-        cur = self.usage or Usage(0, 0, None)
+        cur = self.usage or _Usage(0, 0, None)
         cost = arg.get("cost_usd")
-        self.usage = Usage(
+        self.usage = _Usage(
             cur.input_tokens + int(arg.get("input_tokens", 0)),
             cur.output_tokens + int(arg.get("output_tokens", 0)),
             (cur.cost_usd or 0.0) + float(cost) if cost is not None else cur.cost_usd,
@@ -212,21 +212,21 @@ class Runner:
 
     def do_api_error_as_success(self, arg: Any) -> int:
         status = int(arg.get("status", 400)) if isinstance(arg, dict) else 400
-        if isinstance(self.persona, ClaudePersona):
+        if isinstance(self.persona, _ClaudePersona):
             self.emit(self.persona.api_error_as_success(status))
             return 0
         self.emit(self.persona.error(f"API Error: {status}"))
         return 1
 
     def do_turn_failed_exit0(self, arg: Any) -> int:
-        if isinstance(self.persona, CodexPersona):
+        if isinstance(self.persona, _CodexPersona):
             self.emit(self.persona.turn_failed())
         else:
             self.emit(self.persona.error("turn failed"))
         return 0
 
     def do_gemini_error_then_success(self, arg: Any) -> int:
-        if isinstance(self.persona, GeminiPersona):
+        if isinstance(self.persona, _GeminiPersona):
             self.emit(self.persona.error_then_success())
             return int(arg.get("code", 0)) if isinstance(arg, dict) else 0
         self.emit(self.persona.error("Maximum session turns exceeded"))
