@@ -28,7 +28,9 @@ def test_run_demo_works_the_first_time_in_a_fresh_clone(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     assert "run: installing animus (base) into .venv" in proc.stderr  # it really was the first run
     assert "demo finished in" in proc.stdout
-    assert proc.stdout.count("completed") >= 3  # three tasks went through the workflow
+    log = proc.stdout.split("$ git log --oneline --graph main", 1)[1]
+    for task, title in (("TASK-1", "Add a greeting module"), ("TASK-2", "Document the greeting"), ("TASK-3", "Tidy the README")):
+        assert f"[{task}] {title}" in log, log  # each task landed on main
     assert (clone / ".venv" / ".animus-stamp-base").is_file()
     second = subprocess.run(["./run", "demo"], cwd=clone, env=env, capture_output=True, text=True, timeout=600,
                             stdin=subprocess.DEVNULL, check=False)
