@@ -107,6 +107,13 @@ def test_codex_base_url_becomes_a_custom_provider_and_the_key_travels_in_env(tmp
     assert inv.env_extra["GW_KEY"] == "sk-gateway-123456"
 
 
+def test_codex_waits_for_every_mcp_server_it_is_given(tmp_path: Path) -> None:
+    # An optional server that is not up yet is left out of the turn; a required one is waited for.
+    servers = [McpServer("animus", ["animus", "mcp", "serve"]), McpServer("docs", ["docs-mcp"])]
+    argv = build("codex", tmp_path, mcp_servers=servers).argv
+    assert "mcp_servers.animus.required=true" in argv and "mcp_servers.docs.required=true" in argv
+
+
 def test_gemini_argv_base_url_settings_file_and_model_requirement(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="model"):
         build("gemini", tmp_path, base_url="http://127.0.0.1:9")

@@ -18,8 +18,9 @@ from support.realcli import API_OF, MODELS, isolated_env, require_cli
 pytestmark = pytest.mark.realcli
 KEY_ENV = "ANIMUS_TEST_API_KEY"
 SEEDED_TITLE = "Teach the parser about tabs"
-# How each CLI names animus's task_list tool towards the model (server id "animus").
-TOOL_NAME = {"claude": "mcp__animus__task_list", "codex": "mcp__animus__task_list", "gemini": "mcp_animus_task_list"}
+# Codex's feature that drops the `mcp__` from MCP tool namespaces (`animus`, not `mcp__animus`): a codex whose
+# config turns it on must work as well (docs/real-clis.md, "Codex and MCP tool names").
+NON_PREFIXED = ("-c", "features.non_prefixed_mcp_tool_names=true")
 
 
 def animus(tool: str, tmp_path: Path, cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -42,7 +43,13 @@ def _stderr_logs(tmp_path: Path) -> str:
 
 
 def _project(
-    tool: str, ep: ModelEndpoint, tmp_path: Path, *, animus_mcp: bool = True, own_server: str | None = None
+    tool: str,
+    ep: ModelEndpoint,
+    tmp_path: Path,
+    *,
+    animus_mcp: bool = True,
+    own_server: str | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Path:
     cwd = tmp_path / "repo"
     cwd.mkdir()
@@ -55,6 +62,7 @@ def _project(
         "api_key_env": KEY_ENV,
         "timeout_secs": 120,
         "animus_mcp": animus_mcp,
+        "extra_args": list(extra_args),
     }
     config: dict[str, Any] = {
         "agents": {"worker": agent},
@@ -109,34 +117,38 @@ def _tool_results(tool: str, body: dict[str, Any]) -> list[str]:
     ]
 
 
-def _namespaced_openai_items(turn: Turn) -> list[dict[str, Any]]:
-    """Codex defers MCP tools into a namespace: a call names the tool and its namespace apart, as the Responses API does."""
-    items = _plain_openai_items(turn)
-    for item in items:
-        namespace, sep, name = str(item.get("name", "")).rpartition("__")
-        if item.get("type") == "function_call" and sep and namespace.startswith("mcp__"):
-            item.update(name=name, namespace=namespace)
-    return items
-
-
-_plain_openai_items = wire.openai_items
-
-
-@pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
-def test_real_cli_calls_the_injected_animus_mcp_server_and_sees_the_projects_tasks(
-    tool: str, tmp_path: Path, model_endpoint: ModelEndpoint, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cwd = _project(tool, model_endpoint, tmp_path)
+def _advertises(tool: str, body: dict[str, Any], server: str) -> bool:
+    """Whether the CLI's first request offers the model MCP server `server`'s tools."""
     if tool == "codex":
-        monkeypatch.setattr(wire, "openai_items", _namespaced_openai_items)
-    model_endpoint.script(API_OF[tool], [Turn.tool(TOOL_NAME[tool], {}), Turn.final("advance")])
+        # Deferred behind tool_search in a namespace: `mcp__<server>`, or `<server>` with non_prefixed_mcp_tool_names.
+        return wire.mcp_namespace(body, server) is not None
+    if tool == "claude":
+        # Deferred: the tools are listed by name for its ToolSearch, not declared in `tools`.
+        return f"mcp__{server}__" in json.dumps(body)
+    return any(name.startswith(f"mcp_{server}_") for name in _declared_tools(tool, body))
+
+
+@pytest.mark.parametrize(
+    ("tool", "extra_args"),
+    [
+        pytest.param("claude", (), id="claude"),
+        pytest.param("codex", (), id="codex"),
+        pytest.param("codex", NON_PREFIXED, id="codex-non-prefixed-mcp-names"),
+        pytest.param("gemini", (), id="gemini"),
+    ],
+)
+def test_real_cli_calls_the_injected_animus_mcp_server_and_sees_the_projects_tasks(
+    tool: str, extra_args: tuple[str, ...], tmp_path: Path, model_endpoint: ModelEndpoint
+) -> None:
+    cwd = _project(tool, model_endpoint, tmp_path, extra_args=extra_args)
+    # The scripted model calls task_list under the name the CLI offered it (see realcli_wire.openai_call).
+    model_endpoint.script(API_OF[tool], [Turn.mcp_tool("animus", "task_list", {}), Turn.final("advance")])
     proc, summary = _run(tool, tmp_path, cwd)
 
     detail = f"{summary}\nendpoint: {model_endpoint.summary()}\nagent stderr:\n{_stderr_logs(tmp_path)}"
     requests = model_endpoint.main_requests(API_OF[tool])
     assert len(requests) >= 2, detail
-    # Claude Code and Codex defer MCP tools (listed by name / namespace for their tool search, not in `tools`).
-    assert "mcp__animus" in json.dumps(requests[0].body) or TOOL_NAME[tool] in json.dumps(requests[0].body), detail
+    assert _advertises(tool, requests[0].body, "animus"), f"{json.dumps(requests[0].body)[-3000:]}\n{detail}"
     results = _tool_results(tool, requests[1].body)
     assert any(SEEDED_TITLE in r and "TASK-1" in r for r in results), f"tool results: {results}\n{detail}"
     assert (proc.returncode, summary["status"], summary["verdict"]) == (0, "ok", "advance"), detail
@@ -155,7 +167,7 @@ def test_real_claude_without_animus_mcp_gets_no_animus_tools(tmp_path: Path, mod
 def test_real_claude_denies_an_mcp_server_that_no_allow_rule_covers(tmp_path: Path, model_endpoint: ModelEndpoint) -> None:
     # Why the adapter adds `mcp__animus` to --allowedTools: headless acceptEdits refuses unlisted MCP tools.
     cwd = _project("claude", model_endpoint, tmp_path, animus_mcp=False, own_server="tasks")
-    model_endpoint.script("anthropic", [Turn.tool("mcp__tasks__task_list", {}), Turn.final("advance")])
+    model_endpoint.script("anthropic", [Turn.mcp_tool("tasks", "task_list", {}), Turn.final("advance")])
     _run("claude", tmp_path, cwd)
 
     requests = model_endpoint.main_requests("anthropic")
@@ -166,16 +178,15 @@ def test_real_claude_denies_an_mcp_server_that_no_allow_rule_covers(tmp_path: Pa
 
 @pytest.mark.parametrize(("tool", "expected"), [("codex", "requires approval, but approval policy is never"), ("gemini", SEEDED_TITLE)])
 def test_real_cli_with_a_user_registered_server_without_animus_approval_settings(
-    tool: str, expected: str, tmp_path: Path, model_endpoint: ModelEndpoint, monkeypatch: pytest.MonkeyPatch
+    tool: str, expected: str, tmp_path: Path, model_endpoint: ModelEndpoint
 ) -> None:
     # Pins why codex gets default_tools_approval_mode="approve" for the animus server, and that gemini's yolo
     # mode already runs MCP tools without `trust` (animus sets trust anyway, for approval modes below yolo).
     cwd = _project(tool, model_endpoint, tmp_path, animus_mcp=False, own_server="tasks")
-    monkeypatch.setattr(wire, "openai_items", _namespaced_openai_items)
-    name = {"codex": "mcp__tasks__task_list", "gemini": "mcp_tasks_task_list"}[tool]
-    model_endpoint.script(API_OF[tool], [Turn.tool(name, {}), Turn.final("advance")])
+    model_endpoint.script(API_OF[tool], [Turn.mcp_tool("tasks", "task_list", {}), Turn.final("advance")])
     _run(tool, tmp_path, cwd)
 
     requests = model_endpoint.main_requests(API_OF[tool])
+    assert requests and _advertises(tool, requests[0].body, "tasks"), model_endpoint.summary()
     results = _tool_results(tool, requests[1].body) if len(requests) > 1 else []
     assert any(expected in r for r in results), results

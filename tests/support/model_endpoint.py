@@ -330,9 +330,9 @@ class _Handler(BaseHTTPRequestHandler):
             req.answered_with = f"fault:{turn.fault.kind}"
             ep._record(req)
             return self._send_fault(api, turn.fault, model)
-        req.answered_with = ("tool:" + ",".join(c.name for c in turn.tool_calls)) if turn.tool_calls else "text"
+        req.answered_with = ("tool:" + ",".join(c.label for c in turn.tool_calls)) if turn.tool_calls else "text"
         ep._record(req)
-        self._send_turn(api, turn, model, streaming)
+        self._send_turn(api, turn, model, streaming, req.body)
 
     @staticmethod
     def _is_streaming(api: str, op: str, body: Any) -> bool:
@@ -387,12 +387,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(frame)
             self.wfile.flush()
 
-    def _send_turn(self, api: str, turn: Turn, model: str, streaming: bool) -> None:
+    def _send_turn(self, api: str, turn: Turn, model: str, streaming: bool, body: Any = None) -> None:
+        # Only the Responses API answer depends on the request: an MCP call names the namespace codex offered.
         if not streaming:
-            payload = {ANTHROPIC: wire.anthropic_message, OPENAI: _openai_whole, GEMINI: wire.gemini_response}[api]
+            if api == OPENAI:
+                return self._send_json(200, _openai_whole(turn, model, body), turn.headers)
+            payload = {ANTHROPIC: wire.anthropic_message, GEMINI: wire.gemini_response}[api]
             return self._send_json(200, payload(turn, model), turn.headers)
         self._start_stream(turn.headers)
-        frames = {ANTHROPIC: wire.anthropic_stream, OPENAI: wire.openai_stream, GEMINI: wire.gemini_stream}[api]
+        if api == OPENAI:
+            return self._write_frames(wire.openai_stream(turn, model, body))
+        frames = {ANTHROPIC: wire.anthropic_stream, GEMINI: wire.gemini_stream}[api]
         self._write_frames(frames(turn, model))
 
     def _send_fault(self, api: str, fault: Fault, model: str) -> None:
@@ -408,8 +413,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
-def _openai_whole(turn: Turn, model: str) -> dict[str, Any]:
-    return wire.openai_response(turn, model, wire.new_id("resp_"), "completed", wire.openai_items(turn))
+def _openai_whole(turn: Turn, model: str, body: Any = None) -> dict[str, Any]:
+    return wire.openai_response(turn, model, wire.new_id("resp_"), "completed", wire.openai_items(turn, body))
 
 
 @pytest.fixture

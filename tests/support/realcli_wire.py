@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,11 +17,29 @@ APIS = (ANTHROPIC, OPENAI, GEMINI)
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One tool call the scripted model asks for (name as the CLI declares it, input as a dict)."""
+    """One tool call the scripted model asks for (name as the CLI declares it, input as a dict).
+
+    With ``mcp_server`` set, ``name`` is that server's raw tool name and each API spells the call the way its CLI
+    declares MCP tools (see `anthropic_name`, `gemini_name`, `openai_call`).
+    """
 
     name: str
     input: dict[str, Any]
     id: str = ""
+    mcp_server: str = ""
+
+    @property
+    def anthropic_name(self) -> str:
+        return f"mcp__{self.mcp_server}__{self.name}" if self.mcp_server else self.name
+
+    @property
+    def gemini_name(self) -> str:
+        return f"mcp_{self.mcp_server}_{self.name}" if self.mcp_server else self.name
+
+    @property
+    def label(self) -> str:
+        """How the endpoint's request summary names the call."""
+        return f"{self.mcp_server}/{self.name}" if self.mcp_server else self.name
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,11 @@ class Turn:
         return cls(
             text=text, tool_calls=(ToolCall(name, dict(input)),), input_tokens=input_tokens, output_tokens=output_tokens
         )
+
+    @classmethod
+    def mcp_tool(cls, server: str, tool: str, input: dict[str, Any], *, text: str = "") -> Turn:
+        """A call of MCP server `server`'s tool `tool`, named as each CLI advertises it to the model."""
+        return cls(text=text, tool_calls=(ToolCall(tool, dict(input), mcp_server=server),))
 
     @classmethod
     def tools(cls, calls: list[ToolCall], *, text: str = "") -> Turn:
@@ -243,7 +267,9 @@ def anthropic_blocks(turn: Turn) -> list[dict[str, Any]]:
     if turn.text:
         blocks.append({"type": "text", "text": turn.text})
     for call in turn.tool_calls:
-        blocks.append({"type": "tool_use", "id": call.id or new_id("toolu_"), "name": call.name, "input": call.input})
+        blocks.append(
+            {"type": "tool_use", "id": call.id or new_id("toolu_"), "name": call.anthropic_name, "input": call.input}
+        )
     return blocks
 
 
@@ -353,7 +379,60 @@ def openai_error_body(status: int, message: str) -> dict[str, Any]:
     }
 
 
-def openai_items(turn: Turn) -> list[dict[str, Any]]:
+_DEFERRED_NAMESPACE = re.compile(r"^- ([A-Za-z0-9_-]+)(?::|$)", re.MULTILINE)
+
+
+def _input_texts(body: dict[str, Any]) -> list[str]:
+    items = body.get("input")
+    texts = [str(body.get("instructions") or "")]
+    for item in items if isinstance(items, list) else []:
+        content = item.get("content") if isinstance(item, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    return texts
+
+
+def advertised_namespaces(body: Any) -> set[str]:
+    """The tool namespaces a Responses API request offers the model.
+
+    Codex puts an MCP server's tools in a namespace: a `{"type": "namespace", "name": …}` entry of `tools` when they
+    are loaded, or, when they are deferred behind `tool_search`, a line `- <namespace>: <instructions>` under
+    "Deferred tool namespaces:" in the developer message.
+    """
+    if not isinstance(body, dict):
+        return set()
+    found = {str(t.get("name")) for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "namespace"}
+    for text in _input_texts(body):
+        if "tool namespaces:" in text:
+            found.update(_DEFERRED_NAMESPACE.findall(text))
+    return found
+
+
+def mcp_namespace(body: Any, server: str) -> str | None:
+    """The namespace under which the request advertises MCP server `server`'s tools, or None when it does not.
+
+    Codex 0.171 names it `mcp__<server>` by default and plain `<server>` when its `non_prefixed_mcp_tool_names`
+    feature is on (server id sanitized to [A-Za-z0-9_] either way); the scripted model uses whichever it was offered.
+    """
+    sanitized = re.sub(r"[^A-Za-z0-9_]", "_", server)
+    offered = advertised_namespaces(body)
+    return next((ns for ns in (f"mcp__{sanitized}", sanitized) if ns in offered), None)
+
+
+def openai_call(call: ToolCall, body: Any = None) -> dict[str, str]:
+    """The `name` (and `namespace`) of a Responses API function_call, as the model would answer this request.
+
+    An MCP tool is called by its bare name inside the namespace the request offered for its server; when the request
+    offered none, the call goes to the default `mcp__<server>` so that the CLI's own refusal reaches the test.
+    """
+    if not call.mcp_server:
+        return {"name": call.name}
+    return {"name": call.name, "namespace": mcp_namespace(body, call.mcp_server) or f"mcp__{call.mcp_server}"}
+
+
+def openai_items(turn: Turn, body: Any = None) -> list[dict[str, Any]]:
+    """The output items of one turn; `body` is the request being answered (MCP calls read their namespace from it)."""
     items: list[dict[str, Any]] = []
     if turn.text:
         items.append(
@@ -372,7 +451,7 @@ def openai_items(turn: Turn) -> list[dict[str, Any]]:
                 "type": "function_call",
                 "status": "completed",
                 "call_id": call.id or new_id("call_"),
-                "name": call.name,
+                **openai_call(call, body),
                 "arguments": json.dumps(call.input),
             }
         )
@@ -439,10 +518,10 @@ def openai_text_item_open(index: int, item: dict[str, Any], text: str) -> list[b
     return out
 
 
-def openai_stream(turn: Turn, model: str) -> list[bytes]:
+def openai_stream(turn: Turn, model: str, body: Any = None) -> list[bytes]:
     resp_id = new_id("resp_")
     out = openai_stream_head(turn, model, resp_id)
-    items = openai_items(turn)
+    items = openai_items(turn, body)
     for index, item in enumerate(items):
         if item["type"] == "message":
             text = item["content"][0]["text"]
@@ -546,7 +625,7 @@ def gemini_chunk(parts: list[dict[str, Any]], model: str, *, finish: bool, turn:
 def gemini_parts(turn: Turn) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = [{"text": turn.text}] if turn.text else []
     for call in turn.tool_calls:
-        fc: dict[str, Any] = {"name": call.name, "args": call.input}
+        fc: dict[str, Any] = {"name": call.gemini_name, "args": call.input}
         if call.id:
             fc["id"] = call.id
         parts.append({"functionCall": fc})

@@ -110,6 +110,12 @@ class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=Tru
                 f"{base}.command={_toml(server.command[0])}",
                 "-c",
                 f"{base}.args={_toml(server.command[1:])}",
+                # Codex leaves an optional server that is not up yet out of the turn (its calls then fail with
+                # "unsupported call: mcp__animustask_list"); seen on a busy 2-core machine with `animus mcp serve`.
+                # A required server is waited for, and one that cannot start fails the run instead of silently
+                # missing its tools (docs/real-clis.md, "Codex and MCP tool names").
+                "-c",
+                f"{base}.required=true",
             ]
             if server.id == ANIMUS_MCP_ID:
                 # exec runs with approval policy "never", under which codex refuses every MCP tool call that
