@@ -28,7 +28,7 @@ def test_the_layout_names_every_state_path(tmp_path: Path) -> None:
 
 
 def test_project_engine_daemon_api_and_agents_take_their_paths_from_the_layout(tmp_path: Path) -> None:
-    from animus.agents._adapter import home_dir
+    from animus.agents._adapter import _home_dir
     from animus.api import token_path
     from animus.daemon import info_path, log_path
     from animus.engine import EngineContext
@@ -42,7 +42,7 @@ def test_project_engine_daemon_api_and_agents_take_their_paths_from_the_layout(t
     assert (ctx.layout, ctx.runs_dir, ctx.worktrees_dir) == (layout, layout.runs_dir, layout.worktrees_dir)
     assert (info_path(tmp_path), log_path(tmp_path), token_path(tmp_path)) == (
         layout.daemon_info, layout.daemon_log, layout.web_token)
-    assert home_dir(tmp_path, "gemini") == layout.agent_home("gemini")
+    assert _home_dir(tmp_path, "gemini") == layout.agent_home("gemini")
 
 
 def test_daemon_json_has_one_reader_and_the_daemon_writes_what_it_reads(tmp_path: Path) -> None:
