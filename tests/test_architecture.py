@@ -35,12 +35,9 @@ RANK = {package: len(LAYERS) - row for row, packages in enumerate(LAYERS) for pa
 UNEXPORTED_PENDING_ISSUE_10 = {
     "api/_app.py": 1, "api/_endpoint.py": 11, "api/_events.py": 5, "api/_input.py": 11, "api/_openapi.py": 2,
     "api/_present.py": 10, "api/_queue.py": 7, "api/_runs.py": 14, "api/_status.py": 4, "api/_tasks.py": 9,
-    "api/_triggers.py": 5, "config/_schema.py": 15, "daemon/_control.py": 1, "daemon/_dispatch.py": 2,
-    "daemon/_follow.py": 1, "daemon/_info.py": 2, "daemon/_reconcile.py": 1, "daemon/_scheduler.py": 3,
-    "daemon/_server.py": 5, "engine/_durable.py": 1, "engine/_executor.py": 1, "engine/_faults.py": 1,
+    "api/_triggers.py": 5, "engine/_durable.py": 1, "engine/_executor.py": 1, "engine/_faults.py": 1,
     "engine/_gates.py": 3, "engine/_plan.py": 3, "engine/_prompts.py": 5, "engine/_runtime.py": 6,
     "engine/_steps.py": 8, "engine/_txns.py": 11, "engine/_types.py": 23, "engine/_workflow.py": 7,
-    "mcp/_server.py": 1, "services/_status.py": 5,
 }
 
 # Not process supervision, so not procs' business: a test double that plays a misbehaving agent.

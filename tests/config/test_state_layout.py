@@ -47,13 +47,13 @@ def test_project_engine_daemon_api_and_agents_take_their_paths_from_the_layout(t
 
 def test_daemon_json_has_one_reader_and_the_daemon_writes_what_it_reads(tmp_path: Path) -> None:
     from animus.daemon import read_info
-    from animus.daemon._info import write_info
+    from animus.daemon._info import _write_info
     from animus.procs import start_time
 
     assert read_daemon_info(tmp_path) is None
     info = DaemonInfo(pid=os.getpid(), proc_start=start_time(os.getpid()) or 0, started_at="2026-01-01T00:00:00+00:00",
                       started_epoch=1.0, executor_id="exec-1", pool_size=2, project_root=str(tmp_path), http_port=4177)
-    write_info(tmp_path, info)
+    _write_info(tmp_path, info)
     assert read_daemon_info(tmp_path) == info == read_info(tmp_path)
     # same pid, another process: the record is still there, but no daemon is running
     StateLayout(tmp_path).daemon_info.write_text(json.dumps({**asdict(info), "proc_start": info.proc_start + 1}))
