@@ -116,13 +116,11 @@ class Bench:
 
 
 def enqueue(bench: Bench, task_ids: list[str]) -> float:
-    from animus.store import queue
-
     store = bench.store()
     try:
         stamp = time.time()
         for task_id in task_ids:
-            queue.enqueue(store.conn, task_id)
+            store.enqueue(task_id)
         return stamp
     finally:
         store.close()

@@ -30,23 +30,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 RANK = {package: len(LAYERS) - row for row, packages in enumerate(LAYERS) for package in packages}
 
-# Private modules whose public names are not all exported or private yet, with how many are left.
-# Issue 10 closes with this empty. A ratchet: each count must equal today's, so it only goes down.
-UNEXPORTED_PENDING_ISSUE_10 = {
-    "agents/_adapter.py": 9, "agents/_aider.py": 1, "agents/_claude.py": 1, "agents/_codex.py": 1,
-    "agents/_command.py": 3, "agents/_events.py": 10, "agents/_gemini.py": 1, "agents/_opencode.py": 1,
-    "agents/_profile.py": 4, "api/_app.py": 1, "api/_endpoint.py": 11, "api/_events.py": 5, "api/_input.py": 11,
-    "api/_openapi.py": 2, "api/_present.py": 10, "api/_queue.py": 7, "api/_runs.py": 14, "api/_status.py": 4,
-    "api/_tasks.py": 9, "api/_triggers.py": 5, "config/_schema.py": 15, "daemon/_control.py": 1,
-    "daemon/_dispatch.py": 2, "daemon/_follow.py": 1, "daemon/_info.py": 2, "daemon/_reconcile.py": 1,
-    "daemon/_scheduler.py": 3, "daemon/_server.py": 5, "engine/_durable.py": 1, "engine/_executor.py": 1,
-    "engine/_faults.py": 1, "engine/_gates.py": 3, "engine/_plan.py": 3, "engine/_prompts.py": 5,
-    "engine/_runtime.py": 6, "engine/_steps.py": 8, "engine/_txns.py": 11, "engine/_types.py": 23,
-    "engine/_workflow.py": 7, "mcp/_server.py": 1, "procs/_proctable.py": 7, "procs/_rundir.py": 21,
-    "procs/_supervisor.py": 1, "services/_status.py": 5, "store/_db.py": 4, "store/_migrations.py": 3,
-    "store/_outbox.py": 5, "store/_queue.py": 17, "store/_runs.py": 12, "store/_tasks.py": 12,
-}
-
 # Not process supervision, so not procs' business: a test double that plays a misbehaving agent.
 SPAWNERS_ALLOWED = {
     "agents/fake/_steps.py": "the fake agent CLI forks a grandchild that ignores SIGTERM, to prove procs kills the tree",
@@ -407,16 +390,8 @@ def _private_modules() -> list[Path]:
 def test_every_public_name_of_a_private_module_is_exported() -> None:
     # STYLE.md: a small public surface. A public name in `_x.py` is either the package's API (in
     # __all__) or an accident; one that only its package uses gets a leading underscore.
-    misses = {_rel(p): len(names) for p in _private_modules() if (names := unexported_names(p.read_text(), _module_name(p)))}
-    assert {f: n for f, n in misses.items() if f not in UNEXPORTED_PENDING_ISSUE_10} == {}
-
-
-@pytest.mark.parametrize("file", sorted(UNEXPORTED_PENDING_ISSUE_10))
-def test_the_unexported_ratchet_matches_today(file: str) -> None:
-    # Equal, not at most: a module that got better must lower its count (to 0: leave the list).
-    path = SRC / file
-    left = unexported_names(path.read_text(), _module_name(path)) if path.is_file() else []
-    assert len(left) == UNEXPORTED_PENDING_ISSUE_10[file], f"{file}: {left}"
+    misses = {_rel(p): names for p in _private_modules() if (names := unexported_names(p.read_text(), _module_name(p)))}
+    assert misses == {}
 
 
 @pytest.mark.parametrize("init", sorted(SRC.rglob("__init__.py")), ids=lambda p: _module_name(p))

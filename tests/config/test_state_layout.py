@@ -28,7 +28,7 @@ def test_the_layout_names_every_state_path(tmp_path: Path) -> None:
 
 
 def test_project_engine_daemon_api_and_agents_take_their_paths_from_the_layout(tmp_path: Path) -> None:
-    from animus.agents._adapter import home_dir
+    from animus.agents._adapter import _home_dir
     from animus.api import token_path
     from animus.daemon import info_path, log_path
     from animus.engine import EngineContext
@@ -42,18 +42,18 @@ def test_project_engine_daemon_api_and_agents_take_their_paths_from_the_layout(t
     assert (ctx.layout, ctx.runs_dir, ctx.worktrees_dir) == (layout, layout.runs_dir, layout.worktrees_dir)
     assert (info_path(tmp_path), log_path(tmp_path), token_path(tmp_path)) == (
         layout.daemon_info, layout.daemon_log, layout.web_token)
-    assert home_dir(tmp_path, "gemini") == layout.agent_home("gemini")
+    assert _home_dir(tmp_path, "gemini") == layout.agent_home("gemini")
 
 
 def test_daemon_json_has_one_reader_and_the_daemon_writes_what_it_reads(tmp_path: Path) -> None:
     from animus.daemon import read_info
-    from animus.daemon._info import write_info
+    from animus.daemon._info import _write_info
     from animus.procs import start_time
 
     assert read_daemon_info(tmp_path) is None
     info = DaemonInfo(pid=os.getpid(), proc_start=start_time(os.getpid()) or 0, started_at="2026-01-01T00:00:00+00:00",
                       started_epoch=1.0, executor_id="exec-1", pool_size=2, project_root=str(tmp_path), http_port=4177)
-    write_info(tmp_path, info)
+    _write_info(tmp_path, info)
     assert read_daemon_info(tmp_path) == info == read_info(tmp_path)
     # same pid, another process: the record is still there, but no daemon is running
     StateLayout(tmp_path).daemon_info.write_text(json.dumps({**asdict(info), "proc_start": info.proc_start + 1}))

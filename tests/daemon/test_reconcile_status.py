@@ -35,14 +35,13 @@ def test_dispatched_entry_whose_workflow_never_reached_dbos_is_enqueued_again(pr
     from animus.config import load_config
     from animus.config.project import resolve_project
     from animus.engine import prepare_run
-    from animus.store import queue
 
     project = project_factory()
     store = project.store()
     try:  # what a crash between "mark dispatched" and "enqueue in DBOS" leaves behind
-        queue.enqueue(store.conn, "TASK-1")
+        store.enqueue("TASK-1")
         run, _ = prepare_run(store, load_config(resolve_project(project.repo)), "TASK-1", root=project.repo)
-        queue.mark_dispatched(store.conn, "TASK-1", run.id)
+        store.mark_dispatched("TASK-1", run.id)
     finally:
         store.close()
     start(project)

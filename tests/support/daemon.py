@@ -207,10 +207,8 @@ def chaos(project: Project, *, tasks: int, kills: int, seed: int, timeout: float
     gated = ids[len(ids) // 3]
     store = project.store()
     try:
-        from animus.store import queue
-
         for task_id in ids:
-            queue.enqueue(store.conn, task_id, workflow="gated" if task_id == gated else None)
+            store.enqueue(task_id, workflow="gated" if task_id == gated else None)
     finally:
         store.close()
     started = time.monotonic()

@@ -12,7 +12,7 @@ from animus.agents import _events as ev
 from animus.agents._decision import extract_decision
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Outcome, Tally, _looks_rate_limited
-from animus.agents._profile import AgentProfile, Invocation, LaunchRequest, SessionPlan
+from animus.agents._profile import AgentProfile, Invocation, SessionPlan, _LaunchRequest
 from animus.config.project import StateLayout
 from animus.domain.errors import InvalidInput
 
@@ -46,7 +46,7 @@ def load_json_line(line: bytes) -> dict[str, Any] | None:
     return obj if type(obj) is dict else None
 
 
-def as_dict(value: Any) -> dict[str, Any]:
+def _as_dict(value: Any) -> dict[str, Any]:
     """``value`` if it is a JSON object, else an empty one (CLI output is untrusted)."""
     return value if type(value) is dict else {}
 
@@ -96,12 +96,12 @@ class Adapter:
     ) -> Invocation:
         """How to start this CLI; ``environ`` (default: the process env) is only read, for API keys and flags."""
         environ = os.environ if environ is None else environ
-        request = LaunchRequest(
+        request = _LaunchRequest(
             profile=profile, prompt=prompt, cwd=cwd, session=session, state_dir=state_dir, environ=environ
         )
         return self._invocation(request)
 
-    def _invocation(self, request: LaunchRequest) -> Invocation:
+    def _invocation(self, request: _LaunchRequest) -> Invocation:
         """The adapter's own argv, env and files for one launch."""
         raise NotImplementedError
 
@@ -180,13 +180,13 @@ class Adapter:
         return tally.texts[-1] if tally.texts else None
 
 
-class JsonLinesAdapter(Adapter):
+class _JsonLinesAdapter(Adapter):
     """An agent CLI whose stdout is one JSON object a line; any other non-blank line is kept as a raw event."""
 
     def parse_line(self, line: bytes, state: ParseState) -> list[AgentEvent]:
         obj = load_json_line(line)
         if obj is None:
-            return [ev.raw(line)] if line.strip() else []
+            return [ev._raw(line)] if line.strip() else []
         return self.parse_object(obj, line, state)
 
     def parse_object(self, obj: dict[str, Any], line: bytes, state: ParseState) -> list[AgentEvent]:
@@ -217,18 +217,18 @@ def _rate_limit_reason(tally: Tally) -> str:
     return f"rate limited ({info.get('status')})" + (f", resets at {when}" if when else "")
 
 
-def first_error(tally: Tally) -> str | None:
+def _first_error(tally: Tally) -> str | None:
     for item in tally.errors:
         if item.get("fatal"):
             return str(item.get("message"))
     return None
 
 
-def is_secret_env_name(name: str) -> bool:
+def _is_secret_env_name(name: str) -> bool:
     return name.upper().endswith(_SECRET_SUFFIXES)
 
 
-def api_key_value(profile: AgentProfile, environ: Mapping[str, str]) -> str | None:
+def _api_key_value(profile: AgentProfile, environ: Mapping[str, str]) -> str | None:
     """The key named by ``api_key_env`` (read now, from the profile env or the process env)."""
     name = profile.api_key_env
     if not name:
@@ -242,24 +242,24 @@ def api_key_value(profile: AgentProfile, environ: Mapping[str, str]) -> str | No
     return value
 
 
-def home_dir(state_dir: str | os.PathLike[str], tool: str) -> Path:
+def _home_dir(state_dir: str | os.PathLike[str], tool: str) -> Path:
     """The CLI's isolated config home: ``<state_dir>/agent-homes/<tool>/``."""
     return StateLayout(Path(state_dir)).agent_home(tool)
 
 
-def safe_prompt(prompt: str) -> str:
+def _safe_prompt(prompt: str) -> str:
     # A prompt starting with '-' would be parsed as a flag by every CLI; a leading space defuses it.
     return " " + prompt if prompt.startswith("-") else prompt
 
 
-def prompt_with_system(profile: AgentProfile, prompt: str) -> str:
+def _prompt_with_system(profile: AgentProfile, prompt: str) -> str:
     """For CLIs with no system-prompt flag the system prompt leads the prompt."""
     if profile.system_prompt:
-        return safe_prompt(profile.system_prompt.rstrip() + "\n\n" + prompt)
-    return safe_prompt(prompt)
+        return _safe_prompt(profile.system_prompt.rstrip() + "\n\n" + prompt)
+    return _safe_prompt(prompt)
 
 
-def content_file(directory: Path, stem: str, payload: Any) -> tuple[Path, str]:
+def _content_file(directory: Path, stem: str, payload: Any) -> tuple[Path, str]:
     """A config file named after its content, so rebuilding an invocation never changes a live run's file."""
     import hashlib
 

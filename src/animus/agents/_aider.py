@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from animus.agents import _events as ev
-from animus.agents._adapter import Adapter, ParseState, api_key_value, prompt_with_system
+from animus.agents._adapter import Adapter, ParseState, _api_key_value, _prompt_with_system
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import Invocation, LaunchRequest
+from animus.agents._profile import Invocation, _LaunchRequest
 
 _NUM = r"([\d.]+[kKmM]?)"
 _TOKENS_RE = re.compile(rf"^Tokens: {_NUM} sent(?:, {_NUM} cache write)?(?:, {_NUM} cache hit)?, {_NUM} received\.")
@@ -29,14 +29,14 @@ def _parse_count(token: str) -> int:
         return 0
 
 
-class AiderAdapter(Adapter, tool="aider", binary="aider"):
-    def _invocation(self, request: LaunchRequest) -> Invocation:
+class _AiderAdapter(Adapter, tool="aider", binary="aider"):
+    def _invocation(self, request: _LaunchRequest) -> Invocation:
         profile = request.profile
         env: dict[str, str] = dict(profile.env)
         argv = [
             self.binary,
             "--message",
-            prompt_with_system(profile, request.prompt),
+            _prompt_with_system(profile, request.prompt),
             "--yes-always",
             "--no-auto-commits",
             "--no-pretty",
@@ -48,7 +48,7 @@ class AiderAdapter(Adapter, tool="aider", binary="aider"):
             argv += ["--model", profile.model]
         if profile.base_url:
             env["OPENAI_API_BASE"] = profile.base_url
-        key = api_key_value(profile, request.environ)
+        key = _api_key_value(profile, request.environ)
         if key is not None:
             env["OPENAI_API_KEY"] = key
         argv += list(profile.extra_args)
@@ -63,7 +63,7 @@ class AiderAdapter(Adapter, tool="aider", binary="aider"):
             if match:
                 cost = _COST_RE.search(text)
                 return [
-                    ev.usage(
+                    ev._usage(
                         _parse_count(match.group(1)) + sum(_parse_count(g) for g in match.group(2, 3) if g),
                         _parse_count(match.group(4)),
                         float(cost.group(1)) if cost else None,
@@ -73,10 +73,10 @@ class AiderAdapter(Adapter, tool="aider", binary="aider"):
             # With both cache parts aider prints the cost on its own line.
             cost = _COST_RE.match(text)
             if cost:
-                return [ev.usage(0, 0, float(cost.group(1)))]
+                return [ev._usage(0, 0, float(cost.group(1)))]
         if len(text) > _TEXT_CAP:
             text = text[:_TEXT_CAP]
-        return [ev.text(text)]
+        return [ev._text(text)]
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
         if exit_code == 0:

@@ -7,16 +7,16 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    JsonLinesAdapter,
     ParseState,
-    api_key_value,
-    content_file,
-    home_dir,
-    safe_prompt,
+    _api_key_value,
+    _content_file,
+    _home_dir,
+    _JsonLinesAdapter,
+    _safe_prompt,
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import ANIMUS_MCP_ID, PERMISSION_MODES, Invocation, LaunchRequest, SessionPlan
+from animus.agents._profile import _PERMISSION_MODES, ANIMUS_MCP_ID, Invocation, SessionPlan, _LaunchRequest
 from animus.domain.errors import InvalidInput
 
 _DEFAULT_MAX_RETRIES = "2"
@@ -40,18 +40,18 @@ _FAILED_TERMINAL = frozenset(
 )
 
 
-class ClaudeAdapter(
-    JsonLinesAdapter,
+class _ClaudeAdapter(
+    _JsonLinesAdapter,
     tool="claude",
     binary="claude",
     resumable=True,
     takes_session_id=True,  # --session-id <uuid>
 ):
-    def _invocation(self, request: LaunchRequest) -> Invocation:
+    def _invocation(self, request: _LaunchRequest) -> Invocation:
         profile = request.profile
         mode = profile.permission_mode or "acceptEdits"
-        if mode not in PERMISSION_MODES:
-            raise InvalidInput(f"permission_mode {mode!r} not one of {'|'.join(PERMISSION_MODES)}")
+        if mode not in _PERMISSION_MODES:
+            raise InvalidInput(f"permission_mode {mode!r} not one of {'|'.join(_PERMISSION_MODES)}")
         env: dict[str, str] = dict(profile.env)
         if mode == "bypassPermissions" and os.geteuid() == 0:
             if (profile.env.get("IS_SANDBOX") or request.environ.get("IS_SANDBOX")) != "1":
@@ -61,7 +61,7 @@ class ClaudeAdapter(
                     "if this really is a disposable sandbox",
                 )
             env["IS_SANDBOX"] = "1"
-        argv = [self.binary, "-p", safe_prompt(request.prompt), "--permission-mode", mode]
+        argv = [self.binary, "-p", _safe_prompt(request.prompt), "--permission-mode", mode]
         allowed = list(profile.allowed_tools)
         if any(s.id == ANIMUS_MCP_ID for s in profile.mcp_servers) and _ANIMUS_RULE not in allowed:
             # Headless claude denies an MCP tool that no rule allows; the server-level rule allows all of its tools.
@@ -81,19 +81,19 @@ class ClaudeAdapter(
             argv += ["--append-system-prompt", profile.system_prompt]
         files = {}
         dirs = []
-        home = home_dir(request.state_dir, self.tool)
+        home = _home_dir(request.state_dir, self.tool)
         if profile.mcp_servers:
             servers = {
                 s.id: {"command": s.command[0], "args": list(s.command[1:]), "env": dict(s.env)}
                 for s in profile.mcp_servers
             }
-            path, text = content_file(home / "mcp", "mcp-config", {"mcpServers": servers})
+            path, text = _content_file(home / "mcp", "mcp-config", {"mcpServers": servers})
             files[path] = text
             argv += ["--mcp-config", str(path), "--strict-mcp-config"]
         argv += list(profile.extra_args)
         if profile.base_url:
             env["ANTHROPIC_BASE_URL"] = profile.base_url
-        key = api_key_value(profile, request.environ)
+        key = _api_key_value(profile, request.environ)
         if key is not None:
             env["ANTHROPIC_API_KEY"] = key
         # Claude Code retries a failed request up to 10 times with backoff (over two minutes for a 401);
@@ -110,7 +110,7 @@ class ClaudeAdapter(
         if kind == "assistant":
             message = obj.get("message")
             if type(message) is not dict:
-                return [ev.raw(line)]
+                return [ev._raw(line)]
             self._session_from(obj, state, out, message.get("model"))
             content = message.get("content")
             if type(content) is list:
@@ -119,20 +119,20 @@ class ClaudeAdapter(
                         continue
                     btype = block.get("type")
                     if btype == "text":
-                        out.append(ev.text(block.get("text") or ""))
+                        out.append(ev._text(block.get("text") or ""))
                     elif btype == "tool_use":
-                        out.append(ev.tool_call(str(block.get("id")), str(block.get("name")), block.get("input")))
+                        out.append(ev._tool_call(str(block.get("id")), str(block.get("name")), block.get("input")))
                     elif btype == "thinking":
-                        out.append(ev.thinking(block.get("thinking") or block.get("text") or ""))
+                        out.append(ev._thinking(block.get("thinking") or block.get("text") or ""))
             usage = message.get("usage")
             msg_id = message.get("id")
             # One API message is printed once per content block, each with the same usage.
             if type(usage) is dict and msg_id not in state.seen:
                 if msg_id:
                     state.seen.add(msg_id)
-                out.append(ev.usage(_input_tokens(usage), int(usage.get("output_tokens") or 0)))
+                out.append(ev._usage(_input_tokens(usage), int(usage.get("output_tokens") or 0)))
             if obj.get("error") or obj.get("is_api_error_message"):
-                out.append(ev.error(f"api error: {obj.get('error')}", fatal=False))
+                out.append(ev._error(f"api error: {obj.get('error')}", fatal=False))
             return out
         if kind == "user":
             message = obj.get("message")
@@ -141,11 +141,11 @@ class ClaudeAdapter(
                 for block in content:
                     if type(block) is dict and block.get("type") == "tool_result":
                         out.append(
-                            ev.tool_result(
+                            ev._tool_result(
                                 str(block.get("tool_use_id")), not block.get("is_error"), block.get("content")
                             )
                         )
-            return out or [ev.raw(line)]
+            return out or [ev._raw(line)]
         if kind == "result":
             return self._result(obj, state)
         if kind == "system":
@@ -154,37 +154,37 @@ class ClaudeAdapter(
                 sid = obj.get("session_id")
                 if sid:
                     state.session_id = sid
-                    return [ev.session(str(sid), obj.get("model"))]
+                    return [ev._session(str(sid), obj.get("model"))]
             if subtype == "api_retry":
                 msg = f"API retry {obj.get('attempt')}/{obj.get('max_retries')}: {obj.get('error')}"
                 if obj.get("error_status"):
                     msg += f" (HTTP {obj.get('error_status')})"
-                return [ev.error(msg, fatal=False)]
+                return [ev._error(msg, fatal=False)]
             self._session_from(obj, state, out, None)
-            out.append(ev.raw(line))
+            out.append(ev._raw(line))
             return out
         if kind == "rate_limit_event":
             info = obj.get("rate_limit_info")
             if type(info) is dict:
                 resets = info.get("resetsAt")
                 return [
-                    ev.rate_limit(str(info.get("status")), int(resets) if isinstance(resets, int | float) else None)
+                    ev._rate_limit(str(info.get("status")), int(resets) if isinstance(resets, int | float) else None)
                 ]
-        return [ev.raw(line)]
+        return [ev._raw(line)]
 
     @staticmethod
     def _session_from(obj: dict[str, Any], state: ParseState, out: list[AgentEvent], model: Any) -> None:
         sid = obj.get("session_id")
         if sid and state.session_id is None:
             state.session_id = sid
-            out.append(ev.session(str(sid), model))
+            out.append(ev._session(str(sid), model))
 
     def _result(self, obj: dict[str, Any], state: ParseState) -> list[AgentEvent]:
         out: list[AgentEvent] = []
         sid = obj.get("session_id")
         if sid and sid != state.session_id:
             state.session_id = sid
-            out.append(ev.session(str(sid), None))
+            out.append(ev._session(str(sid), None))
         subtype = str(obj.get("subtype") or "")
         is_error = obj.get("is_error")
         if is_error is None:
@@ -219,13 +219,13 @@ class ClaudeAdapter(
             input_tokens, output_tokens = _input_tokens(usage), int(usage.get("output_tokens") or 0)
         cost = obj.get("total_cost_usd")
         if type(usage) is dict or type(model_usage) is dict or cost is not None:
-            out.append(ev.usage(input_tokens, output_tokens, float(cost) if cost is not None else None, scope="total"))
+            out.append(ev._usage(input_tokens, output_tokens, float(cost) if cost is not None else None, scope="total"))
         if failed and api_status is not None:
-            out.append(ev.error(reason, fatal=True))
+            out.append(ev._error(reason, fatal=True))
             if api_status == _HTTP_TOO_MANY_REQUESTS:
                 # The reset time is not in the stream; the engine waits its default back-off.
-                out.append(ev.rate_limit("rejected", None))
-        out.append(ev.result(not failed, reason, text))
+                out.append(ev._rate_limit("rejected", None))
+        out.append(ev._result(not failed, reason, text))
         return out
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:

@@ -10,18 +10,18 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    JsonLinesAdapter,
     ParseState,
-    api_key_value,
-    as_dict,
-    first_error,
-    home_dir,
-    is_secret_env_name,
-    prompt_with_system,
+    _api_key_value,
+    _as_dict,
+    _first_error,
+    _home_dir,
+    _is_secret_env_name,
+    _JsonLinesAdapter,
+    _prompt_with_system,
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally, _looks_rate_limited
-from animus.agents._profile import ANIMUS_MCP_ID, Invocation, LaunchRequest, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, Invocation, SessionPlan, _LaunchRequest
 
 _MONTHS = {
     m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
@@ -85,14 +85,14 @@ def _toml(value: Any) -> str:
     return json.dumps(value)
 
 
-class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=True):
-    def _invocation(self, request: LaunchRequest) -> Invocation:
+class _CodexAdapter(_JsonLinesAdapter, tool="codex", binary="codex", resumable=True):
+    def _invocation(self, request: _LaunchRequest) -> Invocation:
         profile = request.profile
         env: dict[str, str] = dict(profile.env)
         argv = [self.binary, "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check"]
         if profile.model:
             argv += ["-m", profile.model]
-        key = api_key_value(profile, request.environ)
+        key = _api_key_value(profile, request.environ)
         if profile.base_url:
             provider: dict[str, Any] = {"name": "animus", "base_url": profile.base_url, "wire_api": "responses"}
             if profile.api_key_env:
@@ -121,19 +121,19 @@ class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=Tru
                 # exec runs with approval policy "never", under which codex refuses every MCP tool call that
                 # needs approval ("MCP tool call requires approval, but approval policy is never").
                 argv += ["-c", f'{base}.default_tools_approval_mode="approve"']
-            plain = {k: v for k, v in server.env.items() if not is_secret_env_name(k)}
+            plain = {k: v for k, v in server.env.items() if not _is_secret_env_name(k)}
             if plain:
                 argv += ["-c", f"{base}.env={_toml(plain)}"]
             # Secret values stay out of argv (it is recorded in spec.json): they travel in the env.
-            env.update({k: v for k, v in server.env.items() if is_secret_env_name(k)})
+            env.update({k: v for k, v in server.env.items() if _is_secret_env_name(k)})
         argv += list(profile.extra_args)
         session = request.session or SessionPlan()
         if session.resume and session.id:
             argv += ["resume", session.id]
-        argv.append(prompt_with_system(profile, request.prompt))
+        argv.append(_prompt_with_system(profile, request.prompt))
         dirs = []
         if profile.isolate_home:
-            home = home_dir(request.state_dir, self.tool)
+            home = _home_dir(request.state_dir, self.tool)
             env["CODEX_HOME"] = str(home)
             dirs.append(home)
         return Invocation(argv=argv, env_extra=env, stdin=None, dirs_to_create=dirs)
@@ -148,33 +148,33 @@ class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=Tru
             tid = obj.get("thread_id")
             if tid:
                 state.session_id = str(tid)
-                return [ev.session(str(tid), None)]
+                return [ev._session(str(tid), None)]
         elif kind == "turn.started":
             return []
         elif kind == "turn.completed":
-            usage = as_dict(obj.get("usage"))
+            usage = _as_dict(obj.get("usage"))
             return [
-                ev.usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)),
-                ev.result(True, "turn completed", state.last_text),
+                ev._usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)),
+                ev._result(True, "turn completed", state.last_text),
             ]
         elif kind == "turn.failed":
             err = obj.get("error")
             message = str(err.get("message") if type(err) is dict else err or "turn failed")
-            out = [ev.error(message, fatal=True)]
+            out = [ev._error(message, fatal=True)]
             if _looks_rate_limited(message):
-                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
-            out.append(ev.result(False, f"turn.failed: {message}", state.last_text))
+                out.append(ev._rate_limit("rejected", parse_reset_time(message)))
+            out.append(ev._result(False, f"turn.failed: {message}", state.last_text))
             return out
         elif kind == "error":
             message = str(obj.get("message") or "")
             if message.startswith("Reconnecting"):
                 # Transport retries; the real cause, if any, follows in turn.failed.
-                return [ev.error(message, fatal=False)]
-            out = [ev.error(message, fatal=True)]
+                return [ev._error(message, fatal=False)]
+            out = [ev._error(message, fatal=True)]
             if _looks_rate_limited(message):
-                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
+                out.append(ev._rate_limit("rejected", parse_reset_time(message)))
             return out
-        return [ev.raw(line)]
+        return [ev._raw(line)]
 
     def _item(self, kind: str, item: dict[str, Any], state: ParseState) -> list[AgentEvent]:
         # Early (Oct 2025) builds said item_type/assistant_message instead of type/agent_message.
@@ -186,26 +186,26 @@ class CodexAdapter(JsonLinesAdapter, tool="codex", binary="codex", resumable=Tru
                 return []
             text = str(item.get("text") or "")
             state.last_text = text
-            return [ev.text(text)]
+            return [ev._text(text)]
         if itype == "reasoning":
-            return [ev.thinking(str(item.get("text") or ""))] if done else []
+            return [ev._thinking(str(item.get("text") or ""))] if done else []
         if itype in ("command_execution", "mcp_tool_call", "file_change", "web_search"):
             out: list[AgentEvent] = []
             if item_id not in state.seen:
                 state.seen.add(item_id)
-                out.append(ev.tool_call(item_id, *_tool_of(itype, item)))
+                out.append(ev._tool_call(item_id, *_tool_of(itype, item)))
             if done:
-                out.append(ev.tool_result(item_id, *_result_of(itype, item)))
+                out.append(ev._tool_result(item_id, *_result_of(itype, item)))
             return out
         if itype == "error":
-            return [ev.error(str(item.get("message") or ""), fatal=False)] if done else []
-        return [] if kind == "item.updated" else [ev.raw(json.dumps({"type": kind, "item": item}))]
+            return [ev._error(str(item.get("message") or ""), fatal=False)] if done else []
+        return [] if kind == "item.updated" else [ev._raw(json.dumps({"type": kind, "item": item}))]
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
         # turn.failed means failure even when codex exits 0.
         if tally.result is not None and not tally.result.get("ok"):
             return "failed", str(tally.result.get("reason"))
-        fatal = first_error(tally)
+        fatal = _first_error(tally)
         if fatal is not None:
             return "failed", f"error: {fatal}"
         if exit_code not in (0, None):

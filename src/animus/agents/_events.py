@@ -55,46 +55,46 @@ def _excerpt(value: Any, limit: int = _EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
 
 
-def session(session_id: str, model: str | None = None) -> AgentEvent:
+def _session(session_id: str, model: str | None = None) -> AgentEvent:
     return AgentEvent("session", {"id": session_id, "model": model})
 
 
-def text(value: str) -> AgentEvent:
+def _text(value: str) -> AgentEvent:
     return AgentEvent("text", {"text": value})
 
 
-def thinking(value: str) -> AgentEvent:
+def _thinking(value: str) -> AgentEvent:
     return AgentEvent("thinking", {"text": value})
 
 
-def tool_call(call_id: str, name: str, args: Any) -> AgentEvent:
+def _tool_call(call_id: str, name: str, args: Any) -> AgentEvent:
     return AgentEvent("tool_call", {"id": call_id, "name": name, "input": args})
 
 
-def tool_result(call_id: str, ok: bool, output: Any) -> AgentEvent:
+def _tool_result(call_id: str, ok: bool, output: Any) -> AgentEvent:
     return AgentEvent("tool_result", {"id": call_id, "ok": ok, "output": _excerpt(output)})
 
 
-def usage(input_tokens: int, output_tokens: int, cost_usd: float | None = None, *, scope: str = "step") -> AgentEvent:
+def _usage(input_tokens: int, output_tokens: int, cost_usd: float | None = None, *, scope: str = "step") -> AgentEvent:
     return AgentEvent(
         "usage",
         {"input_tokens": input_tokens, "output_tokens": output_tokens, "cost_usd": cost_usd, "scope": scope},
     )
 
 
-def rate_limit(status: str, resets_at: int | None) -> AgentEvent:
+def _rate_limit(status: str, resets_at: int | None) -> AgentEvent:
     return AgentEvent("rate_limit", {"status": status, "resets_at": resets_at})
 
 
-def error(message: str, *, fatal: bool = True) -> AgentEvent:
+def _error(message: str, *, fatal: bool = True) -> AgentEvent:
     return AgentEvent("error", {"message": message, "fatal": fatal})
 
 
-def result(ok: bool, reason: str, final_text: str | None) -> AgentEvent:
+def _result(ok: bool, reason: str, final_text: str | None) -> AgentEvent:
     return AgentEvent("result", {"ok": ok, "reason": reason, "text": final_text})
 
 
-def raw(line: bytes | str) -> AgentEvent:
+def _raw(line: bytes | str) -> AgentEvent:
     size = len(line)
     if isinstance(line, bytes):
         line = line.decode("utf-8", "replace")

@@ -9,17 +9,17 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    JsonLinesAdapter,
     ParseState,
-    api_key_value,
-    first_error,
-    home_dir,
-    prompt_with_system,
+    _api_key_value,
+    _first_error,
+    _home_dir,
+    _JsonLinesAdapter,
+    _prompt_with_system,
 )
 from animus.agents._codex import parse_reset_time
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally, _looks_rate_limited
-from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, LaunchRequest, SessionPlan
+from animus.agents._profile import ANIMUS_MCP_ID, AgentProfile, Invocation, SessionPlan, _LaunchRequest
 from animus.domain.errors import InvalidInput
 
 _EXIT_AUTH_ERROR = 41
@@ -29,8 +29,8 @@ _EXIT_TURN_LIMIT = 53
 _QUOTA_WORDS = ("exhausted", "resource_exhausted")
 
 
-class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=True):
-    def _invocation(self, request: LaunchRequest) -> Invocation:
+class _GeminiAdapter(_JsonLinesAdapter, tool="gemini", binary="gemini", resumable=True):
+    def _invocation(self, request: _LaunchRequest) -> Invocation:
         profile = request.profile
         if profile.base_url and not profile.model:
             raise InvalidInput(
@@ -41,7 +41,7 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
         argv = [
             self.binary,
             "-p",
-            prompt_with_system(profile, request.prompt),
+            _prompt_with_system(profile, request.prompt),
             "--output-format",
             "stream-json",
             "--approval-mode",
@@ -53,7 +53,7 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
         if session.resume and session.id:
             argv += ["--resume", session.id]
         argv += list(profile.extra_args)
-        key = api_key_value(profile, request.environ)
+        key = _api_key_value(profile, request.environ)
         if key is not None:
             env["GEMINI_API_KEY"] = key
         if profile.base_url:
@@ -66,7 +66,7 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
             # GEMINI_CLI_HOME replaces the home directory for gemini only: its state and user settings live in
             # <it>/.gemini/. A GEMINI_CLI_SYSTEM_SETTINGS_PATH file would be skipped unless it and every
             # ancestor directory are root-owned, so the settings go in the user settings file instead.
-            home = home_dir(request.state_dir, self.tool)
+            home = _home_dir(request.state_dir, self.tool)
             env["GEMINI_CLI_HOME"] = str(home)
             files[home / ".gemini" / "settings.json"] = json.dumps(_settings(profile, key), indent=2, sort_keys=True)
             trusted = {str(os.path.abspath(request.cwd)): "TRUST_FOLDER"}
@@ -89,41 +89,41 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
             if not obj.get("delta"):
                 state.message_parts = []
             state.message_parts.append(text)
-            return [ev.text(text)]
+            return [ev._text(text)]
         if kind == "tool_use":
             state.message_parts = []
-            return [ev.tool_call(str(obj.get("tool_id")), str(obj.get("tool_name")), obj.get("parameters"))]
+            return [ev._tool_call(str(obj.get("tool_id")), str(obj.get("tool_name")), obj.get("parameters"))]
         if kind == "tool_result":
             err = obj.get("error")
             output = obj.get("output")
             if output is None and err is not None:
                 output = err.get("message") if type(err) is dict else err
-            return [ev.tool_result(str(obj.get("tool_id")), obj.get("status") == "success", output)]
+            return [ev._tool_result(str(obj.get("tool_id")), obj.get("status") == "success", output)]
         if kind == "init":
             sid = obj.get("session_id")
             if sid:
                 state.session_id = str(sid)
-                return [ev.session(str(sid), obj.get("model"))]
+                return [ev._session(str(sid), obj.get("model"))]
             return []
         if kind == "error":
             fatal = obj.get("severity", "error") == "error"
             message = str(obj.get("message") or "")
-            out = [ev.error(message, fatal=fatal)]
+            out = [ev._error(message, fatal=fatal)]
             if fatal and _quota_error(message):
-                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
+                out.append(ev._rate_limit("rejected", parse_reset_time(message)))
             return out
         if kind == "result":
             return self._result(obj, state)
         if kind is None and "response" in obj:
             return self._json_document(obj)
-        return [ev.raw(line)]
+        return [ev._raw(line)]
 
     def _result(self, obj: dict[str, Any], state: ParseState) -> list[AgentEvent]:
         out: list[AgentEvent] = []
         stats = obj.get("stats")
         if type(stats) is dict:
             out.append(
-                ev.usage(int(stats.get("input_tokens") or 0), int(stats.get("output_tokens") or 0), scope="total")
+                ev._usage(int(stats.get("input_tokens") or 0), int(stats.get("output_tokens") or 0), scope="total")
             )
         status = str(obj.get("status") or "")
         err = obj.get("error")
@@ -135,8 +135,8 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
             message = str(err.get("message") if type(err) is dict else err)
             if _quota_error(message):
                 # A TerminalQuotaError (exit 173) is not retried by gemini and prints no error event.
-                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
-        out.append(ev.result(status == "success", reason, final))
+                out.append(ev._rate_limit("rejected", parse_reset_time(message)))
+        out.append(ev._result(status == "success", reason, final))
         return out
 
     @staticmethod
@@ -144,23 +144,23 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
         """The single-document ``--output-format json`` shape: {session_id?, response, stats, error?}."""
         out: list[AgentEvent] = []
         if obj.get("session_id"):
-            out.append(ev.session(str(obj["session_id"]), None))
+            out.append(ev._session(str(obj["session_id"]), None))
         response = obj.get("response")
         if isinstance(response, str):
-            out.append(ev.text(response))
+            out.append(ev._text(response))
         stats = obj.get("stats")
         models = stats.get("models") if type(stats) is dict else None
         if type(models) is dict:
             tin = sum(int((m.get("tokens") or {}).get("prompt") or 0) for m in models.values() if type(m) is dict)
             tout = sum(int((m.get("tokens") or {}).get("candidates") or 0) for m in models.values() if type(m) is dict)
-            out.append(ev.usage(tin, tout, scope="total"))
+            out.append(ev._usage(tin, tout, scope="total"))
         err = obj.get("error")
         if err:
             message = str(err.get("message") if type(err) is dict else err)
-            out.append(ev.error(message, fatal=True))
+            out.append(ev._error(message, fatal=True))
             if _quota_error(message):
-                out.append(ev.rate_limit("rejected", parse_reset_time(message)))
-        out.append(ev.result(not err, "error" if err else "success", response if isinstance(response, str) else None))
+                out.append(ev._rate_limit("rejected", parse_reset_time(message)))
+        out.append(ev._result(not err, "error" if err else "success", response if isinstance(response, str) else None))
         return out
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
@@ -176,7 +176,7 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
         if exit_code == _EXIT_TURN_LIMIT:
             return "failed", f"turn limit exceeded (exit {_EXIT_TURN_LIMIT})"
         # An error event with severity error fails the run even when a `status: success` result follows.
-        fatal = first_error(tally)
+        fatal = _first_error(tally)
         if fatal is not None:
             return "failed", f"error: {fatal}"
         if tally.result is not None and not tally.result.get("ok"):

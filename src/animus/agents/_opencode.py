@@ -7,26 +7,26 @@ from typing import Any
 
 from animus.agents import _events as ev
 from animus.agents._adapter import (
-    JsonLinesAdapter,
     ParseState,
-    api_key_value,
-    as_dict,
-    home_dir,
-    prompt_with_system,
+    _api_key_value,
+    _as_dict,
+    _home_dir,
+    _JsonLinesAdapter,
+    _prompt_with_system,
 )
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
-from animus.agents._profile import Invocation, LaunchRequest, SessionPlan
+from animus.agents._profile import Invocation, SessionPlan, _LaunchRequest
 
 
-class OpencodeAdapter(JsonLinesAdapter, tool="opencode", binary="opencode", resumable=True):
-    def _invocation(self, request: LaunchRequest) -> Invocation:
+class _OpencodeAdapter(_JsonLinesAdapter, tool="opencode", binary="opencode", resumable=True):
+    def _invocation(self, request: _LaunchRequest) -> Invocation:
         profile = request.profile
         env: dict[str, str] = dict(profile.env)
         argv = [self.binary, "run", "--format", "json"]
         model = profile.model
         config: dict[str, Any] = {"permission": {"edit": "allow", "bash": "allow", "webfetch": "allow"}}
-        key = api_key_value(profile, request.environ)
+        key = _api_key_value(profile, request.environ)
         if profile.base_url:
             options: dict[str, Any] = {"baseURL": profile.base_url}
             if profile.api_key_env:
@@ -54,11 +54,11 @@ class OpencodeAdapter(JsonLinesAdapter, tool="opencode", binary="opencode", resu
         if session.resume and session.id:
             argv += ["--session", session.id]
         argv += list(profile.extra_args)
-        argv.append(prompt_with_system(profile, request.prompt))
+        argv.append(_prompt_with_system(profile, request.prompt))
         env["OPENCODE_CONFIG_CONTENT"] = json.dumps(config, separators=(",", ":"))
         dirs = []
         if profile.isolate_home:
-            home = home_dir(request.state_dir, self.tool)
+            home = _home_dir(request.state_dir, self.tool)
             for xdg in ("config", "data", "state", "cache"):
                 env[f"XDG_{xdg.upper()}_HOME"] = str(home / xdg)
                 dirs.append(home / xdg)
@@ -69,26 +69,26 @@ class OpencodeAdapter(JsonLinesAdapter, tool="opencode", binary="opencode", resu
         sid = obj.get("sessionID")
         if sid and sid != state.session_id:
             state.session_id = str(sid)
-            out.append(ev.session(str(sid), None))
+            out.append(ev._session(str(sid), None))
         kind = obj.get("type")
-        part = as_dict(obj.get("part"))
+        part = _as_dict(obj.get("part"))
         if kind == "text":
             text = str(part.get("text") or "")
             state.start_message(part.get("messageID"))
             state.message_parts.append(text)
-            out.append(ev.text(text))
+            out.append(ev._text(text))
         elif kind == "tool_use":
-            st = as_dict(part.get("state"))
+            st = _as_dict(part.get("state"))
             call_id = str(part.get("callID") or part.get("id"))
             ok = st.get("status") == "completed"
-            out.append(ev.tool_call(call_id, str(part.get("tool")), st.get("input")))
-            out.append(ev.tool_result(call_id, ok, st.get("output") if ok else st.get("error", st.get("output"))))
+            out.append(ev._tool_call(call_id, str(part.get("tool")), st.get("input")))
+            out.append(ev._tool_result(call_id, ok, st.get("output") if ok else st.get("error", st.get("output"))))
         elif kind == "step_finish":
-            tokens = as_dict(part.get("tokens"))
-            cache = as_dict(tokens.get("cache"))
+            tokens = _as_dict(part.get("tokens"))
+            cache = _as_dict(tokens.get("cache"))
             cost = part.get("cost")
             out.append(
-                ev.usage(
+                ev._usage(
                     int(tokens.get("input") or 0) + int(cache.get("read") or 0) + int(cache.get("write") or 0),
                     int(tokens.get("output") or 0) + int(tokens.get("reasoning") or 0),
                     float(cost) if isinstance(cost, int | float) else 0.0,
@@ -96,15 +96,15 @@ class OpencodeAdapter(JsonLinesAdapter, tool="opencode", binary="opencode", resu
             )
             if part.get("reason") == "stop":
                 final = "".join(state.message_parts) if state.message_key == part.get("messageID") else None
-                out.append(ev.result(True, "stop", final or None))
+                out.append(ev._result(True, "stop", final or None))
         elif kind == "reasoning":
-            out.append(ev.thinking(str(part.get("text") or "")))
+            out.append(ev._thinking(str(part.get("text") or "")))
         elif kind == "error":
-            out.append(ev.error(_error_message(obj.get("error")), fatal=True))
+            out.append(ev._error(_error_message(obj.get("error")), fatal=True))
         elif kind in ("step_start", "done"):
             pass
         else:
-            out.append(ev.raw(line))
+            out.append(ev._raw(line))
         return out
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_ALLOWED_TOOLS: tuple[str, ...] = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
-PERMISSION_MODES: tuple[str, ...] = ("default", "acceptEdits", "bypassPermissions", "plan")
+_DEFAULT_ALLOWED_TOOLS: tuple[str, ...] = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
+_PERMISSION_MODES: tuple[str, ...] = ("default", "acceptEdits", "bypassPermissions", "plan")
 #: the id of the MCP server every capable agent gets (its tools appear as e.g. ``mcp__animus__task_list``)
 ANIMUS_MCP_ID = "animus"
 #: tools that can take an MCP server (gemini only with an isolated home: it reads servers from a settings file)
-ANIMUS_MCP_TOOLS: tuple[str, ...] = ("claude", "codex", "gemini", "opencode")
+_ANIMUS_MCP_TOOLS: tuple[str, ...] = ("claude", "codex", "gemini", "opencode")
 _ANIMUS_MCP_ENV = ("ANIMUS_DATABASE_URL",)
 
 
@@ -43,7 +43,7 @@ class AgentProfile:
     base_url: str | None = None
     api_key_env: str | None = None
     permission_mode: str = "acceptEdits"
-    allowed_tools: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOWED_TOOLS))
+    allowed_tools: list[str] = field(default_factory=lambda: list(_DEFAULT_ALLOWED_TOOLS))
     isolate_home: bool = True
     command: list[str] = field(default_factory=list)
     script: str | None = None
@@ -77,7 +77,7 @@ class Invocation:
 
 
 @dataclass(frozen=True)
-class LaunchRequest:
+class _LaunchRequest:
     """One launch as an adapter sees it: ``Adapter.build_invocation``'s arguments, ``environ`` already resolved."""
 
     profile: AgentProfile
@@ -90,7 +90,7 @@ class LaunchRequest:
 
 def takes_animus_mcp(tool: str, isolate_home: bool = True) -> bool:
     """True when ``tool`` can be given the animus MCP server (aider, command and scripted cannot)."""
-    return tool in ANIMUS_MCP_TOOLS and (tool != "gemini" or isolate_home)
+    return tool in _ANIMUS_MCP_TOOLS and (tool != "gemini" or isolate_home)
 
 
 def animus_mcp_server(project_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> McpServer:
@@ -139,7 +139,7 @@ def profile_from_config(
         base_url=agent.base_url,
         api_key_env=agent.api_key_env,
         permission_mode=agent.permission_mode or "acceptEdits",
-        allowed_tools=list(agent.allowed_tools) if agent.allowed_tools is not None else list(DEFAULT_ALLOWED_TOOLS),
+        allowed_tools=list(agent.allowed_tools) if agent.allowed_tools is not None else list(_DEFAULT_ALLOWED_TOOLS),
         isolate_home=agent.isolate_home,
         command=list(agent.command or []),
         script=script,

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from animus.agents._adapter import Adapter
-from animus.agents._aider import AiderAdapter
-from animus.agents._claude import ClaudeAdapter
-from animus.agents._codex import CodexAdapter
-from animus.agents._command import CommandAdapter, ScriptedAdapter
-from animus.agents._gemini import GeminiAdapter
-from animus.agents._opencode import OpencodeAdapter
+from animus.agents._aider import _AiderAdapter
+from animus.agents._claude import _ClaudeAdapter
+from animus.agents._codex import _CodexAdapter
+from animus.agents._command import _CommandAdapter, _ScriptedAdapter
+from animus.agents._gemini import _GeminiAdapter
+from animus.agents._opencode import _OpencodeAdapter
 from animus.domain.errors import InvalidInput
 from animus.domain.tools import AGENT_TOOLS
 
 _ADAPTERS: dict[str, Adapter] = {
     a.tool: a
     for a in (
-        ClaudeAdapter(),
-        CodexAdapter(),
-        GeminiAdapter(),
-        OpencodeAdapter(),
-        AiderAdapter(),
-        CommandAdapter(),
-        ScriptedAdapter(),
+        _ClaudeAdapter(),
+        _CodexAdapter(),
+        _GeminiAdapter(),
+        _OpencodeAdapter(),
+        _AiderAdapter(),
+        _CommandAdapter(),
+        _ScriptedAdapter(),
     )
 }
 TOOLS: tuple[str, ...] = AGENT_TOOLS  # tests/agents/test_registry.py pins the adapters to this list

@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from animus.api import _events, _queue, _runs, _status, _tasks, _triggers
-from animus.api._endpoint import ApiState, Endpoint, asgi_endpoint, error_response
-from animus.api._openapi import openapi_spec
+from animus.api._endpoint import ApiState, Endpoint, _asgi_endpoint, _error_response
+from animus.api._openapi import _openapi_spec
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
@@ -29,7 +29,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *_status.ENDPOINTS,
     *_triggers.ENDPOINTS,
 )
-SECURITY_HEADERS = (
+_SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
@@ -49,7 +49,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -58,7 +58,7 @@ class SecurityHeaders:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    return _error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
 def create_app(
@@ -82,14 +82,14 @@ def create_app(
 
     state = ApiState(project=project, config=config, token=token, on_change=on_change, bind_host=bind_host,
                      poll_secs=poll_secs)
-    spec = openapi_spec(ENDPOINTS, version=__version__)
+    spec = _openapi_spec(ENDPOINTS, version=__version__)
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(spec)
 
     routes: list[BaseRoute] = [Route("/api/openapi.json", openapi, methods=["GET"])]
     for endpoint in ENDPOINTS:
-        routes.append(Route(endpoint.path, asgi_endpoint(endpoint, state), methods=[endpoint.method]))
+        routes.append(Route(endpoint.path, _asgi_endpoint(endpoint, state), methods=[endpoint.method]))
     routes.extend(extra_routes)
 
     @contextlib.asynccontextmanager

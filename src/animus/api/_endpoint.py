@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from animus.config.project import Project
     from animus.store import Store
 
-log = logging.getLogger("animus.api")
-MAX_BODY_BYTES = 1_048_576
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+_log = logging.getLogger("animus.api")
+_MAX_BODY_BYTES = 1_048_576
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class Unauthorized(AnimusError):
@@ -39,7 +39,7 @@ class RateLimited(AnimusError):
     code = "rate_limited"
 
 
-STATUS_BY_ERROR: tuple[tuple[type[AnimusError], int], ...] = (
+_STATUS_BY_ERROR: tuple[tuple[type[AnimusError], int], ...] = (
     (Unauthorized, 401),
     (RateLimited, 429),
     (InvalidInput, 400),
@@ -50,13 +50,13 @@ STATUS_BY_ERROR: tuple[tuple[type[AnimusError], int], ...] = (
 
 
 def http_status(err: AnimusError) -> int:
-    for cls, status in STATUS_BY_ERROR:
+    for cls, status in _STATUS_BY_ERROR:
         if isinstance(err, cls):
             return status
     return 500
 
 
-def error_response(status: int, code: str, message: str, hint: str | None = None,
+def _error_response(status: int, code: str, message: str, hint: str | None = None,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if hint:
@@ -80,7 +80,7 @@ class ApiState:
     @property
     def public(self) -> bool:
         """Bound to a non-loopback address: every request, reads too, needs the token."""
-        return self.bind_host not in LOOPBACK_HOSTS
+        return self.bind_host not in _LOOPBACK_HOSTS
 
     def store(self) -> Store:
         with self._lock:
@@ -114,7 +114,7 @@ class ApiState:
 
 
 @dataclass(frozen=True)
-class Call:
+class _Call:
     """One request as a handler sees it (already authenticated, body parsed)."""
 
     state: ApiState
@@ -130,7 +130,7 @@ class Call:
 
 
 @dataclass(frozen=True)
-class Param:
+class _Param:
     """A query parameter, for validation docs and the OpenAPI spec."""
 
     name: str
@@ -148,7 +148,7 @@ class Endpoint:
     handler: Callable[..., Any]  # (Call) -> payload, run in a worker thread; stream: async (Request, ApiState)
     summary: str
     tag: str
-    query: tuple[Param, ...] = ()
+    query: tuple[_Param, ...] = ()
     body: dict[str, Any] | None = None
     status: int = 200
     response: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
@@ -164,25 +164,25 @@ class Endpoint:
         return getattr(self.handler, "__name__", "op").strip("_")
 
 
-def bearer(headers: Mapping[str, str]) -> str | None:
+def _bearer(headers: Mapping[str, str]) -> str | None:
     value = headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def check_token(state: ApiState, headers: Mapping[str, str]) -> None:
-    if not token_matches(state.token, bearer(headers)):
+def _check_token(state: ApiState, headers: Mapping[str, str]) -> None:
+    if not token_matches(state.token, _bearer(headers)):
         raise Unauthorized(
             "this request needs the API token (header `Authorization: Bearer <token>`)",
             hint="print it with `animus web token`",
         )
 
 
-def authorize(endpoint: Endpoint, state: ApiState, headers: Mapping[str, str]) -> None:
+def _authorize(endpoint: Endpoint, state: ApiState, headers: Mapping[str, str]) -> None:
     if endpoint.auth == "handler":
         return
     if endpoint.mutation or state.public:
-        check_token(state, headers)
+        _check_token(state, headers)
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
@@ -197,34 +197,34 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def asgi_endpoint(endpoint: Endpoint, state: ApiState) -> Callable[[Request], Any]:
+def _asgi_endpoint(endpoint: Endpoint, state: ApiState) -> Callable[[Request], Any]:
     """The Starlette endpoint for ``endpoint``: auth, body, the handler in a worker thread, error mapping."""
 
     async def handle(request: Request) -> Response:
         try:
-            authorize(endpoint, state, request.headers)
+            _authorize(endpoint, state, request.headers)
             if endpoint.stream:
                 response: Response = await endpoint.handler(request, state)
                 return response
             raw = b""
             if endpoint.mutation:
                 raw = await request.body()
-                if len(raw) > MAX_BODY_BYTES:
-                    raise InvalidInput(f"the request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+                if len(raw) > _MAX_BODY_BYTES:
+                    raise InvalidInput(f"the request body is {len(raw)} bytes; the limit is {_MAX_BODY_BYTES}")
             body = _parse_body(raw) if endpoint.body is not None and endpoint.auth != "handler" else {}
             query_lists: dict[str, list[str]] = {}
             for key, value in request.query_params.multi_items():
                 query_lists.setdefault(key, []).append(value)
-            call = Call(state, dict(request.path_params), request.query_params, query_lists, body, raw, request.headers)
+            call = _Call(state, dict(request.path_params), request.query_params, query_lists, body, raw, request.headers)
             result = await run_in_threadpool(endpoint.handler, call)
         except AnimusError as err:
             headers = {"Retry-After": str(err.details.get("retry_after", 60))} if isinstance(err, RateLimited) else None
             if isinstance(err, Unauthorized):
                 headers = {"WWW-Authenticate": "Bearer"}
-            return error_response(http_status(err), err.code, err.message, err.hint, headers)
+            return _error_response(http_status(err), err.code, err.message, err.hint, headers)
         except Exception as exc:  # an animus bug: answer 500 with no internals, keep the traceback in the log
-            log.exception("internal error in %s %s", endpoint.method, endpoint.path)
-            return error_response(500, "internal", f"internal error: {type(exc).__name__}")
+            _log.exception("internal error in %s %s", endpoint.method, endpoint.path)
+            return _error_response(500, "internal", f"internal error: {type(exc).__name__}")
         if isinstance(result, Response):
             return result
         return JSONResponse(result, status_code=endpoint.status)

@@ -13,16 +13,16 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from animus.api import _present as present
-from animus.api._endpoint import ApiState, Endpoint, Param
-from animus.api._input import q_int, safe_id
-from animus.api._runs import open_reader, replay_to
+from animus.api._endpoint import ApiState, Endpoint, _Param
+from animus.api._input import _q_int, _safe_id
+from animus.api._runs import _open_reader, _replay_to
 from animus.domain.errors import InvalidInput, NotFound
 
-KEEPALIVE_SECS = 15.0
-SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+_KEEPALIVE_SECS = 15.0
+_SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
-def sse(event_id: str | int | None, event: str, data: Any) -> bytes:
+def _sse(event_id: str | int | None, event: str, data: Any) -> bytes:
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {text}\n\n".encode()
@@ -39,10 +39,10 @@ def _resume_point(request: Request, name: str) -> int:
     return value
 
 
-async def events_stream(request: Request, state: ApiState) -> StreamingResponse:
+async def _events_stream(request: Request, state: ApiState) -> StreamingResponse:
     """Every row of the ``events`` table after ``Last-Event-ID`` (or ``?after=``), then new ones as they commit."""
     after = _resume_point(request, "after")
-    limit = q_int(request.query_params, "limit", 0, high=1_000_000)  # 0: stream forever (tests bound it)
+    limit = _q_int(request.query_params, "limit", 0, high=1_000_000)  # 0: stream forever (tests bound it)
 
     async def body() -> AsyncIterator[bytes]:
         nonlocal after
@@ -55,38 +55,38 @@ async def events_stream(request: Request, state: ApiState) -> StreamingResponse:
                 after = int(row["seq"])
                 data = {"seq": after, "at": row["at"], "kind": row["kind"], "subject": row["subject"],
                         "data": json.loads(row["data"] or "{}")}
-                yield sse(after, row["kind"], data)
+                yield _sse(after, row["kind"], data)
                 sent += 1
                 if limit and sent >= limit:
                     return
             if not rows:
                 if await request.is_disconnected():
                     return
-                if time.monotonic() - last > KEEPALIVE_SECS:
+                if time.monotonic() - last > _KEEPALIVE_SECS:
                     yield b": keepalive\n\n"
                     last = time.monotonic()
                 await asyncio.sleep(state.poll_secs)
             else:
                 last = time.monotonic()
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-async def agent_stream(request: Request, state: ApiState) -> StreamingResponse:
+async def _agent_stream(request: Request, state: ApiState) -> StreamingResponse:
     """One agent run's normalized events, live, each with its byte offset as the event id; ``end`` when it exits."""
-    run_id = safe_id(request.path_params["agent_run_id"], "agent run id")
+    run_id = _safe_id(request.path_params["agent_run_id"], "agent run id")
     runs_dir = state.project.runs_dir
     if not (runs_dir / run_id).is_dir():
         raise NotFound(f"no agent run {run_id!r}")
     offset = _resume_point(request, "offset")
-    reader = await run_in_threadpool(open_reader, runs_dir, run_id)
-    reader.cursor = await run_in_threadpool(replay_to, reader, offset)
+    reader = await run_in_threadpool(_open_reader, runs_dir, run_id)
+    reader.cursor = await run_in_threadpool(_replay_to, reader, offset)
 
     def read() -> tuple[list[tuple[int, dict[str, Any]]], str]:
         events: list[tuple[int, dict[str, Any]]] = []
         for line, end in reader.handle.follow(reader.cursor.offset, wait=False):
             for event in reader.adapter.parse_line(line, reader.cursor.state):
-                events.append((end, present.agent_event(event, state.secrets_env)))
+                events.append((end, present._agent_event(event, state.secrets_env)))
             reader.cursor.offset = end
         return events, str(reader.handle.state().status)
 
@@ -96,31 +96,31 @@ async def agent_stream(request: Request, state: ApiState) -> StreamingResponse:
         while True:
             events, status = await run_in_threadpool(read)
             for end, event in events:
-                yield sse(end, "agent", {"run_id": run_id, **event})
+                yield _sse(end, "agent", {"run_id": run_id, **event})
                 last = time.monotonic()
             if status != "running":
                 tail, _ = await run_in_threadpool(read)  # output written just before the exit record
                 for end, event in tail:
-                    yield sse(end, "agent", {"run_id": run_id, **event})
-                yield sse(reader.cursor.offset, "end", {"run_id": run_id, "status": status})
+                    yield _sse(end, "agent", {"run_id": run_id, **event})
+                yield _sse(reader.cursor.offset, "end", {"run_id": run_id, "status": status})
                 return
             if await request.is_disconnected():
                 return
-            if time.monotonic() - last > KEEPALIVE_SECS:
+            if time.monotonic() - last > _KEEPALIVE_SECS:
                 yield b": keepalive\n\n"
                 last = time.monotonic()
             await asyncio.sleep(state.poll_secs)
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
 _SSE_RESPONSE = {"type": "string", "description": "text/event-stream"}
 ENDPOINTS = (
-    Endpoint("GET", "/api/v1/events", events_stream, "Server-Sent Events of every state change (resume with Last-Event-ID)",
-             "events", query=(Param("after", {"type": "integer", "minimum": 0}),
-                              Param("limit", {"type": "integer", "minimum": 0, "maximum": 1000000})),
+    Endpoint("GET", "/api/v1/events", _events_stream, "Server-Sent Events of every state change (resume with Last-Event-ID)",
+             "events", query=(_Param("after", {"type": "integer", "minimum": 0}),
+                              _Param("limit", {"type": "integer", "minimum": 0, "maximum": 1000000})),
              stream=True, response=_SSE_RESPONSE),
-    Endpoint("GET", "/api/v1/runs/{agent_run_id}/stream", agent_stream,
+    Endpoint("GET", "/api/v1/runs/{agent_run_id}/stream", _agent_stream,
              "Server-Sent Events of one agent run's normalized events, live", "agent runs",
-             query=(Param("offset", {"type": "integer", "minimum": 0}),), stream=True, response=_SSE_RESPONSE),
+             query=(_Param("offset", {"type": "integer", "minimum": 0}),), stream=True, response=_SSE_RESPONSE),
 )

@@ -8,21 +8,21 @@ from typing import Any
 from animus.domain.errors import InvalidInput
 from animus.domain.tasks import parse_enum, parse_task_id
 
-ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 
 
-def task_id(value: str) -> str:
+def _task_id(value: str) -> str:
     return parse_task_id(value)
 
 
-def safe_id(value: str, what: str) -> str:
+def _safe_id(value: str, what: str) -> str:
     """A run id that is safe as a directory name: no separators, no '..', bounded length."""
-    if not value or len(value) > 200 or not set(value) <= ID_CHARS or ".." in value or not value[0].isalnum():
+    if not value or len(value) > 200 or not set(value) <= _ID_CHARS or ".." in value or not value[0].isalnum():
         raise InvalidInput(f"invalid {what} {value[:80]!r}")
     return value
 
 
-def q_int(query: Mapping[str, str], name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
+def _q_int(query: Mapping[str, str], name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
@@ -35,7 +35,7 @@ def q_int(query: Mapping[str, str], name: str, default: int, *, low: int = 0, hi
     return value
 
 
-def q_enums(values: list[str], enum_cls: type[Any], what: str) -> tuple[Any, ...]:
+def _q_enums(values: list[str], enum_cls: type[Any], what: str) -> tuple[Any, ...]:
     out = []
     for raw in values:
         for part in raw.split(","):
@@ -44,7 +44,7 @@ def q_enums(values: list[str], enum_cls: type[Any], what: str) -> tuple[Any, ...
     return tuple(out)
 
 
-def b_str(body: Mapping[str, Any], name: str, *, required: bool = False, default: str | None = None) -> str | None:
+def _b_str(body: Mapping[str, Any], name: str, *, required: bool = False, default: str | None = None) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
@@ -55,7 +55,7 @@ def b_str(body: Mapping[str, Any], name: str, *, required: bool = False, default
     return value
 
 
-def b_bool(body: Mapping[str, Any], name: str, default: bool = False) -> bool:
+def _b_bool(body: Mapping[str, Any], name: str, default: bool = False) -> bool:
     value = body.get(name, default)
     if value is None:
         return default
@@ -64,7 +64,7 @@ def b_bool(body: Mapping[str, Any], name: str, default: bool = False) -> bool:
     return value
 
 
-def b_str_list(body: Mapping[str, Any], name: str) -> tuple[str, ...]:
+def _b_str_list(body: Mapping[str, Any], name: str) -> tuple[str, ...]:
     value = body.get(name)
     if value is None:
         return ()
@@ -73,7 +73,7 @@ def b_str_list(body: Mapping[str, Any], name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def b_str_map(body: Mapping[str, Any], name: str) -> dict[str, str]:
+def _b_str_map(body: Mapping[str, Any], name: str) -> dict[str, str]:
     value = body.get(name)
     if value is None:
         return {}
@@ -85,12 +85,12 @@ def b_str_map(body: Mapping[str, Any], name: str) -> dict[str, str]:
     return dict(value)
 
 
-def b_enum(body: Mapping[str, Any], name: str, enum_cls: type[Any]) -> Any:
-    value = b_str(body, name)
+def _b_enum(body: Mapping[str, Any], name: str, enum_cls: type[Any]) -> Any:
+    value = _b_str(body, name)
     return None if value is None else parse_enum(enum_cls, value, name)
 
 
-def no_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
+def _no_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")

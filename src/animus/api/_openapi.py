@@ -8,7 +8,7 @@ from typing import Any
 
 from animus.api._endpoint import Endpoint
 
-ERROR_SCHEMA: dict[str, Any] = {
+_ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {
@@ -68,7 +68,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     return op
 
 
-def openapi_spec(endpoints: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
+def _openapi_spec(endpoints: Iterable[Endpoint], *, version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
@@ -83,7 +83,7 @@ def openapi_spec(endpoints: Iterable[Endpoint], *, version: str) -> dict[str, An
         },
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": _ERROR_SCHEMA},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

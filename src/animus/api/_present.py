@@ -15,60 +15,60 @@ if TYPE_CHECKING:
     from animus.store import QueueEntry
 
 
-def task(t: Task) -> dict[str, Any]:
+def _task(t: Task) -> dict[str, Any]:
     return t.to_dict()
 
 
-def phase(p: PhaseRun) -> dict[str, Any]:
+def _phase(p: PhaseRun) -> dict[str, Any]:
     return p.to_dict()
 
 
-def decision(d: DecisionRecord) -> dict[str, Any]:
+def _decision(d: DecisionRecord) -> dict[str, Any]:
     return d.to_dict()
 
 
-def run(r: WorkflowRun) -> dict[str, Any]:
+def _run(r: WorkflowRun) -> dict[str, Any]:
     return r.to_dict()
 
 
-def run_detail(r: WorkflowRun, phases: list[PhaseRun], decisions: list[DecisionRecord]) -> dict[str, Any]:
+def _run_detail(r: WorkflowRun, phases: list[PhaseRun], decisions: list[DecisionRecord]) -> dict[str, Any]:
     """A run with its timeline: each phase attempt with the verdicts recorded for it."""
     by_attempt: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for d in decisions:
-        by_attempt.setdefault((d.phase, d.attempt), []).append(decision(d))
+        by_attempt.setdefault((d.phase, d.attempt), []).append(_decision(d))
     timeline = []
     for p in phases:
         verdicts = by_attempt.get((p.phase, p.attempt), [])
         rework = [v["reason"] for v in verdicts if v["effective"] == "rework"]
-        timeline.append({**phase(p), "decisions": verdicts, "rework_reasons": rework})
+        timeline.append({**_phase(p), "decisions": verdicts, "rework_reasons": rework})
     open_gates = [p.phase for p in phases if p.status.value == "waiting"]
     return {
-        **run(r),
+        **_run(r),
         "plan_phases": [{"id": ph["id"], "mode": ph["mode"]} for ph in (r.plan or {}).get("phases", [])],
         "phases": timeline,
-        "decisions": [decision(d) for d in decisions],
+        "decisions": [_decision(d) for d in decisions],
         "open_gates": open_gates,
     }
 
 
-def queue_entry(e: QueueEntry) -> dict[str, Any]:
+def _queue_entry(e: QueueEntry) -> dict[str, Any]:
     return e.to_dict()
 
 
-def agent_event(e: AgentEvent, secrets_env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = redacted(e.to_dict(), secrets_env)
+def _agent_event(e: AgentEvent, secrets_env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = _redacted(e.to_dict(), secrets_env)
     return out
 
 
-def agent_run(view: RunView, secrets_env: Mapping[str, str]) -> dict[str, Any]:
+def _agent_run(view: RunView, secrets_env: Mapping[str, str]) -> dict[str, Any]:
     data = view.to_dict()
     if data.get("outcome"):
         data["outcome"].pop("final_text", None)
-    out: dict[str, Any] = redacted(data, secrets_env)
+    out: dict[str, Any] = _redacted(data, secrets_env)
     return out
 
 
-def redacted(payload: Any, secrets_env: Mapping[str, str]) -> Any:
+def _redacted(payload: Any, secrets_env: Mapping[str, str]) -> Any:
     """``payload`` with every secret value of ``secrets_env`` masked (agent output can echo keys)."""
     from animus.procs import redact
 
@@ -76,7 +76,7 @@ def redacted(payload: Any, secrets_env: Mapping[str, str]) -> Any:
     return json.loads(redact(text, secrets_env))
 
 
-def daemon_status(info: DaemonInfo | None) -> dict[str, Any]:
+def _daemon_status(info: DaemonInfo | None) -> dict[str, Any]:
     """The daemon as ``daemon.json`` describes it, if that pid is still the process that wrote it."""
     from animus.procs import is_alive
 

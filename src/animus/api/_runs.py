@@ -7,13 +7,13 @@ from typing import Any
 
 from animus import services
 from animus.api import _present as present
-from animus.api._endpoint import Call, Endpoint, Param
-from animus.api._input import b_str, no_unknown, q_enums, q_int, safe_id, task_id
+from animus.api._endpoint import Endpoint, _Call, _Param
+from animus.api._input import _b_str, _no_unknown, _q_enums, _q_int, _safe_id, _task_id
 from animus.domain.errors import InvalidInput, NotFound
 from animus.domain.runs import RunStatus, WorkflowRun
 
 _RUN_STATUS = {"type": "string", "enum": [s.value for s in RunStatus]}
-GATE_BODY: dict[str, Any] = {
+_GATE_BODY: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
@@ -24,80 +24,80 @@ GATE_BODY: dict[str, Any] = {
 _EMPTY_BODY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
 
 
-def _run(call: Call) -> WorkflowRun:
-    return call.store().get_run(safe_id(call.path["run_id"], "run id"))
+def _run(call: _Call) -> WorkflowRun:
+    return call.store().get_run(_safe_id(call.path["run_id"], "run id"))
 
 
-def list_runs(call: Call) -> list[dict[str, Any]]:
+def _list_runs(call: _Call) -> list[dict[str, Any]]:
     raw_task = call.query.get("task")
     runs = call.store().list_runs(
-        task_id=task_id(raw_task) if raw_task else None,
-        statuses=q_enums(call.query_lists.get("status", []), RunStatus, "status"),
-        limit=q_int(call.query, "limit", 50, low=1, high=1000),
+        task_id=_task_id(raw_task) if raw_task else None,
+        statuses=_q_enums(call.query_lists.get("status", []), RunStatus, "status"),
+        limit=_q_int(call.query, "limit", 50, low=1, high=1000),
     )
-    return [present.run(r) for r in runs]
+    return [present._run(r) for r in runs]
 
 
-def get_run(call: Call) -> dict[str, Any]:
+def _get_run(call: _Call) -> dict[str, Any]:
     store = call.store()
     run = _run(call)
-    return present.run_detail(run, store.phase_runs(run.id), store.decisions(run.id))
+    return present._run_detail(run, store.phase_runs(run.id), store.decisions(run.id))
 
 
-def run_phases(call: Call) -> list[dict[str, Any]]:
-    return [present.phase(p) for p in call.store().phase_runs(_run(call).id)]
+def _run_phases(call: _Call) -> list[dict[str, Any]]:
+    return [present._phase(p) for p in call.store().phase_runs(_run(call).id)]
 
 
-def run_decisions(call: Call) -> list[dict[str, Any]]:
-    return [present.decision(d) for d in call.store().decisions(_run(call).id)]
+def _run_decisions(call: _Call) -> list[dict[str, Any]]:
+    return [present._decision(d) for d in call.store().decisions(_run(call).id)]
 
 
-def cancel_run(call: Call) -> dict[str, Any]:
+def _cancel_run(call: _Call) -> dict[str, Any]:
     updated = services.cancel_run(call.store(), call.state.project.runs_dir, _run(call).id)
     call.state.queue_changed()
-    return present.run(updated)
+    return present._run(updated)
 
 
-def resume_run(call: Call) -> dict[str, Any]:
+def _resume_run(call: _Call) -> dict[str, Any]:
     """Mark the run pending (a new generation) and queue its task: the daemon picks it up."""
     run = services.resume_run(call.store(), _run(call).id, enqueue=True)
     call.state.queue_changed()
-    return present.run(run)
+    return present._run(run)
 
 
-def retry_run(call: Call) -> dict[str, Any]:
+def _retry_run(call: _Call) -> dict[str, Any]:
     """A new run of the same task and workflow from the first phase, queued for the daemon."""
     old = _run(call)
     run = services.retry_run(call.store(), call.state.workflow_config(), old.id, root=call.state.project.root,
                              cancel_hint=f"cancel it first: POST .../{old.id}/cancel", enqueue=True)
     call.state.queue_changed()
-    return present.run(run)
+    return present._run(run)
 
 
-def _gate(call: Call, approve: bool) -> dict[str, Any]:
-    no_unknown(call.body, set(GATE_BODY["properties"]))
-    decided = services.decide_gate(call.store(), _run(call).id, b_str(call.body, "phase") or None, approve=approve,
-                                   note=b_str(call.body, "note"))
+def _gate(call: _Call, approve: bool) -> dict[str, Any]:
+    _no_unknown(call.body, set(_GATE_BODY["properties"]))
+    decided = services.decide_gate(call.store(), _run(call).id, _b_str(call.body, "phase") or None, approve=approve,
+                                   note=_b_str(call.body, "note"))
     return dict(decided)
 
 
-def approve_gate(call: Call) -> dict[str, Any]:
+def _approve_gate(call: _Call) -> dict[str, Any]:
     return _gate(call, True)
 
 
-def reject_gate(call: Call) -> dict[str, Any]:
+def _reject_gate(call: _Call) -> dict[str, Any]:
     return _gate(call, False)
 
 
 # -- agent runs ---------------------------------------------------------------------------------------
-def _agent_run_id(call: Call) -> str:
-    run_id = safe_id(call.path["agent_run_id"], "agent run id")
+def _agent_run_id(call: _Call) -> str:
+    run_id = _safe_id(call.path["agent_run_id"], "agent run id")
     if not (call.state.project.runs_dir / run_id).is_dir():
         raise NotFound(f"no agent run {run_id!r}")
     return run_id
 
 
-def open_reader(runs_dir: Path, run_id: str) -> Any:
+def _open_reader(runs_dir: Path, run_id: str) -> Any:
     """A reader on an agent run; a run directory that no agent adapter wrote is "not an agent run" (404)."""
     from animus.agents import RunReader
     from animus.domain.errors import AgentError
@@ -108,11 +108,11 @@ def open_reader(runs_dir: Path, run_id: str) -> Any:
         raise NotFound(f"{run_id!r} is not an agent run") from None
 
 
-def get_agent_run(call: Call) -> dict[str, Any]:
+def _get_agent_run(call: _Call) -> dict[str, Any]:
     run_id = _agent_run_id(call)
-    reader = open_reader(call.state.project.runs_dir, run_id)
+    reader = _open_reader(call.state.project.runs_dir, run_id)
     view = reader.view(reader.poll())
-    data = present.agent_run(view, call.state.secrets_env)
+    data = present._agent_run(view, call.state.secrets_env)
     tally = view.cursor.tally
     total = tally.total or {}
     data["tally"] = {"input_tokens": int(total.get("input_tokens") or tally.step_input),
@@ -122,7 +122,7 @@ def get_agent_run(call: Call) -> dict[str, Any]:
     return data
 
 
-def replay_to(reader: Any, offset: int) -> Any:
+def _replay_to(reader: Any, offset: int) -> Any:
     """A cursor at ``offset`` whose parser state is what reading from 0 builds (parsers keep context)."""
     from animus.agents import ReadCursor
 
@@ -139,22 +139,22 @@ def replay_to(reader: Any, offset: int) -> Any:
     raise InvalidInput(f"offset {offset} is not the end of a line; use a next_offset (or event id) this API returned")
 
 
-def agent_run_log(call: Call) -> dict[str, Any]:
+def _agent_run_log(call: _Call) -> dict[str, Any]:
     """Normalized events from byte ``offset`` on (at most ``limit``); pass the returned offset to continue."""
     run_id = _agent_run_id(call)
-    offset = q_int(call.query, "offset", 0, high=2**62)
-    limit = q_int(call.query, "limit", 500, low=1, high=5000)
-    reader = open_reader(call.state.project.runs_dir, run_id)
+    offset = _q_int(call.query, "offset", 0, high=2**62)
+    limit = _q_int(call.query, "limit", 500, low=1, high=5000)
+    reader = _open_reader(call.state.project.runs_dir, run_id)
     log_file = reader.handle.dir / "stdout.log"
     size = log_file.stat().st_size if log_file.exists() else 0
     if offset > size:
         raise InvalidInput(f"offset {offset} is past the end of the log ({size} bytes)")
-    reader.cursor = replay_to(reader, offset)
+    reader.cursor = _replay_to(reader, offset)
     events: list[dict[str, Any]] = []
     next_offset = offset
     for line, end in reader.handle.follow(offset, wait=False):
         for event in reader.adapter.parse_line(line, reader.cursor.state):
-            events.append(present.agent_event(event, call.state.secrets_env))
+            events.append(present._agent_event(event, call.state.secrets_env))
         next_offset = end
         if len(events) >= limit:
             break
@@ -164,31 +164,31 @@ def agent_run_log(call: Call) -> dict[str, Any]:
 
 _RUN = {"type": "object"}
 ENDPOINTS = (
-    Endpoint("GET", "/api/v1/workflow-runs", list_runs, "List workflow runs, newest first", "workflow runs",
-             query=(Param("task", {"type": "string"}), Param("status", _RUN_STATUS, repeated=True),
-                    Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000})),
+    Endpoint("GET", "/api/v1/workflow-runs", _list_runs, "List workflow runs, newest first", "workflow runs",
+             query=(_Param("task", {"type": "string"}), _Param("status", _RUN_STATUS, repeated=True),
+                    _Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000})),
              response={"type": "array", "items": _RUN}),
-    Endpoint("GET", "/api/v1/workflow-runs/{run_id}", get_run, "A run with its timeline (phases, verdicts)",
+    Endpoint("GET", "/api/v1/workflow-runs/{run_id}", _get_run, "A run with its timeline (phases, verdicts)",
              "workflow runs"),
-    Endpoint("GET", "/api/v1/workflow-runs/{run_id}/phases", run_phases, "A run's phase attempts", "workflow runs",
+    Endpoint("GET", "/api/v1/workflow-runs/{run_id}/phases", _run_phases, "A run's phase attempts", "workflow runs",
              response={"type": "array", "items": _RUN}),
-    Endpoint("GET", "/api/v1/workflow-runs/{run_id}/decisions", run_decisions, "A run's verdicts", "workflow runs",
+    Endpoint("GET", "/api/v1/workflow-runs/{run_id}/decisions", _run_decisions, "A run's verdicts", "workflow runs",
              response={"type": "array", "items": _RUN}),
-    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/cancel", cancel_run, "Cancel a run (stops its agent)",
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/cancel", _cancel_run, "Cancel a run (stops its agent)",
              "workflow runs", body=_EMPTY_BODY),
-    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/resume", resume_run,
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/resume", _resume_run,
              "Resume a failed/escalated/cancelled run (queued for the daemon)", "workflow runs", body=_EMPTY_BODY),
-    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/retry", retry_run,
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/retry", _retry_run,
              "Start a new run of the same task and workflow (queued for the daemon)", "workflow runs",
              body=_EMPTY_BODY, status=201),
-    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/approve", approve_gate, "Approve the open manual gate",
-             "workflow runs", body=GATE_BODY),
-    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/reject", reject_gate, "Reject the open manual gate",
-             "workflow runs", body=GATE_BODY),
-    Endpoint("GET", "/api/v1/runs/{agent_run_id}", get_agent_run, "An agent run: state, exit, outcome, tallies",
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/approve", _approve_gate, "Approve the open manual gate",
+             "workflow runs", body=_GATE_BODY),
+    Endpoint("POST", "/api/v1/workflow-runs/{run_id}/reject", _reject_gate, "Reject the open manual gate",
+             "workflow runs", body=_GATE_BODY),
+    Endpoint("GET", "/api/v1/runs/{agent_run_id}", _get_agent_run, "An agent run: state, exit, outcome, tallies",
              "agent runs"),
-    Endpoint("GET", "/api/v1/runs/{agent_run_id}/log", agent_run_log,
+    Endpoint("GET", "/api/v1/runs/{agent_run_id}/log", _agent_run_log,
              "An agent run's normalized events from a byte offset", "agent runs",
-             query=(Param("offset", {"type": "integer", "minimum": 0}),
-                    Param("limit", {"type": "integer", "minimum": 1, "maximum": 5000}))),
+             query=(_Param("offset", {"type": "integer", "minimum": 0}),
+                    _Param("limit", {"type": "integer", "minimum": 1, "maximum": 5000}))),
 )

@@ -6,34 +6,34 @@ from typing import TYPE_CHECKING, Any
 
 from animus import services
 from animus.api import _present as present
-from animus.api._endpoint import ApiState, Call, Endpoint
+from animus.api._endpoint import ApiState, Endpoint, _Call
 
 if TYPE_CHECKING:
     from animus.config import DaemonInfo
 
 
-def read_daemon_info(state: ApiState) -> DaemonInfo | None:
+def _read_daemon_info(state: ApiState) -> DaemonInfo | None:
     from animus.config import read_daemon_info
 
     return read_daemon_info(state.project.state_dir)
 
 
-def health(call: Call) -> dict[str, Any]:
+def _health(call: _Call) -> dict[str, Any]:
     return {"ok": True, "project": call.state.project.root.name}
 
 
-def daemon_status(call: Call) -> dict[str, Any]:
-    return services.daemon_health(call.store(), present.daemon_status(read_daemon_info(call.state)))
+def _daemon_status(call: _Call) -> dict[str, Any]:
+    return services.daemon_health(call.store(), present._daemon_status(_read_daemon_info(call.state)))
 
 
-def overview(call: Call) -> dict[str, Any]:
-    return dict(services.overview(call.store(), present.daemon_status(read_daemon_info(call.state))))
+def _overview(call: _Call) -> dict[str, Any]:
+    return dict(services.overview(call.store(), present._daemon_status(_read_daemon_info(call.state))))
 
 
 ENDPOINTS = (
-    Endpoint("GET", "/api/v1/health", health, "Liveness: answers while the server runs", "status"),
-    Endpoint("GET", "/api/v1/daemon", daemon_status, "Daemon health, queue depth, running runs, open gates, outbox",
+    Endpoint("GET", "/api/v1/health", _health, "Liveness: answers while the server runs", "status"),
+    Endpoint("GET", "/api/v1/daemon", _daemon_status, "Daemon health, queue depth, running runs, open gates, outbox",
              "status"),
-    Endpoint("GET", "/api/v1/overview", overview,
+    Endpoint("GET", "/api/v1/overview", _overview,
              "Everything the dashboard's front page shows: board, queue, live runs, gates, health", "status"),
 )

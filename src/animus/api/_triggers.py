@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from animus import services
 from animus.api import _present as present
-from animus.api._endpoint import Call, Endpoint, RateLimited, Unauthorized, check_token
+from animus.api._endpoint import Endpoint, RateLimited, Unauthorized, _Call, _check_token
 from animus.domain.errors import InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from animus.config import WebhookTrigger
     from animus.store import Store
 
-SIGNATURE_HEADER = "x-animus-signature"
-GITHUB_SIGNATURE_HEADER = "x-hub-signature-256"
+_SIGNATURE_HEADER = "x-animus-signature"
+_GITHUB_SIGNATURE_HEADER = "x-hub-signature-256"
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
-MAX_FIELD_CHARS = 20_000
-COUNTED_OUTCOMES = ("created", "ignored", "duplicate")  # what the rate limit counts (refusals do not)
+_MAX_FIELD_CHARS = 20_000
+_COUNTED_OUTCOMES = ("created", "ignored", "duplicate")  # what the rate limit counts (refusals do not)
 
 
 def expected_signature(secret: str, body: bytes) -> str:
@@ -48,13 +48,13 @@ def render_template(template: str, context: dict[str, Any]) -> str:
             else:
                 return ""
         if isinstance(current, dict | list):
-            return json.dumps(current, ensure_ascii=False)[:MAX_FIELD_CHARS]
-        return "" if current is None else str(current)[:MAX_FIELD_CHARS]
+            return json.dumps(current, ensure_ascii=False)[:_MAX_FIELD_CHARS]
+        return "" if current is None else str(current)[:_MAX_FIELD_CHARS]
 
     return _PLACEHOLDER.sub(value, template)
 
 
-def _trigger(call: Call) -> WebhookTrigger:
+def _trigger(call: _Call) -> WebhookTrigger:
     wanted = call.path["trigger_id"]
     for trigger in call.state.workflow_config().triggers:
         if trigger.id == wanted and trigger.type == "webhook" and trigger.enabled:
@@ -62,23 +62,23 @@ def _trigger(call: Call) -> WebhookTrigger:
     raise NotFound(f"no enabled webhook trigger {wanted[:80]!r}", hint="triggers are configured in .animus/workflows.yaml")
 
 
-def _authenticate(call: Call, trigger: WebhookTrigger) -> None:
+def _authenticate(call: _Call, trigger: WebhookTrigger) -> None:
     secret_env = trigger.config.secret_env
     if secret_env is None:
-        check_token(call.state, call.headers)  # no shared secret: only holders of the API token may fire it
+        _check_token(call.state, call.headers)  # no shared secret: only holders of the API token may fire it
         return
     secret = os.environ.get(secret_env)
     if not secret:
         raise Unavailable(f"trigger {trigger.id!r}: the secret variable {secret_env} is not set in the server's environment")
-    presented = call.headers.get(SIGNATURE_HEADER) or call.headers.get(GITHUB_SIGNATURE_HEADER) or ""
+    presented = call.headers.get(_SIGNATURE_HEADER) or call.headers.get(_GITHUB_SIGNATURE_HEADER) or ""
     if not hmac.compare_digest(presented.encode("utf-8", "replace"), expected_signature(secret, call.raw_body).encode()):
         call.store().record_trigger_hit(trigger.id, "bad_signature")
-        raise Unauthorized(f"trigger {trigger.id!r}: missing or wrong {SIGNATURE_HEADER} (sha256=<hex HMAC of the body>)")
+        raise Unauthorized(f"trigger {trigger.id!r}: missing or wrong {_SIGNATURE_HEADER} (sha256=<hex HMAC of the body>)")
 
 
 def _rate_limit(store: Store, trigger: WebhookTrigger) -> None:
     since = (datetime.now(UTC) - timedelta(seconds=60)).isoformat(timespec="microseconds")
-    hits = store.count_trigger_hits(trigger.id, since=since, outcomes=COUNTED_OUTCOMES)
+    hits = store.count_trigger_hits(trigger.id, since=since, outcomes=_COUNTED_OUTCOMES)
     if hits >= trigger.config.rate_limit_per_minute:
         store.record_trigger_hit(trigger.id, "rate_limited")
         raise RateLimited(
@@ -97,7 +97,7 @@ def _payload(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def fire_trigger(call: Call) -> Any:
+def _fire_trigger(call: _Call) -> Any:
     from starlette.responses import JSONResponse
 
     trigger = _trigger(call)
@@ -123,7 +123,7 @@ def fire_trigger(call: Call) -> Any:
         existing = store.list_tasks(TaskQuery(labels=(link,), limit=1))
         if existing:
             store.record_trigger_hit(trigger.id, "duplicate", existing[0].id)
-            return JSONResponse({"ok": True, "task": present.task(existing[0]), "queued": False, "duplicate": True})
+            return JSONResponse({"ok": True, "task": present._task(existing[0]), "queued": False, "duplicate": True})
     task = store.create_task(new)
     queued = False
     if trigger.config.enqueue:
@@ -131,7 +131,7 @@ def fire_trigger(call: Call) -> Any:
         call.state.queue_changed()
         queued = True
     store.record_trigger_hit(trigger.id, "created", task.id)
-    return JSONResponse({"ok": True, "task": present.task(task), "queued": queued}, status_code=201)
+    return JSONResponse({"ok": True, "task": present._task(task), "queued": queued}, status_code=201)
 
 
 def _plain_task(trigger: WebhookTrigger, payload: dict[str, Any]) -> Any:
@@ -146,7 +146,7 @@ def _plain_task(trigger: WebhookTrigger, payload: dict[str, Any]) -> Any:
     if template.description is not None:
         description = render_template(template.description, context)
     else:
-        description = json.dumps(payload, ensure_ascii=False, indent=2)[:MAX_FIELD_CHARS]
+        description = json.dumps(payload, ensure_ascii=False, indent=2)[:_MAX_FIELD_CHARS]
     status = TaskStatus.READY if trigger.config.enqueue else TaskStatus.BACKLOG
     return NewTask(title=title.strip()[:500], description=description, status=status, labels=(f"trigger-{trigger.id}",),
                    workflow=trigger.workflow_ref)
@@ -174,7 +174,7 @@ def _github_task(trigger: WebhookTrigger, event: str, payload: dict[str, Any]) -
     context = {"payload": payload, "issue": issue, "trigger": {"id": trigger.id}}
     template = trigger.config.task
     title = render_template(template.title, context) if template.title else f"#{number}: {issue.get('title') or ''}"
-    body = str(issue.get("body") or "")[:MAX_FIELD_CHARS]
+    body = str(issue.get("body") or "")[:_MAX_FIELD_CHARS]
     description = render_template(template.description, context) if template.description else f"{url}\n\n{body}".strip()
     if url and url not in description:
         description = f"{url}\n\n{description}"
@@ -184,7 +184,7 @@ def _github_task(trigger: WebhookTrigger, event: str, payload: dict[str, Any]) -
 
 
 ENDPOINTS = (
-    Endpoint("POST", "/api/v1/triggers/{trigger_id}", fire_trigger,
+    Endpoint("POST", "/api/v1/triggers/{trigger_id}", _fire_trigger,
              "Fire a webhook trigger (X-Animus-Signature: sha256=<hex HMAC of the body>, or the API token)",
              "triggers", body={"type": "object"}, status=201, auth="handler"),
 )

@@ -14,8 +14,8 @@ from animus.domain.tools import AgentTool
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-DEFAULT_ALLOWED_TOOLS = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
-PROMPT_PLACEHOLDER = "{prompt}"
+_DEFAULT_ALLOWED_TOOLS = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
+_PROMPT_PLACEHOLDER = "{prompt}"
 
 
 def _ident(value: str) -> str:
@@ -57,8 +57,8 @@ def _argv(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value[0].strip():
         raise ValueError("must start with a program name, not an empty string")
     for item in value:
-        if PROMPT_PLACEHOLDER in item and item != PROMPT_PLACEHOLDER:
-            raise ValueError(f"may use {PROMPT_PLACEHOLDER} only as a whole element, not part of {item!r}")
+        if _PROMPT_PLACEHOLDER in item and item != _PROMPT_PLACEHOLDER:
+            raise ValueError(f"may use {_PROMPT_PLACEHOLDER} only as a whole element, not part of {item!r}")
     return value
 
 
@@ -80,11 +80,11 @@ def _skip_expr(value: str) -> str:
     return value
 
 
-Ident = Annotated[str, AfterValidator(_ident)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
-EnvKey = Annotated[str, AfterValidator(_env_key)]
-Argv = Annotated[tuple[str, ...], AfterValidator(_argv)]
-PositiveInt = Annotated[int, Field(gt=0)]
+_Ident = Annotated[str, AfterValidator(_ident)]
+_EnvName = Annotated[str, AfterValidator(_env_name)]
+_EnvKey = Annotated[str, AfterValidator(_env_key)]
+_Argv = Annotated[tuple[str, ...], AfterValidator(_argv)]
+_PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class _Model(BaseModel):
@@ -95,8 +95,8 @@ class _Model(BaseModel):
 class McpServerConfig(_Model):
     """One MCP server agents may use: the argv that starts it (stdio) and its environment."""
 
-    command: Argv
-    env: dict[EnvKey, str] = {}
+    command: _Argv
+    env: dict[_EnvKey, str] = {}
 
 
 # -- agents ----------------------------------------------------------------------------------------
@@ -106,19 +106,19 @@ class AgentConfig(_Model):
     tool: AgentTool
     model: str | None = None
     system_prompt: str = ""
-    env: dict[EnvKey, str] = {}
+    env: dict[_EnvKey, str] = {}
     extra_args: tuple[str, ...] = ()
-    timeout_secs: PositiveInt = 3600
-    idle_timeout_secs: PositiveInt = 900
+    timeout_secs: _PositiveInt = 3600
+    idle_timeout_secs: _PositiveInt = 900
     max_attempts: Annotated[int, Field(ge=1)] = 3
-    mcp_servers: tuple[Ident, ...] = ()
+    mcp_servers: tuple[_Ident, ...] = ()
     base_url: Annotated[str, AfterValidator(_url)] | None = None
-    api_key_env: EnvName | None = None
+    api_key_env: _EnvName | None = None
     # claude only; a claude agent that omits them gets acceptEdits and DEFAULT_ALLOWED_TOOLS
     permission_mode: Literal["default", "acceptEdits", "bypassPermissions", "plan"] | None = None
     allowed_tools: tuple[str, ...] | None = None
     isolate_home: bool = True
-    command: Argv | None = None
+    command: _Argv | None = None
     script: str | None = None
     # claude, codex, gemini (isolate_home), opencode: get `animus mcp serve` as MCP server "animus"
     animus_mcp: bool = True
@@ -127,7 +127,7 @@ class AgentConfig(_Model):
     @classmethod
     def _claude_defaults(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("tool") == "claude":
-            return {"permission_mode": "acceptEdits", "allowed_tools": DEFAULT_ALLOWED_TOOLS, **data}
+            return {"permission_mode": "acceptEdits", "allowed_tools": _DEFAULT_ALLOWED_TOOLS, **data}
         return data
 
 
@@ -143,25 +143,25 @@ class DecisionContract(_Model):
 class CommandSpec(_Model):
     """A command phase's program (argv, never a shell) and how its exit code is judged."""
 
-    argv: Argv
+    argv: _Argv
     cwd: Literal["worktree", "project"] = "worktree"
-    timeout_secs: PositiveInt = 600
+    timeout_secs: _PositiveInt = 600
     success_exit_codes: Annotated[tuple[Annotated[int, Field(ge=0, le=255)], ...], Field(min_length=1)] = (0,)
-    env: dict[EnvKey, str] = {}
+    env: dict[_EnvKey, str] = {}
 
 
 class ManualSpec(_Model):
     """A manual gate: what the human is asked to check, and an optional deadline."""
 
     instructions: str = ""
-    timeout_secs: PositiveInt | None = None
+    timeout_secs: _PositiveInt | None = None
 
 
 class PhaseConfig(_Model):
     """A phase: an agent with a decision contract, a command, or a manual gate."""
 
     mode: Literal["agent", "command", "manual"]
-    agent: Ident | None = None
+    agent: _Ident | None = None
     directive: str = ""
     decision_contract: DecisionContract = DecisionContract()
     command: CommandSpec | None = None
@@ -172,7 +172,7 @@ class PhaseConfig(_Model):
 class ReworkRule(_Model):
     """Where a ``rework`` verdict sends the workflow: an earlier phase."""
 
-    target: Ident
+    target: _Ident
 
 
 class OnVerdict(_Model):
@@ -192,7 +192,7 @@ class PhaseOptions(_Model):
 class WorkflowRefEntry(_Model):
     """``{workflow_ref: <id>}``: another workflow's phases, expanded inline."""
 
-    workflow_ref: Ident
+    workflow_ref: _Ident
 
 
 def _entry_kind(value: Any) -> str | None:
@@ -205,19 +205,19 @@ def _entry_kind(value: Any) -> str | None:
     return None
 
 
-ENTRY_TAGS = ("phase-id", "phase-options", "workflow-ref")
-ENTRY_SHAPE = (
+_ENTRY_TAGS = ("phase-id", "phase-options", "workflow-ref")
+_ENTRY_SHAPE = (
     "a phase id, a single-key map {<phase-id>: {on_verdict, skip_if, max_rework_attempts}}, or {workflow_ref: <id>}"
 )
 
-WorkflowEntry = Annotated[
+_WorkflowEntry = Annotated[
     Union[  # noqa: UP007 - Tag needs the explicit Union form
-        Annotated[Ident, Tag("phase-id")],
-        Annotated[dict[Ident, PhaseOptions], Field(min_length=1, max_length=1), Tag("phase-options")],
+        Annotated[_Ident, Tag("phase-id")],
+        Annotated[dict[_Ident, PhaseOptions], Field(min_length=1, max_length=1), Tag("phase-options")],
         Annotated[WorkflowRefEntry, Tag("workflow-ref")],
     ],
     Discriminator(
-        _entry_kind, custom_error_type="phase_entry", custom_error_message=f"a phase entry must be {ENTRY_SHAPE}"
+        _entry_kind, custom_error_type="phase_entry", custom_error_message=f"a phase entry must be {_ENTRY_SHAPE}"
     ),
 ]
 
@@ -253,9 +253,9 @@ class PhaseEntry(_Model):
 class WorkflowDef(_Model):
     """A named list of phases with its landing policy and variables."""
 
-    id: Ident
+    id: _Ident
     description: str = ""
-    phases: Annotated[tuple[WorkflowEntry, ...], Field(min_length=1)]
+    phases: Annotated[tuple[_WorkflowEntry, ...], Field(min_length=1)]
     post_success: PostSuccess = PostSuccess()
     variables: dict[Annotated[str, AfterValidator(_var_name)], str] = {}
 
@@ -274,9 +274,9 @@ class ScheduledTask(_Model):
 class ScheduleConfig(_Model):
     """A cron schedule (5 fields, UTC) that runs a workflow or creates a task."""
 
-    id: Ident
+    id: _Ident
     cron: Annotated[str, AfterValidator(_cron)]
-    workflow_ref: Ident | None = None
+    workflow_ref: _Ident | None = None
     task: ScheduledTask | None = None
     enabled: bool = True
     catch_up: bool = True
@@ -289,7 +289,7 @@ class WebhookTaskTemplate(_Model):
     description: str | None = None
 
 
-GITHUB_ISSUE_ACTIONS = ("opened", "reopened", "labeled", "edited")
+_GITHUB_ISSUE_ACTIONS = ("opened", "reopened", "labeled", "edited")
 
 
 class GithubIssuesConfig(_Model):
@@ -304,8 +304,8 @@ class GithubIssuesConfig(_Model):
 class WebhookConfig(_Model):
     """A webhook trigger: HMAC secret (by env var name), rate limit, task template, GitHub issues mode."""
 
-    secret_env: EnvName | None = None
-    rate_limit_per_minute: PositiveInt = 10
+    secret_env: _EnvName | None = None
+    rate_limit_per_minute: _PositiveInt = 10
     task: WebhookTaskTemplate = WebhookTaskTemplate()
     enqueue: bool = True
     github: GithubIssuesConfig | None = None
@@ -320,27 +320,27 @@ class FileWatcherConfig(_Model):
 
 
 class WebhookTrigger(_Model):
-    id: Ident
+    id: _Ident
     type: Literal["webhook"]
-    workflow_ref: Ident | None = None
+    workflow_ref: _Ident | None = None
     enabled: bool = True
     config: WebhookConfig = WebhookConfig()
 
 
 class FileWatcherTrigger(_Model):
-    id: Ident
+    id: _Ident
     type: Literal["file_watcher"]
-    workflow_ref: Ident | None = None
+    workflow_ref: _Ident | None = None
     enabled: bool = True
     config: FileWatcherConfig
 
 
-TriggerConfig = Annotated[Union[WebhookTrigger, FileWatcherTrigger], Field(discriminator="type")]  # noqa: UP007
-TRIGGER_TYPES = ("webhook", "file_watcher")
+_TriggerConfig = Annotated[Union[WebhookTrigger, FileWatcherTrigger], Field(discriminator="type")]  # noqa: UP007
+_TRIGGER_TYPES = ("webhook", "file_watcher")
 
 
 # -- notifications ---------------------------------------------------------------------------------
-NOTIFY_EVENTS = (
+_NOTIFY_EVENTS = (
     "run.started",
     "run.completed",
     "run.failed",
@@ -352,7 +352,7 @@ NOTIFY_EVENTS = (
     "task.done",
     "task.blocked",
 )
-NotifyEvent = Literal[
+_NotifyEvent = Literal[
     "run.started",
     "run.completed",
     "run.failed",
@@ -369,10 +369,10 @@ NotifyEvent = Literal[
 class NotificationConfig(_Model):
     """Where to send which events: a webhook (JSON) or a Slack incoming webhook, its URL read from an env var."""
 
-    id: Ident
+    id: _Ident
     type: Literal["webhook", "slack"]
-    url_env: EnvName
-    events: Annotated[tuple[NotifyEvent, ...], Field(min_length=1)]
+    url_env: _EnvName
+    events: Annotated[tuple[_NotifyEvent, ...], Field(min_length=1)]
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
     backoff_secs: Annotated[float, Field(gt=0)] = 10.0
     timeout_secs: Annotated[float, Field(gt=0, le=300)] = 10.0
@@ -398,13 +398,13 @@ class DaemonConfig(_Model):
 class WorkflowConfig(_Model):
     """The merged, validated configuration of one project."""
 
-    default_workflow: Ident
-    agents: dict[Ident, AgentConfig] = {}
-    phases: dict[Ident, PhaseConfig] = {}
+    default_workflow: _Ident
+    agents: dict[_Ident, AgentConfig] = {}
+    phases: dict[_Ident, PhaseConfig] = {}
     workflows: tuple[WorkflowDef, ...] = ()
-    mcp_servers: dict[Ident, McpServerConfig] = {}
+    mcp_servers: dict[_Ident, McpServerConfig] = {}
     schedules: tuple[ScheduleConfig, ...] = ()
-    triggers: tuple[TriggerConfig, ...] = ()
+    triggers: tuple[_TriggerConfig, ...] = ()
     notifications: tuple[NotificationConfig, ...] = ()
     daemon: DaemonConfig = DaemonConfig()
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, Tag, ValidationError
 
 from animus.config._problems import _did_you_mean, _lookup, _Path, _Positions, _Problem, _show_value, _where
-from animus.config._schema import ENTRY_SHAPE, TRIGGER_TYPES, WorkflowConfig
+from animus.config._schema import _ENTRY_SHAPE, _TRIGGER_TYPES, WorkflowConfig
 
 _NOUNS = {
     "int_type": "an integer",
@@ -69,13 +69,13 @@ def _problem(error: Any, data: Any, positions: _Positions) -> _Problem | None:
     if kind == "union_tag_not_found":
         return _Problem(
             positions.key_mark(path),
-            f"{_where(path, data)} is missing required key 'type' (one of: {', '.join(TRIGGER_TYPES)})",
+            f"{_where(path, data)} is missing required key 'type' (one of: {', '.join(_TRIGGER_TYPES)})",
         )
     if kind == "union_tag_invalid":
         tpath = (*path, "type")
         return _Problem(
             positions.value_mark(tpath),
-            f"invalid value {_show_value(ctx.get('tag'))} for {_where(tpath, data)} (allowed: {', '.join(TRIGGER_TYPES)})",
+            f"invalid value {_show_value(ctx.get('tag'))} for {_where(tpath, data)} (allowed: {', '.join(_TRIGGER_TYPES)})",
         )
     mark = positions.key_mark(path) if is_key else positions.value_mark(path)
     subject = f"key {_show_value(path[-1])} of {_where(path[:-1], data)}" if is_key else _where(path, data)
@@ -106,7 +106,7 @@ def _message(kind: str, msg: str, ctx: dict[str, Any], value: Any, subject: str,
             f"{subject}: a phase entry map has exactly one key, the phase id (got: {keys}); indent its options under it"
         )
     if kind == "phase_entry":
-        return f"{subject}: a phase entry must be {ENTRY_SHAPE}, got {_got(value)}"
+        return f"{subject}: a phase entry must be {_ENTRY_SHAPE}, got {_got(value)}"
     if kind == "value_error":
         text = msg.removeprefix("Value error, ")
         return f"{subject} {text}" if text.startswith(("must ", "may ")) else f"{subject}: {text}"

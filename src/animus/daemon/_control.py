@@ -13,7 +13,7 @@ from animus.config import DaemonInfo
 from animus.daemon._info import log_path, read_info
 from animus.domain.errors import Conflict, Unavailable
 
-READY_TIMEOUT_SECS = 60.0
+_READY_TIMEOUT_SECS = 60.0
 
 
 def running_conflict(info: DaemonInfo) -> Conflict:
@@ -35,7 +35,7 @@ def log_tail(path: Path, offset: int = 0, lines: int = 20) -> str:
 
 
 def start_detached(
-    root: Path, state_dir: Path, *, pool_size: int | None = None, http_port: int | None = None, timeout: float = READY_TIMEOUT_SECS
+    root: Path, state_dir: Path, *, pool_size: int | None = None, http_port: int | None = None, timeout: float = _READY_TIMEOUT_SECS
 ) -> DaemonInfo:
     """Start ``animus daemon start --foreground`` in a new session (stdin /dev/null, output to the log) and wait until ready."""
     existing = read_info(state_dir)

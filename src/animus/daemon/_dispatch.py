@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from animus.engine import EngineContext, RunQueue
     from animus.store import QueueEntry, Store
 
-log = logging.getLogger("animus.daemon")
+_log = logging.getLogger("animus.daemon")
 
 
-def kv(**fields: Any) -> str:
+def _kv(**fields: Any) -> str:
     """``key=value`` pairs for one log line (values with spaces quoted)."""
     parts = []
     for key, value in fields.items():
@@ -56,7 +56,7 @@ class Dispatcher:
         for entry, run_status in self.store.dispatched_with_runs():
             if run_status is None or not RunStatus(run_status).is_active:
                 self.store.remove_queue_entry(entry.task_id, f"run {entry.run_id} ended {run_status}")
-                log.info(kv(event="run_ended", task=entry.task_id, run=entry.run_id, status=run_status))
+                _log.info(_kv(event="run_ended", task=entry.task_id, run=entry.run_id, status=run_status))
             else:
                 active += 1
         free = self.pool_size - active
@@ -78,15 +78,15 @@ class Dispatcher:
             )
         except (Conflict, NotFound) as err:
             self.store.remove_queue_entry(entry.task_id, f"not dispatchable: {err.message}")
-            log.warning(kv(event="dispatch_refused", task=entry.task_id, reason=err.message))
+            _log.warning(_kv(event="dispatch_refused", task=entry.task_id, reason=err.message))
             return False
         except AnimusError as err:
             self.store.remove_queue_entry(entry.task_id, f"not dispatchable: {err.message}")
-            log.error(kv(event="dispatch_failed", task=entry.task_id, reason=err.message))
+            _log.error(_kv(event="dispatch_failed", task=entry.task_id, reason=err.message))
             return False
         self.store.mark_dispatched(entry.task_id, run.id)
         self.runs.submit(run, entry.priority_rank)
-        log.info(kv(event="dispatched", task=entry.task_id, run=run.id, new=created, priority=entry.priority_rank))
+        _log.info(_kv(event="dispatched", task=entry.task_id, run=run.id, new=created, priority=entry.priority_rank))
         return True
 
     # -- the slow pass ------------------------------------------------------------------------------
@@ -98,9 +98,9 @@ class Dispatcher:
             run = self.store.get_run(entry.run_id)
             check = self.runs.reconcile(self.store, run, entry.priority_rank)
             if check.action == "submitted":
-                log.warning(kv(event="reenqueued", task=entry.task_id, run=run.id, reason="no DBOS workflow"))
+                _log.warning(_kv(event="reenqueued", task=entry.task_id, run=run.id, reason="no DBOS workflow"))
             elif check.action == "failed":
-                log.error(kv(event="run_failed", task=entry.task_id, run=run.id, dbos_status=check.dbos_status,
+                _log.error(_kv(event="run_failed", task=entry.task_id, run=run.id, dbos_status=check.dbos_status,
                              error=(check.error or "")[:300]))
 
     def enqueue_ready(self) -> int:
@@ -110,11 +110,11 @@ class Dispatcher:
             try:
                 _entry, created = self.store.enqueue(task_id, source="auto_ready")
             except AnimusError as err:
-                log.warning(kv(event="auto_enqueue_failed", task=task_id, reason=err.message))
+                _log.warning(_kv(event="auto_enqueue_failed", task=task_id, reason=err.message))
                 continue
             if created:
                 added += 1
-                log.info(kv(event="enqueued", task=task_id, source="auto_ready"))
+                _log.info(_kv(event="enqueued", task=task_id, source="auto_ready"))
         return added
 
     def active_count(self) -> int:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from animus.domain.runs import WorkflowRun
     from animus.store import Store
 
-DAEMON_GONE_GRACE_SECS = 5.0
+_DAEMON_GONE_GRACE_SECS = 5.0
 
 
 def enqueue_and_follow(
@@ -77,6 +77,6 @@ def _check_daemon(state_dir: Path, gone_since: float | None, what: str) -> float
     now = time.monotonic()
     if gone_since is None:
         return now
-    if now - gone_since > DAEMON_GONE_GRACE_SECS:
+    if now - gone_since > _DAEMON_GONE_GRACE_SECS:
         raise Unavailable(f"the daemon stopped; {what}", hint="start it with `animus daemon start`, or run in the foreground then")
     return gone_since

@@ -23,7 +23,7 @@ def log_path(state_dir: Path) -> Path:
     return StateLayout(state_dir).daemon_log
 
 
-def write_info(state_dir: Path, info: DaemonInfo) -> None:
+def _write_info(state_dir: Path, info: DaemonInfo) -> None:
     procs.write_atomic(info_path(state_dir), json.dumps(asdict(info), indent=2) + "\n")
 
 
@@ -35,7 +35,7 @@ def read_info(state_dir: Path, *, live_only: bool = True) -> DaemonInfo | None:
     return info
 
 
-def remove_info(state_dir: Path, pid: int) -> None:
+def _remove_info(state_dir: Path, pid: int) -> None:
     """Remove ``daemon.json`` if it is this pid's (a successor's file is left alone)."""
     current = read_info(state_dir, live_only=False)
     if current is not None and current.pid == pid:

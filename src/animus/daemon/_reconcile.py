@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from animus.daemon._dispatch import kv
+from animus.daemon._dispatch import _kv
 from animus.domain.errors import AnimusError, NotFound
 from animus.domain.runs import ACTIVE_RUN_STATUSES, RunStatus
 from animus.domain.tasks import TaskStatus
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from animus.engine import EngineContext
     from animus.store import Store
 
-log = logging.getLogger("animus.daemon")
+_log = logging.getLogger("animus.daemon")
 
 
 def known_agent_runs(store: Store, ctx: EngineContext) -> set[str]:
@@ -50,7 +50,7 @@ def reconcile_before_launch(store: Store, ctx: EngineContext, *, prune_worktrees
 
     def act(**fields: Any) -> None:
         actions.append(fields)
-        log.info(kv(event="reconcile", **fields))
+        _log.info(_kv(event="reconcile", **fields))
 
     killed = procs.sweep_orphans(ctx.runs_dir, known_agent_runs(store, ctx))
     if killed:
@@ -89,5 +89,5 @@ def _prune_worktrees(store: Store, ctx: EngineContext) -> list[str]:
             if git.remove_worktree(ctx.project_root, path):
                 pruned.append(task.id)
         except AnimusError as err:
-            log.warning(kv(event="prune_failed", task=task.id, reason=err.message))
+            _log.warning(_kv(event="prune_failed", task=task.id, reason=err.message))
     return pruned

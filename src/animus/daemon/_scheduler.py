@@ -16,7 +16,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from animus.daemon._dispatch import kv
+from animus.daemon._dispatch import _kv
 from animus.domain.tasks import Priority, TaskStatus, TaskType
 from animus.store import NewTask
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from animus.store import Store
 
 FAKE_NOW_ENV = "ANIMUS_FAKE_NOW"
-MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
-log = logging.getLogger("animus.daemon")
+_MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
+_log = logging.getLogger("animus.daemon")
 
 
 def scheduler_now() -> datetime:
@@ -41,8 +41,8 @@ def scheduler_now() -> datetime:
     return datetime.now(UTC)
 
 
-def minute_key(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(MINUTE_FORMAT)
+def _minute_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_MINUTE_FORMAT)
 
 
 def latest_cron_minute(cron: str, now: datetime) -> datetime:
@@ -58,8 +58,8 @@ def due_minute(schedule: ScheduleConfig, last_fired: str | None, now: datetime) 
     """The minute this schedule should fire for now, or None."""
     if not schedule.enabled:
         return None
-    latest = minute_key(latest_cron_minute(schedule.cron, now))
-    current = minute_key(now)
+    latest = _minute_key(latest_cron_minute(schedule.cron, now))
+    current = _minute_key(now)
     if last_fired is not None and latest <= last_fired:
         return None
     if latest == current:
@@ -103,5 +103,5 @@ def fire(store: Store, config: WorkflowConfig, schedule: ScheduleConfig, minute:
         store.enqueue(task.id, workflow=workflow, source="schedule")
         result = {"schedule_id": schedule.id, "minute": minute, "task_id": task.id, "workflow": workflow, "enqueued": True}
         store.set_fire_result(schedule.id, minute, result)
-    log.info(kv(event="schedule_fired", schedule=schedule.id, minute=minute, task=task.id))
+    _log.info(_kv(event="schedule_fired", schedule=schedule.id, minute=minute, task=task.id))
     return result

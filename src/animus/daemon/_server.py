@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from animus import procs
 from animus.config import DaemonInfo
-from animus.daemon._dispatch import Dispatcher, kv
-from animus.daemon._info import log_path, remove_info, write_info
+from animus.daemon._dispatch import Dispatcher, _kv
+from animus.daemon._info import _remove_info, _write_info, log_path
 from animus.daemon._reconcile import reconcile_before_launch
 from animus.domain.errors import AnimusError
 
@@ -31,13 +31,13 @@ if TYPE_CHECKING:
     from animus.engine import ExecutorLock
     from animus.store import Store
 
-FAST_POLL_SECS = 0.02
-DBOS_QUEUE_POLL_SECS = 0.02
-DRAIN_SIGNAL = signal.SIGUSR1
-log = logging.getLogger("animus.daemon")
+_FAST_POLL_SECS = 0.02
+_DBOS_QUEUE_POLL_SECS = 0.02
+_DRAIN_SIGNAL = signal.SIGUSR1
+_log = logging.getLogger("animus.daemon")
 
 
-def setup_logging(state_dir: Path) -> None:
+def _setup_logging(state_dir: Path) -> None:
     """``key=value`` lines to ``<state>/logs/daemon.log``, and to stderr unless stderr already is that file."""
     path = log_path(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ class Daemon:
     def capture_signals(self) -> None:
         signal.signal(signal.SIGTERM, self._on_exit_signal)
         signal.signal(signal.SIGINT, self._on_exit_signal)
-        signal.signal(DRAIN_SIGNAL, self._on_drain_signal)
+        signal.signal(_DRAIN_SIGNAL, self._on_drain_signal)
 
     def _on_exit_signal(self, signum: int, frame: FrameType | None) -> None:
         self.should_exit = True
@@ -111,11 +111,11 @@ class Daemon:
         config = self.config()
         pool_size = self.pool_override or config.daemon.pool_size
         ctx = EngineContext(self.project.root, state_dir, self.store.url)
-        log.info(kv(event="starting", pid=os.getpid(), root=self.project.root, pool_size=pool_size))
+        _log.info(_kv(event="starting", pid=os.getpid(), root=self.project.root, pool_size=pool_size))
         reconcile_before_launch(self.store, ctx, prune_worktrees=config.daemon.prune_worktrees)
         workflow = start_engine(ctx, log_file=self.project.layout.engine_log if _mkdir(self.project.logs_dir) else None)
         self._engine_started = True
-        runs = RunQueue(workflow, pool_size=pool_size, poll_secs=DBOS_QUEUE_POLL_SECS)
+        runs = RunQueue(workflow, pool_size=pool_size, poll_secs=_DBOS_QUEUE_POLL_SECS)
         self.dispatcher = Dispatcher(self.store, ctx, self.config, runs, pool_size)
         self.dispatcher.check_workflows()
         self.http = self._start_http(config)
@@ -126,8 +126,8 @@ class Daemon:
             started_epoch=time.time(), executor_id=executor_id(state_dir), pool_size=pool_size, project_root=str(self.project.root),
             http_port=self.http.port if self.http is not None else None,
         )
-        write_info(state_dir, info)
-        log.info(kv(event="ready", pid=info.pid, executor=info.executor_id, pool_size=pool_size))
+        _write_info(state_dir, info)
+        _log.info(_kv(event="ready", pid=info.pid, executor=info.executor_id, pool_size=pool_size))
 
     def main_loop(self) -> None:
         assert self.dispatcher is not None and self.store is not None
@@ -139,7 +139,7 @@ class Daemon:
         while not self.should_exit:
             if self.draining and not announced_drain:
                 announced_drain = True
-                log.info(kv(event="draining", in_flight=dispatcher.active_count()))
+                _log.info(_kv(event="draining", in_flight=dispatcher.active_count()))
             try:
                 now = time.monotonic()
                 if now >= next_slow:
@@ -154,11 +154,11 @@ class Daemon:
                         marker = current
                         dispatcher.dispatch(take_work=not self.draining)
             except AnimusError as err:  # a locked database or a bad config must not kill the daemon
-                log.error(kv(event="tick_failed", error=err.message))
+                _log.error(_kv(event="tick_failed", error=err.message))
             if self.draining and dispatcher.active_count() == 0:
-                log.info(kv(event="drained"))
+                _log.info(_kv(event="drained"))
                 break
-            self._wake.wait(FAST_POLL_SECS)
+            self._wake.wait(_FAST_POLL_SECS)
 
     def tick(self) -> None:
         """The periodic pass: config reload, schedules, auto-ready, workflow health, dispatch."""
@@ -182,7 +182,7 @@ class Daemon:
             try:
                 self.http.stop()
             except Exception as exc:  # shutting down anyway
-                log.warning(kv(event="http_stop_failed", error=f"{type(exc).__name__}: {exc}"))
+                _log.warning(_kv(event="http_stop_failed", error=f"{type(exc).__name__}: {exc}"))
         if self.notifier is not None:
             self.notifier.join(timeout=5)
 
@@ -190,13 +190,13 @@ class Daemon:
             try:
                 stop_engine()
             except Exception as exc:  # shutting down anyway; the next start recovers
-                log.warning(kv(event="engine_stop_failed", error=f"{type(exc).__name__}: {exc}"))
-        remove_info(self.project.state_dir, os.getpid())
+                _log.warning(_kv(event="engine_stop_failed", error=f"{type(exc).__name__}: {exc}"))
+        _remove_info(self.project.state_dir, os.getpid())
         if self.store is not None:
             self.store.close()
         if self.lock is not None:
             self.lock.release()
-        log.info(kv(event="stopped", pid=os.getpid(), drained=self.draining))
+        _log.info(_kv(event="stopped", pid=os.getpid(), drained=self.draining))
 
     # -- the faces: HTTP API + dashboard, notifications, file watchers ----------------------------------
     def _start_http(self, config: WorkflowConfig) -> Any:
@@ -212,9 +212,9 @@ class Daemon:
         except (OSError, AnimusError) as err:
             if explicit:
                 raise
-            log.warning(kv(event="http_port_busy", port=port, error=str(err), fallback="any free port"))
+            _log.warning(_kv(event="http_port_busy", port=port, error=str(err), fallback="any free port"))
             handle = serve_in_thread(app, config.daemon.http.host, 0)
-        log.info(kv(event="http_listening", host=config.daemon.http.host, port=handle.port))
+        _log.info(_kv(event="http_listening", host=config.daemon.http.host, port=handle.port))
         return handle
 
     def _start_notifier(self) -> None:
@@ -230,9 +230,9 @@ class Daemon:
                     try:
                         report = deliver_due(store, self.config(), datetime.now(UTC))
                         if report.delivered or report.dead or report.failed:
-                            log.info(kv(event="notifications", delivered=report.delivered, failed=report.failed, dead=report.dead))
+                            _log.info(_kv(event="notifications", delivered=report.delivered, failed=report.failed, dead=report.dead))
                     except AnimusError as err:
-                        log.error(kv(event="notify_failed", error=err.message))
+                        _log.error(_kv(event="notify_failed", error=err.message))
             finally:
                 store.close()
 
@@ -251,7 +251,7 @@ class Daemon:
             for change in watcher.poll(time.monotonic()):
                 task = self.store.create_task(watcher.task_for(change))
                 self.store.enqueue(task.id, workflow=watcher.trigger.workflow_ref, variables={}, source="file_watcher")
-                log.info(kv(event="file_watcher_fired", trigger=watcher.trigger.id, task=task.id, files=len(change.paths)))
+                _log.info(_kv(event="file_watcher_fired", trigger=watcher.trigger.id, task=task.id, files=len(change.paths)))
 
     # -- configuration ------------------------------------------------------------------------------
     def config(self) -> WorkflowConfig:
@@ -264,11 +264,11 @@ class Daemon:
             try:
                 self._config = load_config(self.project)
                 if self._config_stamp:
-                    log.info(kv(event="config_reloaded"))
+                    _log.info(_kv(event="config_reloaded"))
             except AnimusError as err:
                 if self._config is None:
                     raise
-                log.error(kv(event="config_invalid", error=err.message))
+                _log.error(_kv(event="config_invalid", error=err.message))
             self._config_stamp = stamp
         return self._config
 
@@ -292,15 +292,15 @@ def serve(project: Project, *, pool_size: int | None = None, http_port: int | No
     normal interpreter exit would join them (the agents keep running; the next start re-attaches).
     An ``AnimusError`` at start-up (say, another executor holds the lock) is raised for the CLI to render.
     """
-    setup_logging(project.state_dir)
+    _setup_logging(project.state_dir)
     try:
         code = Daemon(project, pool_size=pool_size, http_port=http_port).run()
     except AnimusError as err:
-        log.error(kv(event="failed", error=err.message))
+        _log.error(_kv(event="failed", error=err.message))
         _flush()
         raise
     except Exception:
-        log.exception(kv(event="crashed"))
+        _log.exception(_kv(event="crashed"))
         _flush()
         os._exit(1)
     _flush()

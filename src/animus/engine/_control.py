@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from animus.domain.errors import Conflict, InvalidInput
 from animus.domain.runs import RESUMABLE_RUN_STATUSES, PhaseStatus, RunStatus, WorkflowRun, check_run_transition
 from animus.domain.tasks import TaskStatus
-from animus.engine._runtime import dbos_url
-from animus.engine._workflow import gate_topic
+from animus.engine._runtime import _dbos_url
+from animus.engine._workflow import _gate_topic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,7 +28,7 @@ def _client(db_url: str) -> Any:
     from dbos import DBOSClient
 
     logging.getLogger("dbos").addHandler(logging.NullHandler())
-    return DBOSClient(system_database_url=dbos_url(db_url))
+    return DBOSClient(system_database_url=_dbos_url(db_url))
 
 
 def decide_gate(store: Store, db_url: str, run_id: str, phase: str, *, approve: bool, note: str | None) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def decide_gate(store: Store, db_url: str, run_id: str, phase: str, *, approve: 
     message = {"approve": approve, "note": note or "", "by": _user()}
     client = _client(db_url)
     try:
-        client.send(run.dbos_workflow_id, message, topic=gate_topic(phase, attempt), idempotency_key=f"{run_id}:{phase}:{attempt}")
+        client.send(run.dbos_workflow_id, message, topic=_gate_topic(phase, attempt), idempotency_key=f"{run_id}:{phase}:{attempt}")
     finally:
         client.destroy()
     return {"run_id": run_id, "phase": phase, "attempt": attempt, "approved": approve, "note": note or ""}

@@ -14,25 +14,25 @@ from typing import Any, cast
 
 from animus.domain.runs import PhaseStatus, RunStatus
 from animus.engine import _steps, _txns
-from animus.engine._faults import fault_point
+from animus.engine._faults import _fault_point
 from animus.engine._types import (
-    AgentLaunch,
-    AgentOutcome,
-    Cleaned,
-    CommandResult,
-    Committed,
     Judgement,
-    Landing,
-    Launched,
-    LoadedRun,
-    Moved,
     PhaseSpec,
-    PhaseStarted,
-    PhaseSummary,
     Plan,
     Route,
     TaskSnapshot,
-    Worktree,
+    _AgentLaunch,
+    _AgentOutcome,
+    _Cleaned,
+    _CommandResult,
+    _Committed,
+    _Landing,
+    _Launched,
+    _LoadedRun,
+    _Moved,
+    _PhaseStarted,
+    _PhaseSummary,
+    _Worktree,
 )
 
 
@@ -40,15 +40,15 @@ def _with_faults(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` with the crash-matrix fault points on both sides of the recorded step."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        fault_point(name, "before")
+        _fault_point(name, "before")
         result = fn(*args, **kwargs)
-        fault_point(name, "after")
+        _fault_point(name, "after")
         return result
 
     return call
 
 
-class Steps:
+class _Steps:
     """The steps of ``animus.run.v1``, declared with DBOS once per process (``_workflow.register``)."""
 
     def __init__(self, ds: Any, context: Callable[[], _steps.EngineContext]) -> None:
@@ -59,7 +59,7 @@ class Steps:
 
         def tx(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             def body(*args: Any, **kwargs: Any) -> Any:
-                return fn(_txns.session_store(ds), *args, **kwargs)
+                return fn(_txns._session_store(ds), *args, **kwargs)
 
             body.__name__ = body.__qualname__ = name
             return _with_faults(name, ds.transaction(name=name)(body))
@@ -67,76 +67,76 @@ class Steps:
         def bound(fn: Callable[..., Any]) -> Callable[..., Any]:
             return lambda *args, **kwargs: fn(context(), *args, **kwargs)
 
-        self._load = step("animus.load", bound(_txns.load_run))
+        self._load = step("animus.load", bound(_txns._load_run))
         self._now = step("animus.now", lambda: time.time())
-        self._worktree = step("animus.worktree", bound(_steps.prepare_worktree))
-        self._launch = step("animus.agent.launch", bound(_steps.launch_agent))
-        self._await = step("animus.agent.await", bound(_steps.await_agent))
-        self._commit = step("animus.git.commit", bound(_steps.commit_changes))
-        self._command = step("animus.command", bound(_steps.run_command))
-        self._land = step("animus.land", bound(_steps.land))
-        self._cleanup = step("animus.cleanup", bound(_steps.cleanup))
-        self._begin = tx("animus.tx.begin", _txns.begin)
-        self._phase_start = tx("animus.tx.phase_start", _txns.phase_start)
-        self._phase_agent = tx("animus.tx.phase_agent", _txns.phase_agent)
-        self._waiting = tx("animus.tx.waiting", _txns.waiting)
-        self._phase_end = tx("animus.tx.phase_end", _txns.phase_end)
-        self._complete = tx("animus.tx.complete", _txns.complete)
-        self._stop = tx("animus.tx.stop", _txns.stop)
+        self._worktree = step("animus.worktree", bound(_steps._prepare_worktree))
+        self._launch = step("animus.agent.launch", bound(_steps._launch_agent))
+        self._await = step("animus.agent.await", bound(_steps._await_agent))
+        self._commit = step("animus.git.commit", bound(_steps._commit_changes))
+        self._command = step("animus.command", bound(_steps._run_command))
+        self._land = step("animus.land", bound(_steps._land))
+        self._cleanup = step("animus.cleanup", bound(_steps._cleanup))
+        self._begin = tx("animus.tx.begin", _txns._begin)
+        self._phase_start = tx("animus.tx.phase_start", _txns._phase_start)
+        self._phase_agent = tx("animus.tx.phase_agent", _txns._phase_agent)
+        self._waiting = tx("animus.tx.waiting", _txns._waiting)
+        self._phase_end = tx("animus.tx.phase_end", _txns._phase_end)
+        self._complete = tx("animus.tx.complete", _txns._complete)
+        self._stop = tx("animus.tx.stop", _txns._stop)
 
     # -- steps: each checks the world before acting (``_steps.py``) -----------------------------------
-    def load(self, run_id: str) -> LoadedRun:
-        return cast(LoadedRun, self._load(run_id))
+    def load(self, run_id: str) -> _LoadedRun:
+        return cast(_LoadedRun, self._load(run_id))
 
     def now(self) -> float:
         return cast(float, self._now())
 
-    def prepare_worktree(self, *, task_id: str, target_branch: str | None) -> Worktree:
-        return cast(Worktree, self._worktree(task_id, target_branch))
+    def prepare_worktree(self, *, task_id: str, target_branch: str | None) -> _Worktree:
+        return cast(_Worktree, self._worktree(task_id, target_branch))
 
-    def launch_agent(self, launch: AgentLaunch) -> Launched:
-        return cast(Launched, self._launch(launch))
+    def launch_agent(self, launch: _AgentLaunch) -> _Launched:
+        return cast(_Launched, self._launch(launch))
 
-    def await_agent(self, agent_run_id: str) -> AgentOutcome:
-        return cast(AgentOutcome, self._await(agent_run_id))
+    def await_agent(self, agent_run_id: str) -> _AgentOutcome:
+        return cast(_AgentOutcome, self._await(agent_run_id))
 
-    def commit(self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> Committed:
-        return cast(Committed, self._commit(worktree, message, agent_run_id, base_sha))
+    def commit(self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> _Committed:
+        return cast(_Committed, self._commit(worktree, message, agent_run_id, base_sha))
 
-    def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> CommandResult:
-        return cast(CommandResult, self._command(phase, worktree, variables))
+    def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> _CommandResult:
+        return cast(_CommandResult, self._command(phase, worktree, variables))
 
-    def land(self, *, plan: Plan, task: TaskSnapshot, worktree: Worktree, run_id: str) -> Landing:
-        return cast(Landing, self._land(plan, task, worktree, run_id))
+    def land(self, *, plan: Plan, task: TaskSnapshot, worktree: _Worktree, run_id: str) -> _Landing:
+        return cast(_Landing, self._land(plan, task, worktree, run_id))
 
-    def cleanup(self, *, plan: Plan, worktree: Worktree) -> Cleaned:
-        return cast(Cleaned, self._cleanup(plan, worktree))
+    def cleanup(self, *, plan: Plan, worktree: _Worktree) -> _Cleaned:
+        return cast(_Cleaned, self._cleanup(plan, worktree))
 
     # -- transactions: a state change committed with its journal record (``_txns.py``) ---------------
-    def begin(self, run_id: str, *, worktree: Worktree) -> Moved:
-        return cast(Moved, self._begin(run_id, worktree))
+    def begin(self, run_id: str, *, worktree: _Worktree) -> _Moved:
+        return cast(_Moved, self._begin(run_id, worktree))
 
     def phase_start(
         self, run_id: str, *, index: int, phase_id: str, attempt: int, mode: str, status: PhaseStatus,
         agent_run_id: str | None = None,
-    ) -> PhaseStarted:
-        return cast(PhaseStarted, self._phase_start(run_id, index, phase_id, attempt, mode, status.value, agent_run_id))
+    ) -> _PhaseStarted:
+        return cast(_PhaseStarted, self._phase_start(run_id, index, phase_id, attempt, mode, status.value, agent_run_id))
 
     def phase_agent(self, run_id: str, *, seq: int, agent_run_id: str) -> None:
         self._phase_agent(run_id, seq, agent_run_id)
 
-    def waiting(self, run_id: str, *, seq: int) -> Moved:
-        return cast(Moved, self._waiting(run_id, seq))
+    def waiting(self, run_id: str, *, seq: int) -> _Moved:
+        return cast(_Moved, self._waiting(run_id, seq))
 
     def phase_end(
-        self, run_id: str, *, seq: int, index: int, attempt: int, judged: Judgement, routed: Route, summary: PhaseSummary
-    ) -> Moved:
-        return cast(Moved, self._phase_end(run_id, seq, index, attempt, judged, routed, summary))
+        self, run_id: str, *, seq: int, index: int, attempt: int, judged: Judgement, routed: Route, summary: _PhaseSummary
+    ) -> _Moved:
+        return cast(_Moved, self._phase_end(run_id, seq, index, attempt, judged, routed, summary))
 
-    def complete(self, run_id: str, *, landed: Landing) -> Moved:
-        return cast(Moved, self._complete(run_id, landed))
+    def complete(self, run_id: str, *, landed: _Landing) -> _Moved:
+        return cast(_Moved, self._complete(run_id, landed))
 
     def stop(
-        self, run_id: str, *, status: RunStatus, reason: str, landed: Landing | None = None, routed: Route | None = None
-    ) -> Moved:
-        return cast(Moved, self._stop(run_id, status.value, reason, landed, routed))
+        self, run_id: str, *, status: RunStatus, reason: str, landed: _Landing | None = None, routed: Route | None = None
+    ) -> _Moved:
+        return cast(_Moved, self._stop(run_id, status.value, reason, landed, routed))

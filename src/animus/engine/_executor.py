@@ -12,15 +12,15 @@ from animus.domain.errors import AnimusError, Conflict, InvalidInput
 from animus.domain.runs import RunStatus, WorkflowRun, check_run_transition
 from animus.domain.tasks import TaskStatus
 from animus.engine._plan import build_plan
-from animus.engine._runtime import DBOS_ENDED, DBOS_UNFINISHED, ExecutorLock, start_engine, stop_engine
+from animus.engine._runtime import _DBOS_ENDED, _DBOS_UNFINISHED, ExecutorLock, start_engine, stop_engine
 from animus.engine._steps import EngineContext
-from animus.engine._txns import move_task
+from animus.engine._txns import _move_task
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
     from animus.store import Store
 
-Emit = Callable[[dict[str, Any]], None]
+_Emit = Callable[[dict[str, Any]], None]
 
 
 def choose_workflow(config: WorkflowConfig, task_workflow: str | None, requested: str | None) -> str:
@@ -41,7 +41,7 @@ def prepare_run(
     """The task's active run (never a second one), or a new pending run with its plan frozen."""
     task = store.get_task(task_id)
     latest = next(iter(store.list_runs(task_id=task_id, limit=1)), None)
-    if latest is not None and latest.status.is_terminal and store.journal_status(latest.dbos_workflow_id) in DBOS_UNFINISHED:
+    if latest is not None and latest.status.is_terminal and store.journal_status(latest.dbos_workflow_id) in _DBOS_UNFINISHED:
         # Killed after the run's last state change but before its workflow finished (e.g. cleanup):
         # finish that journal instead of refusing or starting another run.
         return latest, False
@@ -70,7 +70,7 @@ class RunFollower:
     store: Store
     ctx: EngineContext
     run_id: str
-    emit: Emit
+    emit: _Emit
     seen_phases: dict[int, str] = field(default_factory=dict)
     seen_decision_keys: set[tuple[int]] = field(default_factory=set)
     readers: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +130,7 @@ class RunFollower:
 
 
 def execute_run(
-    ctx: EngineContext, store: Store, run: WorkflowRun | Callable[[], WorkflowRun], emit: Emit, *, poll_secs: float = 0.2
+    ctx: EngineContext, store: Store, run: WorkflowRun | Callable[[], WorkflowRun], emit: _Emit, *, poll_secs: float = 0.2
 ) -> WorkflowRun:
     """Execute (or recover and continue) a run in this process until it reaches a terminal status.
 
@@ -154,7 +154,7 @@ def execute_run(
             while True:
                 current = follower.poll()
                 status = handle.get_status().status
-                if status in DBOS_ENDED:
+                if status in _DBOS_ENDED:
                     if status == "ERROR":
                         error = workflow_error(handle)
                         current = fail_run_on_error(store, current, error)
@@ -190,7 +190,7 @@ def fail_run_on_error(store: Store, run: WorkflowRun, error: str) -> WorkflowRun
     check_run_transition(run.status, RunStatus.FAILED)
     updated = store.update_run(run.id, status=RunStatus.FAILED, failure_reason=error[:4000], ended_at=now_iso())
     if store.get_task(run.task_id).status != TaskStatus.BLOCKED:
-        move_task(store, run.task_id, TaskStatus.BLOCKED, reason=f"run {run.id} failed: {error}"[:2000])
+        _move_task(store, run.task_id, TaskStatus.BLOCKED, reason=f"run {run.id} failed: {error}"[:2000])
     return updated
 
 

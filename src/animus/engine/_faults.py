@@ -13,7 +13,7 @@ _counts: dict[tuple[str, str], int] = {}
 _lock = threading.Lock()
 
 
-def fault_point(step: str, when: str) -> None:
+def _fault_point(step: str, when: str) -> None:
     spec = os.environ.get("ANIMUS_FAULT")
     if not spec:
         return

@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from animus.domain.runs import RunStatus, Verdict
-from animus.engine._plan import RISK_ORDER
+from animus.engine._plan import _RISK_ORDER
 from animus.engine._types import (
-    AgentPhaseResult,
-    CommandResult,
     Judgement,
-    ManualResult,
     PhaseSpec,
     Plan,
     Route,
-    RouteAction,
     RunState,
+    _AgentPhaseResult,
+    _CommandResult,
+    _ManualResult,
+    _RouteAction,
 )
 
 
-def judgement(
+def _judgement(
     source: str,
     verdict: Verdict,
     reason: str,
@@ -41,7 +41,7 @@ def judgement(
     }
 
 
-def judge_agent(phase: PhaseSpec, result: AgentPhaseResult) -> Judgement:
+def judge_agent(phase: PhaseSpec, result: _AgentPhaseResult) -> Judgement:
     """The verdict an agent phase returns, after its decision contract is applied.
 
     An ``advance`` below ``min_confidence``, above ``max_risk`` or missing required evidence is
@@ -49,7 +49,7 @@ def judge_agent(phase: PhaseSpec, result: AgentPhaseResult) -> Judgement:
     """
     decision = result.get("decision") or {}
     if result.get("status") != "ok" or not decision.get("verdict"):
-        return judgement("agent", Verdict.FAIL, result.get("reason") or "the agent produced no decision")
+        return _judgement("agent", Verdict.FAIL, result.get("reason") or "the agent produced no decision")
     verdict = Verdict(decision["verdict"])
     confidence = decision.get("confidence")
     risk = decision.get("risk")
@@ -60,7 +60,7 @@ def judge_agent(phase: PhaseSpec, result: AgentPhaseResult) -> Judgement:
         problems = []
         if confidence is not None and confidence < contract["min_confidence"]:
             problems.append(f"confidence {confidence} is below min_confidence {contract['min_confidence']}")
-        if risk is not None and RISK_ORDER.get(risk, 2) > RISK_ORDER[contract["max_risk"]]:
+        if risk is not None and _RISK_ORDER.get(risk, 2) > _RISK_ORDER[contract["max_risk"]]:
             problems.append(f"risk {risk} is above max_risk {contract['max_risk']}")
         kinds = {e.get("kind") for e in decision.get("evidence") or [] if isinstance(e, dict)}
         missing = [k for k in contract["required_evidence"] if k not in kinds]
@@ -69,16 +69,16 @@ def judge_agent(phase: PhaseSpec, result: AgentPhaseResult) -> Judgement:
         if problems:
             effective = Verdict.REWORK
             reason = "decision contract: " + "; ".join(problems) + (f" (agent said: {reason})" if reason else "")
-    return judgement(
+    return _judgement(
         "agent", verdict, reason, effective=effective, confidence=confidence, risk=risk, evidence=decision.get("evidence")
     )
 
 
-def judge_command(result: CommandResult) -> Judgement:
+def judge_command(result: _CommandResult) -> Judgement:
     """Exit code decides (success → advance, else rework); a JSON decision line on stdout overrides."""
     decision = result.get("decision")
     if decision and decision.get("verdict"):
-        return judgement(
+        return _judgement(
             "command",
             Verdict(decision["verdict"]),
             decision.get("reason") or "decision printed by the command",
@@ -88,18 +88,18 @@ def judge_command(result: CommandResult) -> Judgement:
         )
     argv = " ".join(result.get("argv", []))
     if result.get("ok"):
-        return judgement("command", Verdict.ADVANCE, f"exit code {result.get('exit_code')}", confidence=1.0, risk="low",
+        return _judgement("command", Verdict.ADVANCE, f"exit code {result.get('exit_code')}", confidence=1.0, risk="low",
                          evidence=[{"kind": "tests_passed", "description": argv}])
     why = "timed out" if result.get("timed_out") else f"exit code {result.get('exit_code')}"
     failing = result.get("failing_tests") or []
     reason = f"command {argv!r} failed ({why})"
     if failing:
         reason += f"; failing tests: {', '.join(failing[:20])}"
-    return judgement("command", Verdict.REWORK, reason, confidence=1.0, risk="low",
+    return _judgement("command", Verdict.REWORK, reason, confidence=1.0, risk="low",
                      evidence=[{"kind": "tests_failed", "description": reason}])
 
 
-def judge_manual(result: ManualResult) -> Judgement:
+def judge_manual(result: _ManualResult) -> Judgement:
     approved = bool(result.get("approved"))
     note = result.get("note") or ""
     if result.get("timed_out"):
@@ -107,15 +107,15 @@ def judge_manual(result: ManualResult) -> Judgement:
     else:
         reason = f"{'approved' if approved else 'rejected'} by {result.get('by') or 'a human'}" + (f": {note}" if note else "")
     verdict = Verdict.ADVANCE if approved else Verdict.REWORK
-    return judgement("manual", verdict, reason, evidence=[{"kind": "manual_verification", "description": reason}])
+    return _judgement("manual", verdict, reason, evidence=[{"kind": "manual_verification", "description": reason}])
 
 
-def judge_skipped(reason: str) -> Judgement:
+def _judge_skipped(reason: str) -> Judgement:
     """A phase whose ``skip_if`` matched the task."""
-    return judgement("skip_if", Verdict.SKIP, reason)
+    return _judgement("skip_if", Verdict.SKIP, reason)
 
 
-def _go(action: RouteAction, next_index: int, *, status: RunStatus | None = None, target_phase: str | None = None) -> Route:
+def _go(action: _RouteAction, next_index: int, *, status: RunStatus | None = None, target_phase: str | None = None) -> Route:
     return {"action": action, "next_index": next_index, "status": status.value if status else None, "target_phase": target_phase}
 
 
@@ -143,7 +143,7 @@ def route(plan: Plan, index: int, judged: Judgement, state: RunState) -> Route:
     return _go("rework", target_index, target_phase=target)
 
 
-def conflict_route(plan: Plan, state: RunState) -> Route:
+def _conflict_route(plan: Plan, state: RunState) -> Route:
     """A merge conflict goes back to the first agent phase while its rework budget lasts."""
     target = next((p for p in plan["phases"] if p["mode"] == "agent"), None)
     used = int(state.get("conflict_reworks", 0))

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from animus.agents import ANIMUS_MCP_ID, AgentProfile, McpServer, animus_mcp_server, takes_animus_mcp
 from animus.domain.errors import InvalidInput
-from animus.engine._types import CommandSpec, DecisionContract, ManualSpec, MergeSpec, PhaseSpec, Plan, TaskSnapshot
+from animus.engine._types import PhaseSpec, Plan, TaskSnapshot, _CommandSpec, _DecisionContract, _ManualSpec, _MergeSpec
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
 
-RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
+_RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 
 
 def build_plan(
@@ -45,14 +45,14 @@ def build_plan(
             "id": entry.phase,
             "mode": phase.mode,
             "directive": phase.directive,
-            "decision_contract": cast(DecisionContract, phase.decision_contract.model_dump(mode="json")),
+            "decision_contract": cast(_DecisionContract, phase.decision_contract.model_dump(mode="json")),
             "rework_target": entry.on_verdict.rework.target if entry.on_verdict.rework else None,
             "skip_if": list(entry.skip_if),
             "max_rework_attempts": entry.max_rework_attempts,
             "agent_id": phase.agent,
             "agent": None,
-            "command": cast(CommandSpec, phase.command.model_dump(mode="json")) if phase.command else None,
-            "manual": cast(ManualSpec, phase.manual.model_dump(mode="json")) if phase.manual else None,
+            "command": cast(_CommandSpec, phase.command.model_dump(mode="json")) if phase.command else None,
+            "manual": cast(_ManualSpec, phase.manual.model_dump(mode="json")) if phase.manual else None,
         }
         if phase.agent:
             agent = config.agents[phase.agent]
@@ -76,7 +76,7 @@ def build_plan(
         "workflow": workflow_id,
         "description": workflow.description,
         "phases": phases,
-        "merge": cast(MergeSpec, merge.model_dump(mode="json")) if merge else None,
+        "merge": cast(_MergeSpec, merge.model_dump(mode="json")) if merge else None,
         "variables": {**declared, **(variables or {})},
     }
 
@@ -98,14 +98,14 @@ def profile_from_plan(agent: dict[str, Any]) -> AgentProfile:
     return AgentProfile(**data)
 
 
-def phase_index(plan: Plan, phase_id: str) -> int:
+def _phase_index(plan: Plan, phase_id: str) -> int:
     for item in plan["phases"]:
         if item["id"] == phase_id:
             return int(item["index"])
     raise InvalidInput(f"workflow {plan['workflow']!r} has no phase {phase_id!r}")
 
 
-def skip_reason(phase: PhaseSpec, task: TaskSnapshot) -> str | None:
+def _skip_reason(phase: PhaseSpec, task: TaskSnapshot) -> str | None:
     """The first ``skip_if`` expression that matches the task, or None."""
     from animus.config import parse_skip_if
 

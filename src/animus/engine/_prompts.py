@@ -9,11 +9,11 @@ from typing import Any
 from animus.agents import DECISION_INSTRUCTION
 from animus.engine._types import PhaseSpec, Plan, RunState, TaskSnapshot
 
-MAX_PRIOR_CHARS = 8000
-MAX_EXCERPT_CHARS = 4000
+_MAX_PRIOR_CHARS = 8000
+_MAX_EXCERPT_CHARS = 4000
 
 
-def expand_vars(text: str, variables: dict[str, str]) -> str:
+def _expand_vars(text: str, variables: dict[str, str]) -> str:
     """``{{name}}`` → the workflow variable's value; unknown names are left as written."""
     return re.sub(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", lambda m: variables.get(m.group(1), m.group(0)), text)
 
@@ -42,15 +42,15 @@ def render_prompt(
     parts += ["", f"## Phase: {phase['id']} (workflow {plan['workflow']})"]
     directive = phase.get("directive")
     if directive:
-        parts.append(expand_vars(directive, variables))
+        parts.append(_expand_vars(directive, variables))
     if worktree:
         parts.append(f"You are working in a git worktree at {worktree} on its own branch; edit files there. animus commits your changes.")
     outputs = state.get("outputs") or {}
     prior = [f"### {pid}\n{text}" for pid, text in outputs.items() if pid != phase["id"] and text]
     if prior:
         block = "\n\n".join(prior)
-        if len(block) > MAX_PRIOR_CHARS:
-            block = block[-MAX_PRIOR_CHARS:]
+        if len(block) > _MAX_PRIOR_CHARS:
+            block = block[-_MAX_PRIOR_CHARS:]
         parts += ["", "## Outputs of earlier phases", block]
     rework = state.get("rework")
     if rework and rework.get("target") == phase["id"]:
@@ -63,7 +63,7 @@ def render_prompt(
             )
         rework_excerpt = rework.get("excerpt")
         if rework_excerpt:
-            parts += ["Output excerpt:", "```", rework_excerpt[-MAX_EXCERPT_CHARS:], "```"]
+            parts += ["Output excerpt:", "```", rework_excerpt[-_MAX_EXCERPT_CHARS:], "```"]
     contract: dict[str, Any] = dict(phase.get("decision_contract") or {})
     parts += ["", "## Decision", DECISION_INSTRUCTION]
     if contract:
@@ -74,11 +74,11 @@ def render_prompt(
     return "\n".join(parts).strip() + "\n"
 
 
-def excerpt(text: str | None, limit: int = 2000) -> str:
+def _excerpt(text: str | None, limit: int = 2000) -> str:
     if not text:
         return ""
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-def decision_json(decision: dict[str, Any]) -> str:
+def _decision_json(decision: dict[str, Any]) -> str:
     return json.dumps({"kind": "phase_decision", **decision}, ensure_ascii=False)

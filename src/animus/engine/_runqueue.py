@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from animus.engine._executor import fail_run_on_error, workflow_error
-from animus.engine._runtime import DBOS_FAILED
-from animus.engine._types import RunResult
+from animus.engine._runtime import _DBOS_FAILED
+from animus.engine._types import _RunResult
 
 if TYPE_CHECKING:
     from animus.domain.runs import WorkflowRun
@@ -34,7 +34,7 @@ class WorkflowCheck:
 class RunQueue:
     """Workflows of dispatched runs, run by this executor at most ``pool_size`` at a time."""
 
-    def __init__(self, workflow: Callable[[str], RunResult], *, pool_size: int, poll_secs: float) -> None:
+    def __init__(self, workflow: Callable[[str], _RunResult], *, pool_size: int, poll_secs: float) -> None:
         from dbos import DBOS
 
         self.workflow = workflow
@@ -59,7 +59,7 @@ class RunQueue:
         if status is None:
             self.submit(run, priority_rank)
             return WorkflowCheck("submitted")
-        if status.status in DBOS_FAILED:
+        if status.status in _DBOS_FAILED:
             error = workflow_error(DBOS.retrieve_workflow(run.dbos_workflow_id)) if status.status == "ERROR" else status.status
             fail_run_on_error(store, run, error)
             return WorkflowCheck("failed", dbos_status=status.status, error=error)

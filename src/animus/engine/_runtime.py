@@ -24,10 +24,10 @@ from animus.store import sqlite_engine
 
 ENGINE_VERSION = "animus-engine-1"
 # DBOS's workflow statuses as the engine reads them (``workflow_status.status``).
-DBOS_UNFINISHED = frozenset({"PENDING", "ENQUEUED"})
-DBOS_FAILED = frozenset({"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
-DBOS_ENDED = DBOS_FAILED | {"SUCCESS", "CANCELLED"}
-APP_NAME = "animus"
+_DBOS_UNFINISHED = frozenset({"PENDING", "ENQUEUED"})
+_DBOS_FAILED = frozenset({"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
+_DBOS_ENDED = _DBOS_FAILED | {"SUCCESS", "CANCELLED"}
+_APP_NAME = "animus"
 _context: EngineContext | None = None
 
 
@@ -84,12 +84,12 @@ class ExecutorLock:
         self.release()
 
 
-def current_context() -> EngineContext:
+def _current_context() -> EngineContext:
     assert _context is not None, "the engine is not started in this process"
     return _context
 
 
-def dbos_url(db_url: str) -> str:
+def _dbos_url(db_url: str) -> str:
     return "postgresql://" + db_url.split("://", 1)[1] if db_url.startswith("postgresql+psycopg://") else db_url
 
 
@@ -98,7 +98,7 @@ def start_engine(ctx: EngineContext, *, log_file: Path | None = None) -> Any:
     global _context
     from dbos import DBOS, SQLAlchemyDatasource
 
-    from animus.engine._workflow import register
+    from animus.engine._workflow import _register
 
     _context = ctx
     logger = logging.getLogger("dbos")
@@ -106,11 +106,11 @@ def start_engine(ctx: EngineContext, *, log_file: Path | None = None) -> Any:
         handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.NullHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger.addHandler(handler)
-    url = dbos_url(ctx.db_url)
+    url = _dbos_url(ctx.db_url)
     sqlite = url.startswith("sqlite")
     DBOS(
         config={
-            "name": APP_NAME,
+            "name": _APP_NAME,
             "system_database_url": url,
             "system_database_engine": sqlite_engine(url) if sqlite else None,
             "application_version": ENGINE_VERSION,
@@ -120,7 +120,7 @@ def start_engine(ctx: EngineContext, *, log_file: Path | None = None) -> Any:
         }
     )
     ds = SQLAlchemyDatasource.create(url, engine=sqlite_engine(url) if sqlite else None)
-    workflow = register(ds, current_context)
+    workflow = _register(ds, _current_context)
     DBOS.launch()
     return workflow
 

@@ -17,19 +17,19 @@ from animus import agents, git, procs
 from animus.config.project import InStateDir
 from animus.domain.errors import AnimusError, Conflict
 from animus.engine._plan import profile_from_plan
-from animus.engine._prompts import excerpt, expand_vars, render_prompt
+from animus.engine._prompts import _excerpt, _expand_vars, render_prompt
 from animus.engine._types import (
-    AgentLaunch,
-    AgentOutcome,
-    Cleaned,
-    CommandResult,
-    Committed,
-    Landing,
-    Launched,
     PhaseSpec,
     Plan,
     TaskSnapshot,
-    Worktree,
+    _AgentLaunch,
+    _AgentOutcome,
+    _Cleaned,
+    _CommandResult,
+    _Committed,
+    _Landing,
+    _Launched,
+    _Worktree,
 )
 
 _FAILED_TEST = re.compile(r"^(?:FAILED|ERROR)\s+(\S+)|^(\S+::\S+)\s+FAILED|^--- FAIL: (\S+)|^test (\S+) \.\.\. FAILED", re.M)
@@ -44,16 +44,16 @@ class EngineContext(InStateDir):
     db_url: str
 
 
-def prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> Worktree:
+def _prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> _Worktree:
     wt = git.prepare_worktree(ctx.project_root, task_id, ctx.worktrees_dir, target_branch)
     target = target_branch or git.Repo(ctx.project_root).current_branch()
     return {"path": str(wt.path), "branch": wt.branch, "base_sha": wt.base_sha, "target_branch": target}
 
 
-def launch_agent(
+def _launch_agent(
     ctx: EngineContext,
-    launch: AgentLaunch,
-) -> Launched:
+    launch: _AgentLaunch,
+) -> _Launched:
     """Start (or find, on replay) the agent run ``launch.agent_run_id``; procs never spawns a run id twice."""
     phase, task, agent_run_id, session_id = launch.phase, launch.task, launch.agent_run_id, launch.session_id
     assert phase["agent"] is not None, f"phase {phase['id']} has no agent"
@@ -72,7 +72,7 @@ def launch_agent(
     return {"agent_run_id": handle.run_id, "session_id": session.id if session else None}
 
 
-def await_agent(ctx: EngineContext, agent_run_id: str) -> AgentOutcome:
+def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
     """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
     handle = procs.attach(agent_run_id, ctx.runs_dir)
     exit_record = handle.wait()
@@ -81,25 +81,25 @@ def await_agent(ctx: EngineContext, agent_run_id: str) -> AgentOutcome:
     outcome = reader.outcome()
     if outcome is None:
         return {"status": "killed", "reason": f"agent run {agent_run_id} ended without an outcome", "decision": None}
-    data = cast(AgentOutcome, outcome.to_dict())
+    data = cast(_AgentOutcome, outcome.to_dict())
     decision = data.get("decision") or {}
     data["decision"] = decision if decision.get("verdict") else None
     data["no_decision_reason"] = None if data["decision"] else decision.get("reason")
-    data["final_text"] = excerpt(data.get("final_text"), 4000)
+    data["final_text"] = _excerpt(data.get("final_text"), 4000)
     data["exit_reason"] = exit_record.reason
     return data
 
 
-def commit_changes(ctx: EngineContext, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> Committed:
+def _commit_changes(ctx: EngineContext, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> _Committed:
     result = git.commit_all(Path(worktree), message, agent_run_id, base_sha=base_sha)
     return {"sha": result.sha, "created": result.created}
 
 
-def run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> CommandResult:
+def _run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> _CommandResult:
     """Run a command phase's argv (never a shell); exit code judges, a JSON decision line overrides."""
     spec = phase["command"]
     assert spec is not None, f"command phase {phase['id']} has no command"
-    argv = [expand_vars(a, variables) for a in spec["argv"]]
+    argv = [_expand_vars(a, variables) for a in spec["argv"]]
     cwd = worktree if spec.get("cwd", "worktree") == "worktree" else str(ctx.project_root)
     import os
 
@@ -117,13 +117,13 @@ def run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: 
         "exit_code": result.returncode,
         "timed_out": result.timed_out,
         "duration_secs": round(time.monotonic() - started, 3),
-        "excerpt": excerpt(procs.redact(output, os.environ), 4000),
-        "failing_tests": failing_tests(output),
+        "excerpt": _excerpt(procs.redact(output, os.environ), 4000),
+        "failing_tests": _failing_tests(output),
         "decision": _json_decision(result.stdout),
     }
 
 
-def failing_tests(output: str) -> list[str]:
+def _failing_tests(output: str) -> list[str]:
     names = []
     for match in _FAILED_TEST.finditer(output):
         name = next(g for g in match.groups() if g)
@@ -145,7 +145,7 @@ def _json_decision(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: Worktree, run_id: str) -> Landing:
+def _land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: _Worktree, run_id: str) -> _Landing:
     """Land the branch as the plan says: merge/squash/rebase, or push + pull request."""
     merge = plan.get("merge")
     if not merge:
@@ -168,7 +168,7 @@ def land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: Worktree,
     return {"status": result.status, "sha": result.sha, "conflict_files": result.conflict_files, "pr_url": None}
 
 
-def cleanup(ctx: EngineContext, plan: Plan, worktree: Worktree) -> Cleaned:
+def _cleanup(ctx: EngineContext, plan: Plan, worktree: _Worktree) -> _Cleaned:
     merge = plan.get("merge")
     if not merge or not merge.get("cleanup_worktree", True) or merge.get("create_pr"):
         return {"removed": False}

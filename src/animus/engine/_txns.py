@@ -14,14 +14,14 @@ from animus.domain.tasks import TRANSITIONS, TaskStatus
 from animus.engine._steps import EngineContext
 from animus.engine._types import (
     Judgement,
-    Landing,
-    LoadedRun,
-    Moved,
-    PhaseStarted,
-    PhaseSummary,
     Route,
     RunState,
-    Worktree,
+    _Landing,
+    _LoadedRun,
+    _Moved,
+    _PhaseStarted,
+    _PhaseSummary,
+    _Worktree,
     plan_of,
     state_of,
     task_snapshot,
@@ -34,12 +34,12 @@ _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def session_store(ds: Any) -> Store:
+def _session_store(ds: Any) -> Store:
     """The store's operations on the connection of the datasource transaction running now."""
     return Store(SessionConnection(ds.sql_session()), url="")
 
 
-def engine_store(ctx: EngineContext) -> Store:
+def _engine_store(ctx: EngineContext) -> Store:
     with _stores_lock:
         store = _stores.get(ctx.db_url)
         if store is None:
@@ -47,16 +47,16 @@ def engine_store(ctx: EngineContext) -> Store:
         return store
 
 
-def load_run(ctx: EngineContext, run_id: str) -> LoadedRun:
+def _load_run(ctx: EngineContext, run_id: str) -> _LoadedRun:
     """Everything the loop needs, read once and recorded: plan, task snapshot, state, position."""
-    store = engine_store(ctx)
+    store = _engine_store(ctx)
     run = store.get_run(run_id)
     task = store.get_task(run.task_id)
     return {"status": run.status.value, "plan": plan_of(run), "task": task_snapshot(task), "state": state_of(run),
             "phase_index": run.phase_index}
 
 
-def move_task(store: Store, task_id: str, target: TaskStatus, *, reason: str | None = None) -> None:
+def _move_task(store: Store, task_id: str, target: TaskStatus, *, reason: str | None = None) -> None:
     """Move a run's task as the run's progress says, through the transition table where it allows.
 
     The one forced move: a person changed the task's status by hand (to ``done``, ``cancelled`` or
@@ -77,10 +77,10 @@ def _move_run(store: Store, run: WorkflowRun, target: RunStatus, **fields: Any) 
 
 
 def _block_task(store: Store, task_id: str, reason: str) -> None:
-    move_task(store, task_id, TaskStatus.BLOCKED, reason=reason[:2000])
+    _move_task(store, task_id, TaskStatus.BLOCKED, reason=reason[:2000])
 
 
-def begin(store: Store, run_id: str, worktree: Worktree) -> Moved:
+def _begin(store: Store, run_id: str, worktree: _Worktree) -> _Moved:
     run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
@@ -90,13 +90,13 @@ def begin(store: Store, run_id: str, worktree: Worktree) -> Moved:
         _move_run(store, run, RunStatus.RUNNING, **fields)
     else:
         store.set_run_fields(run_id, **fields)
-    move_task(store, run.task_id, TaskStatus.IN_PROGRESS)
+    _move_task(store, run.task_id, TaskStatus.IN_PROGRESS)
     return {"status": RunStatus.RUNNING.value}
 
 
-def phase_start(
+def _phase_start(
     store: Store, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str, agent_run_id: str | None = None
-) -> PhaseStarted:
+) -> _PhaseStarted:
     run = store.get_run(run_id)
     seq = store.start_phase(run_id, phase_id, attempt, mode, PhaseStatus(status))
     if agent_run_id:
@@ -111,12 +111,12 @@ def phase_start(
     return {"seq": seq}
 
 
-def phase_agent(store: Store, run_id: str, seq: int, agent_run_id: str) -> dict[str, Any]:
+def _phase_agent(store: Store, run_id: str, seq: int, agent_run_id: str) -> dict[str, Any]:
     store.update_phase(run_id, seq, agent_run_id=agent_run_id)
     return {"agent_run_id": agent_run_id}
 
 
-def waiting(store: Store, run_id: str, seq: int) -> Moved:
+def _waiting(store: Store, run_id: str, seq: int) -> _Moved:
     run = store.get_run(run_id)
     store.update_phase(run_id, seq, status=PhaseStatus.WAITING)
     if run.status != RunStatus.CANCELLED:
@@ -124,7 +124,7 @@ def waiting(store: Store, run_id: str, seq: int) -> Moved:
     return {"status": RunStatus.WAITING_MANUAL.value}
 
 
-def phase_end(
+def _phase_end(
     store: Store,
     run_id: str,
     seq: int,
@@ -132,8 +132,8 @@ def phase_end(
     attempt: int,
     judged: Judgement,
     routed: Route,
-    summary: PhaseSummary,
-) -> Moved:
+    summary: _PhaseSummary,
+) -> _Moved:
     """Record the decision, close the phase row and move the run — in one transaction."""
     run = store.get_run(run_id)
     assert run.plan is not None
@@ -204,7 +204,7 @@ def phase_end(
     return {"state": cast(RunState, state), "status": new_status.value}
 
 
-def complete(store: Store, run_id: str, landed: Landing) -> Moved:
+def _complete(store: Store, run_id: str, landed: _Landing) -> _Moved:
     run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
@@ -219,18 +219,18 @@ def complete(store: Store, run_id: str, landed: Landing) -> Moved:
         phase_index=len(run.plan["phases"]),
         failure_reason=None,
     )
-    move_task(store, run.task_id, TaskStatus.DONE)
+    _move_task(store, run.task_id, TaskStatus.DONE)
     return {"status": RunStatus.COMPLETED.value}
 
 
-def stop(
+def _stop(
     store: Store,
     run_id: str,
     status: str,
     reason: str,
-    landed: Landing | None = None,
+    landed: _Landing | None = None,
     routed: Route | None = None,
-) -> Moved:
+) -> _Moved:
     """End the run (``failed``/``merge_conflict``), or send a conflicting landing back for rework."""
     run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:

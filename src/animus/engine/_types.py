@@ -17,17 +17,17 @@ if TYPE_CHECKING:
     from animus.domain.runs import WorkflowRun
     from animus.domain.tasks import Task
 
-PhaseMode = Literal["agent", "command", "manual"]
-RouteAction = Literal["next", "rework", "stop"]
+_PhaseMode = Literal["agent", "command", "manual"]
+_RouteAction = Literal["next", "rework", "stop"]
 
 
-class DecisionContract(TypedDict):
+class _DecisionContract(TypedDict):
     min_confidence: float
     max_risk: str
     required_evidence: list[str]
 
 
-class CommandSpec(TypedDict):
+class _CommandSpec(TypedDict):
     argv: list[str]
     cwd: Literal["worktree", "project"]
     timeout_secs: int
@@ -35,12 +35,12 @@ class CommandSpec(TypedDict):
     env: dict[str, str]
 
 
-class ManualSpec(TypedDict):
+class _ManualSpec(TypedDict):
     instructions: str
     timeout_secs: int | None
 
 
-class MergeSpec(TypedDict):
+class _MergeSpec(TypedDict):
     strategy: Literal["merge", "squash", "rebase"]
     target_branch: str | None
     create_pr: bool
@@ -52,16 +52,16 @@ class PhaseSpec(TypedDict):
 
     index: int
     id: str
-    mode: PhaseMode
+    mode: _PhaseMode
     directive: str | None
-    decision_contract: DecisionContract
+    decision_contract: _DecisionContract
     rework_target: str | None
     skip_if: list[str]
     max_rework_attempts: int
     agent_id: str | None
     agent: dict[str, Any] | None  # the agent profile, field for field (``profile_from_plan`` reads it)
-    command: CommandSpec | None
-    manual: ManualSpec | None
+    command: _CommandSpec | None
+    manual: _ManualSpec | None
 
 
 class Plan(TypedDict):
@@ -70,7 +70,7 @@ class Plan(TypedDict):
     workflow: str
     description: str | None
     phases: list[PhaseSpec]
-    merge: MergeSpec | None
+    merge: _MergeSpec | None
     variables: dict[str, str]
 
 
@@ -92,8 +92,8 @@ class TaskSnapshot(TypedDict):
 
 
 # Why the run went back, for the prompt of the phase it went back to (``from`` is a keyword: functional form).
-ReworkContext = TypedDict(
-    "ReworkContext",
+_ReworkContext = TypedDict(
+    "_ReworkContext",
     {"target": str, "from": str, "reason": str, "excerpt": str | None, "failing_tests": list[str], "conflict_files": list[str]},
     total=False,
 )
@@ -104,12 +104,12 @@ class RunState(TypedDict, total=False):
 
     attempts: dict[str, int]
     rework_counts: dict[str, int]
-    rework: ReworkContext
+    rework: _ReworkContext
     outputs: dict[str, str]
     conflict_reworks: int
 
 
-class LoadedRun(TypedDict):
+class _LoadedRun(TypedDict):
     """What the loop reads once at its start (step ``animus.load``)."""
 
     status: str
@@ -119,7 +119,7 @@ class LoadedRun(TypedDict):
     phase_index: int
 
 
-class Worktree(TypedDict):
+class _Worktree(TypedDict):
     """The task's worktree (step ``animus.worktree``)."""
 
     path: str
@@ -128,13 +128,13 @@ class Worktree(TypedDict):
     target_branch: str | None  # the branch checked out when the worktree was made (None: detached HEAD)
 
 
-class Launched(TypedDict):
+class _Launched(TypedDict):
     agent_run_id: str
     session_id: str | None
 
 
 @dataclass(frozen=True)
-class AgentLaunch:
+class _AgentLaunch:
     """What starting one agent run needs (the input of step ``animus.agent.launch``; inputs are not journaled)."""
 
     plan: Plan
@@ -149,7 +149,7 @@ class AgentLaunch:
     decision_only: bool
 
 
-class AgentOutcome(TypedDict):
+class _AgentOutcome(TypedDict):
     """An agent run's judged end (step ``animus.agent.await``): the outcome's fields plus the engine's."""
 
     status: str  # ok | failed | killed | rate_limited | …
@@ -168,19 +168,19 @@ class AgentOutcome(TypedDict):
     exit_reason: NotRequired[str | None]
 
 
-class AgentPhaseResult(AgentOutcome):
+class _AgentPhaseResult(_AgentOutcome):
     """The last agent run of a phase attempt, with the attempt's summed usage and its commit."""
 
     agent_runs: list[str]
     commit_sha: NotRequired[str | None]
 
 
-class Committed(TypedDict):
+class _Committed(TypedDict):
     sha: str | None
     created: bool
 
 
-class CommandResult(TypedDict):
+class _CommandResult(TypedDict):
     """A command phase's run (step ``animus.command``)."""
 
     ok: bool
@@ -193,7 +193,7 @@ class CommandResult(TypedDict):
     decision: dict[str, Any] | None
 
 
-class ManualResult(TypedDict):
+class _ManualResult(TypedDict):
     """A manual gate's answer (or its timeout)."""
 
     approved: bool
@@ -202,7 +202,7 @@ class ManualResult(TypedDict):
     by: NotRequired[str]
 
 
-PhaseResult = AgentPhaseResult | CommandResult | ManualResult
+_PhaseResult = _AgentPhaseResult | _CommandResult | _ManualResult
 
 
 class Judgement(TypedDict):
@@ -220,14 +220,14 @@ class Judgement(TypedDict):
 class Route(TypedDict):
     """Where the run goes after a phase: the next index, or a terminal run status (and why)."""
 
-    action: RouteAction
+    action: _RouteAction
     next_index: int
     status: str | None  # a terminal RunStatus value when ``action`` is stop
     target_phase: str | None
     why: NotRequired[str]
 
 
-class PhaseSummary(TypedDict):
+class _PhaseSummary(TypedDict):
     """What a phase row keeps of a result."""
 
     input_tokens: int
@@ -238,7 +238,7 @@ class PhaseSummary(TypedDict):
     failing_tests: list[str]
 
 
-class Landing(TypedDict):
+class _Landing(TypedDict):
     """How the branch landed (step ``animus.land``)."""
 
     status: str  # merged | already_merged | pr | skipped | conflict | dirty_target
@@ -248,27 +248,27 @@ class Landing(TypedDict):
     reason: NotRequired[str]
 
 
-class Cleaned(TypedDict):
+class _Cleaned(TypedDict):
     removed: bool
 
 
-class PhaseStarted(TypedDict):
+class _PhaseStarted(TypedDict):
     seq: int
 
 
-class Moved(TypedDict):
+class _Moved(TypedDict):
     """A transaction's answer: the run's status after it, and its state where it changed."""
 
     status: str
     state: NotRequired[RunState]
 
 
-class RunResult(TypedDict):
+class _RunResult(TypedDict):
     """The workflow's return value."""
 
     run_id: str
     status: str
-    landed: NotRequired[Landing]
+    landed: NotRequired[_Landing]
 
 
 def task_snapshot(task: Task) -> TaskSnapshot:

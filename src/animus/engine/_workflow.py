@@ -14,47 +14,47 @@ from typing import Any
 
 from animus import agents
 from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus
-from animus.engine._durable import Steps
-from animus.engine._gates import conflict_route, judge_agent, judge_command, judge_manual, judge_skipped, route
-from animus.engine._plan import skip_reason
+from animus.engine._durable import _Steps
+from animus.engine._gates import _conflict_route, _judge_skipped, judge_agent, judge_command, judge_manual, route
+from animus.engine._plan import _skip_reason
 from animus.engine._types import (
-    AgentLaunch,
-    AgentPhaseResult,
     Judgement,
-    ManualResult,
-    PhaseResult,
     PhaseSpec,
-    PhaseSummary,
     Plan,
-    RunResult,
     RunState,
     TaskSnapshot,
-    Worktree,
+    _AgentLaunch,
+    _AgentPhaseResult,
+    _ManualResult,
+    _PhaseResult,
+    _PhaseSummary,
+    _RunResult,
+    _Worktree,
 )
 
-WORKFLOW_NAME = "animus.run.v1"
-MAX_RATE_LIMIT_WAITS = 20
-FOREVER_SECS = 10 * 365 * 24 * 3600
-LANDED = frozenset({"merged", "already_merged", "pr", "skipped"})
+_WORKFLOW_NAME = "animus.run.v1"
+_MAX_RATE_LIMIT_WAITS = 20
+_FOREVER_SECS = 10 * 365 * 24 * 3600
+_LANDED = frozenset({"merged", "already_merged", "pr", "skipped"})
 
 
 class _Registered:
     """The workflow and its steps, made once per process by ``register`` (DBOS needs them before launch)."""
 
-    workflow: Callable[[str], RunResult] | None = None
-    steps: Steps | None = None
+    workflow: Callable[[str], _RunResult] | None = None
+    steps: _Steps | None = None
 
 
-def register(ds: Any, context: Callable[[], Any]) -> Callable[[str], RunResult]:
+def _register(ds: Any, context: Callable[[], Any]) -> Callable[[str], _RunResult]:
     """Declare the run workflow, its steps and transactions with DBOS (idempotent per process)."""
     if _Registered.workflow is not None:
         return _Registered.workflow
     from dbos import DBOS
 
-    steps = Steps(ds, context)
+    steps = _Steps(ds, context)
 
-    @DBOS.workflow(name=WORKFLOW_NAME, max_recovery_attempts=1000)
-    def run_workflow(run_id: str) -> RunResult:
+    @DBOS.workflow(name=_WORKFLOW_NAME, max_recovery_attempts=1000)
+    def run_workflow(run_id: str) -> _RunResult:
         return _run(steps, run_id)
 
     _Registered.workflow, _Registered.steps = run_workflow, steps
@@ -68,10 +68,10 @@ class _Run:
     id: str
     plan: Plan
     task: TaskSnapshot
-    worktree: Worktree
+    worktree: _Worktree
 
 
-def _run(steps: Steps, run_id: str) -> RunResult:
+def _run(steps: _Steps, run_id: str) -> _RunResult:
     loaded = steps.load(run_id)
     if RunStatus(loaded["status"]) not in ACTIVE_RUN_STATUSES:
         return {"run_id": run_id, "status": loaded["status"]}
@@ -86,7 +86,7 @@ def _run(steps: Steps, run_id: str) -> RunResult:
         if stopped is not None:
             return {"run_id": run_id, "status": stopped}
         landed = steps.land(plan=plan, task=task, worktree=worktree, run_id=run_id)
-        if landed["status"] in LANDED:
+        if landed["status"] in _LANDED:
             steps.complete(run_id, landed=landed)
             steps.cleanup(plan=plan, worktree=worktree)
             return {"run_id": run_id, "status": RunStatus.COMPLETED.value, "landed": landed}
@@ -94,7 +94,7 @@ def _run(steps: Steps, run_id: str) -> RunResult:
             reason = landed.get("reason") or "the target branch's checkout has uncommitted changes"
             return {"run_id": run_id, "status": steps.stop(run_id, status=RunStatus.FAILED, reason=reason)["status"]}
         # A conflict: back to the first agent phase while the conflict budget lasts, then land again.
-        routed = conflict_route(plan, state)
+        routed = _conflict_route(plan, state)
         reason = "landing conflicted in " + ", ".join(landed["conflict_files"])
         out = steps.stop(run_id, status=RunStatus.MERGE_CONFLICT, reason=reason, landed=landed, routed=routed)
         if routed["action"] == "stop" or out["status"] == RunStatus.CANCELLED:
@@ -102,22 +102,22 @@ def _run(steps: Steps, run_id: str) -> RunResult:
         state, index = out.get("state", state), int(routed["next_index"])
 
 
-def _run_phases(steps: Steps, run: _Run, state: RunState, index: int) -> tuple[RunState, str | None]:
+def _run_phases(steps: _Steps, run: _Run, state: RunState, index: int) -> tuple[RunState, str | None]:
     """Run phases from ``index`` to the end, following the gates; the state, and a status if the run stopped."""
     phases = run.plan["phases"]
     while index < len(phases):
         phase = phases[index]
         attempt = int(state.get("attempts", {}).get(phase["id"], 0)) + 1
-        why_skip = skip_reason(phase, run.task)
+        why_skip = _skip_reason(phase, run.task)
         if why_skip:
             seq = steps.phase_start(run.id, index=index, phase_id=phase["id"], attempt=attempt, mode=phase["mode"],
                                     status=PhaseStatus.SKIPPED)["seq"]
-            judged = judge_skipped(why_skip)
+            judged = _judge_skipped(why_skip)
             out = steps.phase_end(run.id, seq=seq, index=index, attempt=attempt, judged=judged,
                                   routed=route(run.plan, index, judged, state), summary=_summary(None))
             state, index = out.get("state", state), index + 1
             continue
-        first_agent_run = agent_run_id(run.id, phase["id"], attempt, 1) if phase["mode"] == "agent" else None
+        first_agent_run = _agent_run_id(run.id, phase["id"], attempt, 1) if phase["mode"] == "agent" else None
         seq = steps.phase_start(run.id, index=index, phase_id=phase["id"], attempt=attempt, mode=phase["mode"],
                                 status=PhaseStatus.RUNNING, agent_run_id=first_agent_run)["seq"]
         result, judged = _run_phase(steps, run, phase, state, seq, attempt)
@@ -131,7 +131,7 @@ def _run_phases(steps: Steps, run: _Run, state: RunState, index: int) -> tuple[R
     return state, None
 
 
-def _run_phase(steps: Steps, run: _Run, phase: PhaseSpec, state: RunState, seq: int, attempt: int) -> tuple[PhaseResult, Judgement]:
+def _run_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, seq: int, attempt: int) -> tuple[_PhaseResult, Judgement]:
     if phase["mode"] == "agent":
         agent_result = _agent_phase(steps, run, phase, state, seq, attempt)
         return agent_result, judge_agent(phase, agent_result)
@@ -142,12 +142,12 @@ def _run_phase(steps: Steps, run: _Run, phase: PhaseSpec, state: RunState, seq: 
     return manual_result, judge_manual(manual_result)
 
 
-def agent_run_id(run_id: str, phase_id: str, attempt: int, try_number: int) -> str:
+def _agent_run_id(run_id: str, phase_id: str, attempt: int, try_number: int) -> str:
     """``<run>-<phase>-<attempt>`` for the first try of a phase attempt, ``….<n>`` for retries."""
     return f"{run_id}-{phase_id}-{attempt}" + ("" if try_number == 1 else f".{try_number}")
 
 
-def _agent_phase(steps: Steps, run: _Run, phase: PhaseSpec, state: RunState, seq: int, attempt: int) -> AgentPhaseResult:
+def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, seq: int, attempt: int) -> _AgentPhaseResult:
     """Launch, await, and retry an agent: errors back off, a died agent resumes its session, a rate
     limit parks the run in a durable sleep until the reported reset, a missing decision is asked for once."""
     from dbos import DBOS
@@ -163,10 +163,10 @@ def _agent_phase(steps: Steps, run: _Run, phase: PhaseSpec, state: RunState, seq
     runs: list[str] = []
     while True:
         tries += 1
-        this_run = agent_run_id(run.id, phase["id"], attempt, len(runs) + 1)
+        this_run = _agent_run_id(run.id, phase["id"], attempt, len(runs) + 1)
         if runs:  # the phase row names the first agent run already (phase_start); record retries
             steps.phase_agent(run.id, seq=seq, agent_run_id=this_run)
-        launched = steps.launch_agent(AgentLaunch(
+        launched = steps.launch_agent(_AgentLaunch(
             plan=run.plan, run_id=run.id, phase=phase, task=run.task, state=state, worktree=run.worktree["path"],
             agent_run_id=this_run, session_id=session_id, resume=resume, decision_only=decision_only,
         ))
@@ -179,7 +179,7 @@ def _agent_phase(steps: Steps, run: _Run, phase: PhaseSpec, state: RunState, seq
         summed = {"input_tokens": int(usage["input_tokens"]), "output_tokens": int(usage["output_tokens"]),
                   "cost_usd": float(usage["cost_usd"])}
         can_resume = bool(session_id) and resumable
-        if out["status"] == "rate_limited" and rate_waits < MAX_RATE_LIMIT_WAITS:
+        if out["status"] == "rate_limited" and rate_waits < _MAX_RATE_LIMIT_WAITS:
             rate_waits += 1
             tries -= 1
             now = steps.now()
@@ -204,19 +204,19 @@ def _agent_phase(steps: Steps, run: _Run, phase: PhaseSpec, state: RunState, seq
         DBOS.sleep(min(60.0, 2.0 ** (tries - 1)))
 
 
-def _manual_phase(steps: Steps, run_id: str, phase: PhaseSpec, seq: int, attempt: int) -> ManualResult:
+def _manual_phase(steps: _Steps, run_id: str, phase: PhaseSpec, seq: int, attempt: int) -> _ManualResult:
     from dbos import DBOS
 
     steps.waiting(run_id, seq=seq)
     manual = phase["manual"]
-    timeout = (manual["timeout_secs"] if manual else None) or FOREVER_SECS
-    message = DBOS.recv(topic=gate_topic(phase["id"], attempt), timeout_seconds=float(timeout))
+    timeout = (manual["timeout_secs"] if manual else None) or _FOREVER_SECS
+    message = DBOS.recv(topic=_gate_topic(phase["id"], attempt), timeout_seconds=float(timeout))
     if message is None:
         return {"approved": False, "timed_out": True}
     return {"approved": bool(message.get("approve")), "note": message.get("note") or "", "by": message.get("by") or "cli"}
 
 
-def gate_topic(phase_id: str, attempt: int) -> str:
+def _gate_topic(phase_id: str, attempt: int) -> str:
     """The DBOS message topic a manual gate of ``phase_id`` waits on in its ``attempt``."""
     return f"gate:{phase_id}:{attempt}"
 
@@ -226,7 +226,7 @@ def _commit_message(task: TaskSnapshot, phase: PhaseSpec, decision: dict[str, An
     return f"{phase['id']}: {first}\n\nTask: {task['id']} {task['title'].splitlines()[0][:100]}"
 
 
-def _summary(result: PhaseResult | None) -> PhaseSummary:
+def _summary(result: _PhaseResult | None) -> _PhaseSummary:
     """What a phase row keeps of a result: tokens, cost, commit, an output excerpt, rework context."""
     found: dict[str, Any] = dict(result or {})
     text = found.get("final_text") or found.get("excerpt") or found.get("note") or ""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from animus.config.project import Project
     from animus.store import Store
 
-F = TypeVar("F", bound=Callable[..., Any])
+_F = TypeVar("_F", bound=Callable[..., Any])
 SERVER_NAME = "animus"
 INSTRUCTIONS = (
     "animus orchestrates coding agents over a task store. Use task_* tools to read and update tasks "
@@ -61,11 +61,11 @@ def _enum(enum_cls: type[Any], value: str | None, what: str) -> Any:
     return None if value is None else parse_enum(enum_cls, value, what)
 
 
-def _tool(server: MCPServer[Any]) -> Callable[[F], F]:
+def _tool(server: MCPServer[Any]) -> Callable[[_F], _F]:
     """Register a tool whose animus errors reach the client as ``code: message`` (the SDK hides other text)."""
     from mcp.server.mcpserver.exceptions import ToolError
 
-    def register(fn: F) -> F:
+    def register(fn: _F) -> _F:
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:
             try:

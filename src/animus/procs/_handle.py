@@ -12,7 +12,7 @@ from typing import Any
 
 from animus.domain.errors import NotFound, ProcError
 from animus.procs import _rundir as rd
-from animus.procs._proctable import is_alive, terminate_run
+from animus.procs._proctable import _terminate_run, is_alive
 from animus.procs._records import ExitRecord, PidInfo, RunState, RunStatus
 from animus.procs._spec import _check_run_id
 
@@ -41,7 +41,7 @@ class RunHandle:
 
     def spec_record(self) -> dict[str, Any]:
         """The stored spec.json (argv redacted, env names only); empty while the launcher is writing it."""
-        return rd.read_json(self._path(rd.SPEC)) or {}
+        return rd._read_json(self._path(rd._SPEC)) or {}
 
     @property
     def labels(self) -> dict[str, str]:
@@ -49,15 +49,15 @@ class RunHandle:
         return dict(labels) if isinstance(labels, dict) else {}
 
     def exit_record(self) -> ExitRecord | None:
-        data = rd.read_json(self._path(rd.EXIT))
+        data = rd._read_json(self._path(rd._EXIT))
         return None if data is None else ExitRecord.from_dict(data)
 
     def pid_info(self) -> PidInfo | None:
-        data = rd.read_json(self._path(rd.PID))
+        data = rd._read_json(self._path(rd._PID))
         return None if data is None else PidInfo.from_dict(data)
 
     def created_at(self) -> float:
-        created = rd.parse_iso(str(self.spec_record().get("created_at", "")))
+        created = rd._parse_iso(str(self.spec_record().get("created_at", "")))
         if created is not None:
             return created
         try:
@@ -89,17 +89,17 @@ class RunHandle:
 
     def _may_still_start(self) -> bool:
         """Whether a run without pid.json may yet get one (its launcher or supervisor is still at work)."""
-        if (self.dir / rd.PID).exists():
+        if (self.dir / rd._PID).exists():
             return True
         age = time.time() - self.created_at()
         spec = self.spec_record()
         launcher, started = spec.get("launcher_pid"), spec.get("launcher_start_time")
         if not spec:
             # the launcher writes spec.json right after mkdir: without it, the launcher died in between
-            return age < rd.ORPHANED_START_SECS
+            return age < rd._ORPHANED_START_SECS
         if isinstance(launcher, int) and isinstance(started, int) and not is_alive(launcher, started):
-            return age < rd.ORPHANED_START_SECS
-        return age < rd.START_DEADLINE_SECS
+            return age < rd._ORPHANED_START_SECS
+        return age < rd._START_DEADLINE_SECS
 
     def _terminal(self, exit: ExitRecord, pid: PidInfo | None) -> RunState:
         status: RunStatus = "lost" if exit.reason == "supervisor_lost" else "finished"
@@ -107,12 +107,12 @@ class RunHandle:
 
     def _record_end(self, reason: str, pid: PidInfo | None, error: str) -> ExitRecord:
         """Write exit.json unless someone else did first; the record that won."""
-        started = rd.parse_iso(pid.started_at) if pid is not None else None
+        started = rd._parse_iso(pid.started_at) if pid is not None else None
         duration = time.time() - started if started is not None else None
-        record = rd.exit_record(
+        record = rd._exit_record(
             reason, exit_code=None, signal=None, duration_secs=duration, run_dir=str(self.dir), error=error
         )
-        if rd.write_json_first(self._path(rd.EXIT), record):
+        if rd._write_json_first(self._path(rd._EXIT), record):
             _log.warning("run ended without its supervisor run_id=%s reason=%s", self.run_id, reason)
         return self.exit_record() or ExitRecord.from_dict(record)
 
@@ -125,7 +125,7 @@ class RunHandle:
         """
         if offset < 0:
             raise ProcError(f"run {self.run_id}: offset must be >= 0, got {offset}")
-        path = self._path(rd.STDOUT)
+        path = self._path(rd._STDOUT)
         while not path.exists():
             if self._is_over(full=True) or not wait:
                 return
@@ -166,20 +166,20 @@ class RunHandle:
                     time.sleep(poll)
 
     def _is_over(self, *, full: bool) -> bool:
-        if self._path(rd.EXIT).exists():
+        if self._path(rd._EXIT).exists():
             return True
         if not full:
             return False
         state = self.state()
         if state.status == "running":
             self._enforce_timeouts(state)
-            return self._path(rd.EXIT).exists()
+            return self._path(rd._EXIT).exists()
         return True
 
     def read_stderr_tail(self, n_bytes: int) -> bytes:
         """The last ``n_bytes`` of stderr.log (empty when there is none)."""
         try:
-            with open(self._path(rd.STDERR), "rb") as fh:
+            with open(self._path(rd._STDERR), "rb") as fh:
                 size = fh.seek(0, os.SEEK_END)
                 fh.seek(max(0, size - max(n_bytes, 0)))
                 return fh.read()
@@ -215,7 +215,7 @@ class RunHandle:
         if grace is None:
             stored = self.spec_record().get("grace_secs")
             grace = float(stored) if isinstance(stored, (int, float)) else 5.0
-        rd.write_json_atomic(self._path(rd.STOP), {"grace_secs": grace, "requested_at": rd.now_iso()})
+        rd._write_json_atomic(self._path(rd._STOP), {"grace_secs": grace, "requested_at": rd._now_iso()})
         _log.info("stop requested run_id=%s grace=%s", self.run_id, grace)
         deadline = time.monotonic() + grace + _STOP_MARGIN_SECS
         while time.monotonic() < deadline:
@@ -232,12 +232,12 @@ class RunHandle:
         if state.status != "running" or state.supervisor_alive or state.pid is None:
             return
         spec = self.spec_record()
-        started = rd.parse_iso(state.pid.started_at)
+        started = rd._parse_iso(state.pid.started_at)
         if started is None:
             return
         now = time.time()
         timeout, idle = spec.get("timeout_secs"), spec.get("idle_timeout_secs")
-        last_output = max([started] + [_mtime(self._path(name)) for name in (rd.STDOUT, rd.STDERR)])
+        last_output = max([started] + [_mtime(self._path(name)) for name in (rd._STDOUT, rd._STDERR)])
         grace = spec.get("grace_secs")
         grace = float(grace) if isinstance(grace, (int, float)) else 5.0
         if isinstance(timeout, (int, float)) and now - started >= timeout:
@@ -259,7 +259,7 @@ class RunHandle:
         def leader_gone() -> bool:
             return pid is None or not is_alive(pid.agent_pid, pid.agent_start_time)
 
-        hit = terminate_run(self._real_dir, pgid, grace, leader_gone)
+        hit = _terminate_run(self._real_dir, pgid, grace, leader_gone)
         _log.warning("run ended by %s without its supervisor run_id=%s pids=%s", reason, self.run_id, hit)
         if self.exit_record() is None:
             self._record_end(reason, pid, f"{reason} enforced without the supervisor")

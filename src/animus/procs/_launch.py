@@ -43,7 +43,7 @@ def launch(spec: RunSpec, runs_dir: Path) -> RunHandle:
         _log.info("run exists, not launching again run_id=%s", spec.run_id)
         _await_start(handle, None)
         return handle
-    rd.write_json_atomic(handle.dir / rd.SPEC, _spec_record(spec))
+    rd._write_json_atomic(handle.dir / rd._SPEC, _spec_record(spec))
     supervisor_pid = _start_supervisor(spec, handle.dir)
     _await_start(handle, supervisor_pid)
     pid = handle.pid_info()
@@ -67,7 +67,7 @@ def _spec_record(spec: RunSpec) -> dict[str, Any]:
         "grace_secs": spec.grace_secs,
         "stdin_bytes": None if spec.stdin is None else len(spec.stdin),
         "labels": dict(spec.labels),
-        "created_at": rd.now_iso(),
+        "created_at": rd._now_iso(),
         "launcher_pid": os.getpid(),
         "launcher_start_time": start_time(os.getpid()),
     }
@@ -75,7 +75,7 @@ def _spec_record(spec: RunSpec) -> dict[str, Any]:
 
 # The same as `python -m animus.procs._supervisor <rundir>`, minus runpy's imports (~10-20 ms per
 # launch). -S: the supervisor needs only the standard library and animus (on its PYTHONPATH), not site.
-_SUPERVISOR_BOOT = "import sys; from animus.procs._supervisor import main; sys.exit(main(sys.argv))"
+_SUPERVISOR_BOOT = "import sys; from animus.procs._supervisor import _main; sys.exit(_main(sys.argv))"
 
 
 def _supervisor_env() -> dict[str, str]:
@@ -103,7 +103,7 @@ def _start_supervisor(spec: RunSpec, run_dir: Path) -> int:
     argv = [sys.executable, "-S", "-c", _SUPERVISOR_BOOT, str(run_dir.resolve())]
     try:
         # the log from the first instant, so a supervisor that cannot even import says why
-        with open(run_dir / rd.SUPERVISOR_LOG, "ab") as log_file:
+        with open(run_dir / rd._SUPERVISOR_LOG, "ab") as log_file:
             proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
@@ -119,7 +119,7 @@ def _start_supervisor(spec: RunSpec, run_dir: Path) -> int:
         _fail(run_dir, f"cannot start the supervisor: {exc}")
     text = out.decode("ascii", "replace").strip()
     if proc.returncode != 0 or not text.isdigit():
-        exit = rd.read_json(run_dir / rd.EXIT)
+        exit = rd._read_json(run_dir / rd._EXIT)
         _fail(run_dir, (exit or {}).get("error") or f"the supervisor exited with code {proc.returncode}")
     return int(text)
 
@@ -130,7 +130,7 @@ def _await_start(handle: RunHandle, supervisor_pid: int | None) -> None:
     deadline = time.monotonic() + _LAUNCH_DEADLINE_SECS
     pause = 0.001
     while True:
-        if (handle.dir / rd.PID).exists():
+        if (handle.dir / rd._PID).exists():
             return
         exit = handle.exit_record()
         if exit is not None:
@@ -143,7 +143,7 @@ def _await_start(handle: RunHandle, supervisor_pid: int | None) -> None:
         if supervisor_pid is None and handle.state().status != "running":
             return  # another launcher's run that will never start: its handle reports it
         if supervisor_pid is not None and not is_alive(supervisor_pid, supervisor_started):
-            if not (handle.dir / rd.PID).exists() and handle.exit_record() is None:
+            if not (handle.dir / rd._PID).exists() and handle.exit_record() is None:
                 _fail(handle.dir, "the supervisor died before starting the agent; see supervisor.log")
             continue
         if time.monotonic() >= deadline:
@@ -158,12 +158,12 @@ def _await_start(handle: RunHandle, supervisor_pid: int | None) -> None:
 
 def _fail(run_dir: Path, error: str) -> NoReturn:
     """Record spawn_failed (unless the run already ended) and raise SpawnError."""
-    rd.write_json_first(
-        run_dir / rd.EXIT,
-        rd.exit_record(
+    rd._write_json_first(
+        run_dir / rd._EXIT,
+        rd._exit_record(
             "spawn_failed", exit_code=None, signal=None, duration_secs=None, run_dir=str(run_dir), error=error
         ),
     )
-    exit = rd.read_json(run_dir / rd.EXIT) or {}
+    exit = rd._read_json(run_dir / rd._EXIT) or {}
     _log.warning("launch failed run_id=%s error=%s", run_dir.name, exit.get("error", error))
     raise SpawnError(f"run {run_dir.name}: {exit.get('error', error)}", details={"run_dir": str(run_dir)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from animus.procs._rundir import MARKER_RUN_DIR
+from animus.procs._rundir import _MARKER_RUN_DIR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,11 +15,11 @@ else:
     # _signal, not signal: the enum wrapper costs the supervisor milliseconds on every launch
     from _signal import SIGKILL, SIGTERM
 
-_MARKER_PREFIX = MARKER_RUN_DIR.encode() + b"="
+_MARKER_PREFIX = _MARKER_RUN_DIR.encode() + b"="
 _DEAD = ("Z", "X", "x")
 
 
-def proc_stat(pid: int) -> tuple[str, int, int] | None:
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
     """(state letter, process group, start time in clock ticks since boot) of ``pid``; None when there is none."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -36,7 +36,7 @@ def proc_stat(pid: int) -> tuple[str, int, int] | None:
 
 def start_time(pid: int) -> int | None:
     """Start time of ``pid`` (field 22 of /proc/<pid>/stat), None when there is no such process."""
-    stat = proc_stat(pid)
+    stat = _proc_stat(pid)
     return None if stat is None else stat[2]
 
 
@@ -44,7 +44,7 @@ def is_alive(pid: int | None, started: int | None) -> bool:
     """True when ``pid`` runs, is not a zombie, and is the same process that started at ``started``."""
     if not pid or started is None:
         return False
-    stat = proc_stat(pid)
+    stat = _proc_stat(pid)
     return stat is not None and stat[0] not in _DEAD and stat[2] == started
 
 
@@ -58,7 +58,7 @@ def _all_pids() -> Iterator[int]:
             yield int(name)
 
 
-def marked_processes() -> Iterator[tuple[int, str]]:
+def _marked_processes() -> Iterator[tuple[int, str]]:
     """(pid, run dir) of every live process carrying the run marker that we may read."""
     me = os.getpid()
     for pid in _all_pids():
@@ -80,7 +80,7 @@ def _marker(pid: int) -> str | None:
     return None
 
 
-def run_pids(run_dir: str, pgid: int | None = None) -> list[int]:
+def _run_pids(run_dir: str, pgid: int | None = None) -> list[int]:
     """Live (non-zombie) processes of the run in ``run_dir``: marked with it, or members of group ``pgid``."""
     return [pid for pid, _ in _members(run_dir, pgid)]
 
@@ -91,7 +91,7 @@ def _members(run_dir: str, pgid: int | None) -> list[tuple[int, int]]:
     for pid in _all_pids():
         if pid == me:
             continue
-        stat = proc_stat(pid)
+        stat = _proc_stat(pid)
         if stat is None or stat[0] in _DEAD:
             continue
         if (pgid and stat[1] == pgid) or _marker(pid) == run_dir:
@@ -99,7 +99,7 @@ def _members(run_dir: str, pgid: int | None) -> list[tuple[int, int]]:
     return found
 
 
-def signal_pids(pids: list[int], sig: int) -> list[int]:
+def _signal_pids(pids: list[int], sig: int) -> list[int]:
     """Send ``sig`` to each pid; the pids that received it."""
     hit = []
     for pid in pids:
@@ -116,7 +116,7 @@ def signal_process(pid: int, sig: int) -> None:
     os.kill(pid, sig)
 
 
-def signal_group(pgid: int | None, sig: int) -> bool:
+def _signal_group(pgid: int | None, sig: int) -> bool:
     """Send ``sig`` to process group ``pgid``; False when the group is gone."""
     if not pgid or pgid <= 1:
         return False
@@ -127,7 +127,7 @@ def signal_group(pgid: int | None, sig: int) -> bool:
     return True
 
 
-def terminate_run(
+def _terminate_run(
     run_dir: str,
     pgid: int | None,
     grace: float,
@@ -141,26 +141,26 @@ def terminate_run(
     hit: set[int] = set()
     members = _members(run_dir, pgid)
     hit.update(pid for pid, _ in members)
-    grouped = signal_group(pgid, SIGTERM)
+    grouped = _signal_group(pgid, SIGTERM)
     # a second SIGTERM makes some programs skip their clean shutdown: group members got theirs already
-    signal_pids([pid for pid, group in members if not (grouped and group == pgid)], SIGTERM)
+    _signal_pids([pid for pid, group in members if not (grouped and group == pgid)], SIGTERM)
     deadline = time.monotonic() + max(grace, 0.0)
     while time.monotonic() < deadline:
-        if leader_gone() and not run_pids(run_dir, pgid):
+        if leader_gone() and not _run_pids(run_dir, pgid):
             return sorted(hit)
         time.sleep(0.05)
-    hit.update(kill_run(run_dir, pgid))
+    hit.update(_kill_run(run_dir, pgid))
     return sorted(hit)
 
 
-def kill_run(run_dir: str, pgid: int | None) -> list[int]:
+def _kill_run(run_dir: str, pgid: int | None) -> list[int]:
     """SIGKILL the group and every marked process of a run until none is left (forks race the kill)."""
     hit: set[int] = set()
     for _ in range(50):
-        signal_group(pgid, SIGKILL)
-        pids = run_pids(run_dir, pgid)
+        _signal_group(pgid, SIGKILL)
+        pids = _run_pids(run_dir, pgid)
         if not pids:
             break
-        hit.update(signal_pids(pids, SIGKILL))
+        hit.update(_signal_pids(pids, SIGKILL))
         time.sleep(0.01)
     return sorted(hit)

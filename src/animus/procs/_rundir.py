@@ -12,35 +12,35 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-SPEC = "spec.json"
-PID = "pid.json"
-EXIT = "exit.json"
-STDOUT = "stdout.log"
-STDERR = "stderr.log"
-HEARTBEAT = "heartbeat"
-STOP = "stop"
-SUPERVISOR_LOG = "supervisor.log"
+_SPEC = "spec.json"
+_PID = "pid.json"
+_EXIT = "exit.json"
+_STDOUT = "stdout.log"
+_STDERR = "stderr.log"
+_HEARTBEAT = "heartbeat"
+_STOP = "stop"
+_SUPERVISOR_LOG = "supervisor.log"
 
 #: environment markers the supervisor sets on the agent; every process of a run inherits them
-MARKER_RUN_ID = "ANIMUS_RUN_ID"
-MARKER_RUN_DIR = "ANIMUS_RUN_DIR"
+_MARKER_RUN_ID = "ANIMUS_RUN_ID"
+_MARKER_RUN_DIR = "ANIMUS_RUN_DIR"
 
-EXIT_REASONS = ("exited", "timeout", "idle_timeout", "stopped", "supervisor_lost", "spawn_failed")
+_EXIT_REASONS = ("exited", "timeout", "idle_timeout", "stopped", "supervisor_lost", "spawn_failed")
 
 #: a run directory without pid.json older than this is judged never started
-START_DEADLINE_SECS = 60.0
+_START_DEADLINE_SECS = 60.0
 #: ... and sooner once its launcher is dead: by then a supervisor it started has written pid.json
-ORPHANED_START_SECS = 10.0
+_ORPHANED_START_SECS = 10.0
 
 
-def now_iso() -> str:
+def _now_iso() -> str:
     """The current UTC time as ISO 8601 with microseconds, e.g. ``2025-01-31T12:00:00.123456+00:00``."""
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1_000_000):06d}+00:00"
 
 
-def parse_iso(text: str) -> float | None:
-    """Epoch seconds of an ISO 8601 timestamp written by ``now_iso``, None if unreadable."""
+def _parse_iso(text: str) -> float | None:
+    """Epoch seconds of an ISO 8601 timestamp written by ``_now_iso``, None if unreadable."""
     from datetime import datetime
 
     try:
@@ -49,7 +49,7 @@ def parse_iso(text: str) -> float | None:
         return None
 
 
-def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def _read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The object stored in ``path``, or None when it is missing or not a JSON object."""
     import json
 
@@ -64,7 +64,7 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 _ESCAPES = {**{i: f"\\u{i:04x}" for i in range(32)}, ord('"'): '\\"', ord("\\"): "\\\\"}
 
 
-def dumps(value: Any, indent: str = "") -> str:
+def _dumps(value: Any, indent: str = "") -> str:
     """JSON text of plain data (dict, list, str, int, float, bool, None), keys sorted, one item a line."""
     if value is None or value is True or value is False:
         return {None: "null", True: "true", False: "false"}[value]
@@ -78,20 +78,20 @@ def dumps(value: Any, indent: str = "") -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = [f"{inner}{dumps(str(k))}: {dumps(v, inner)}" for k, v in sorted(value.items())]
+        items = [f"{inner}{_dumps(str(k))}: {_dumps(v, inner)}" for k, v in sorted(value.items())]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
     if isinstance(value, (list, tuple)):
         if not value:
             return "[]"
-        return "[\n" + ",\n".join(inner + dumps(v, inner) for v in value) + "\n" + indent + "]"
+        return "[\n" + ",\n".join(inner + _dumps(v, inner) for v in value) + "\n" + indent + "]"
     raise TypeError(f"not JSON data: {type(value).__name__}")
 
 
 def _encoded(data: dict[str, Any]) -> bytes:
-    return (dumps(data) + "\n").encode("utf-8", "backslashreplace")
+    return (_dumps(data) + "\n").encode("utf-8", "backslashreplace")
 
 
-def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any], *, durable: bool = False) -> None:
+def _write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any], *, durable: bool = False) -> None:
     """Replace ``path`` with ``data`` so a reader sees either the old file or the whole new one.
 
     ``durable`` also survives a power cut (fsync); a crashed process cannot leave half a file either way.
@@ -99,12 +99,12 @@ def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any], *, dur
     write_atomic(path, _encoded(data), mode=0o600, durable=durable)
 
 
-def write_json_first(path: str | os.PathLike[str], data: dict[str, Any]) -> bool:
+def _write_json_first(path: str | os.PathLike[str], data: dict[str, Any]) -> bool:
     """Create ``path`` durably with ``data`` unless it exists; True when this call wrote it (first writer wins)."""
     return write_atomic(path, _encoded(data), mode=0o600, durable=True, first_wins=True)
 
 
-def file_size(path: str | os.PathLike[str]) -> int:
+def _file_size(path: str | os.PathLike[str]) -> int:
     """Size of ``path`` in bytes, 0 when it does not exist."""
     try:
         return os.stat(path).st_size
@@ -112,7 +112,7 @@ def file_size(path: str | os.PathLike[str]) -> int:
         return 0
 
 
-def exit_record(
+def _exit_record(
     reason: str,
     *,
     exit_code: int | None,
@@ -125,11 +125,11 @@ def exit_record(
     record: dict[str, Any] = {
         "exit_code": exit_code,
         "signal": signal,
-        "ended_at": now_iso(),
+        "ended_at": _now_iso(),
         "reason": reason,
         "duration_secs": None if duration_secs is None else round(duration_secs, 3),
-        "stdout_bytes": file_size(os.path.join(run_dir, STDOUT)),
-        "stderr_bytes": file_size(os.path.join(run_dir, STDERR)),
+        "stdout_bytes": _file_size(os.path.join(run_dir, _STDOUT)),
+        "stderr_bytes": _file_size(os.path.join(run_dir, _STDERR)),
     }
     if error:
         record["error"] = error

@@ -17,7 +17,7 @@ import sys
 import time
 
 from animus.procs import _rundir as rd
-from animus.procs._proctable import kill_run, run_pids, start_time, terminate_run
+from animus.procs._proctable import _kill_run, _run_pids, _terminate_run, start_time
 
 # typing and signal (enums) cost milliseconds on every launch; annotations are never evaluated here
 TYPE_CHECKING = False
@@ -36,7 +36,7 @@ _RESET_SIGNALS = (SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, S
 
 def _log(level: str, message: str, **fields: object) -> None:
     """One ``key=value`` line on fd 2 (supervisor.log once detached); never given env values."""
-    parts = [rd.now_iso(), level, message] + [f"{k}={v}" for k, v in fields.items()]
+    parts = [rd._now_iso(), level, message] + [f"{k}={v}" for k, v in fields.items()]
     try:
         os.write(2, (" ".join(parts) + "\n").encode("utf-8", "replace"))
     except OSError:
@@ -69,13 +69,13 @@ class _Supervisor:
 
     def run(self) -> int:
         run_id = self.job["run_id"]
-        if os.path.exists(self.path(rd.EXIT)):
+        if os.path.exists(self.path(rd._EXIT)):
             _log("WARNING", "run already ended before the supervisor started", run_id=run_id)
             return 1
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        out_fd = os.open(self.path(rd.STDOUT), flags, 0o600)
-        err_fd = os.open(self.path(rd.STDERR), flags, 0o600)
-        os.close(os.open(self.path(rd.HEARTBEAT), flags, 0o600))
+        out_fd = os.open(self.path(rd._STDOUT), flags, 0o600)
+        err_fd = os.open(self.path(rd._STDERR), flags, 0o600)
+        os.close(os.open(self.path(rd._HEARTBEAT), flags, 0o600))
         try:
             stdin_w = self.spawn(out_fd, err_fd)
         except OSError as exc:
@@ -84,23 +84,23 @@ class _Supervisor:
             if isinstance(exc, FileNotFoundError) and exc.filename == self.job["cwd"]:
                 error = f"working directory does not exist: {self.job['cwd']}"
             _log("ERROR", "spawn failed", run_id=run_id, error=repr(error))
-            rd.write_json_first(
-                self.path(rd.EXIT),
-                rd.exit_record(
+            rd._write_json_first(
+                self.path(rd._EXIT),
+                rd._exit_record(
                     "spawn_failed", exit_code=None, signal=None, duration_secs=None, run_dir=self.run_dir, error=error
                 ),
             )
             return 1
         started = time.monotonic()
-        rd.write_json_atomic(
-            self.path(rd.PID),
+        rd._write_json_atomic(
+            self.path(rd._PID),
             {
                 "supervisor_pid": os.getpid(),
                 "supervisor_start_time": start_time(os.getpid()),
                 "agent_pid": self.pid,
                 "agent_pgid": self.pid,
                 "agent_start_time": start_time(self.pid),
-                "started_at": rd.now_iso(),
+                "started_at": rd._now_iso(),
             },
         )
         _log("INFO", "agent started", run_id=run_id, pid=self.pid, program=os.path.basename(self.job["argv"][0]))
@@ -112,10 +112,10 @@ class _Supervisor:
             self.finish(reason, grace, started)
         except BaseException as exc:  # the agent must never outlive a broken supervisor
             _log("ERROR", "supervisor failed", run_id=run_id, error=repr(exc))
-            kill_run(self.run_dir, self.pid if not self.leader_gone() else None)
-            rd.write_json_first(
-                self.path(rd.EXIT),
-                rd.exit_record(
+            _kill_run(self.run_dir, self.pid if not self.leader_gone() else None)
+            rd._write_json_first(
+                self.path(rd._EXIT),
+                rd._exit_record(
                     "supervisor_lost",
                     exit_code=None,
                     signal=None,
@@ -130,8 +130,8 @@ class _Supervisor:
     def spawn(self, out_fd: int, err_fd: int) -> int | None:
         """Start the agent in its own process group; the write end of its stdin pipe, if any."""
         env = dict(self.job["env"])
-        env[rd.MARKER_RUN_ID] = self.job["run_id"]
-        env[rd.MARKER_RUN_DIR] = self.run_dir
+        env[rd._MARKER_RUN_ID] = self.job["run_id"]
+        env[rd._MARKER_RUN_DIR] = self.run_dir
         program = _which(self.job["argv"][0], env.get("PATH"))
         os.chdir(self.job["cwd"])
         stdin_w = None
@@ -197,10 +197,10 @@ class _Supervisor:
                 if size != last_size:
                     last_size, last_activity = size, now
                 if now >= next_beat:
-                    os.utime(self.path(rd.HEARTBEAT))
+                    os.utime(self.path(rd._HEARTBEAT))
                     next_beat = now + _HEARTBEAT_SECS
-                if self.stop_signalled or os.path.exists(self.path(rd.STOP)):
-                    request = rd.read_json(self.path(rd.STOP)) or {}
+                if self.stop_signalled or os.path.exists(self.path(rd._STOP)):
+                    request = rd._read_json(self.path(rd._STOP)) or {}
                     asked = request.get("grace_secs")
                     return "stopped", float(asked) if isinstance(asked, (int, float)) else grace
                 if timeout is not None and now - started >= timeout:
@@ -218,27 +218,27 @@ class _Supervisor:
         run_id = self.job["run_id"]
         if reason == "exited":
             # the agent is a zombie here, so its group id is still ours to kill
-            leftovers = kill_run(self.run_dir, self.pid)
+            leftovers = _kill_run(self.run_dir, self.pid)
             if leftovers:
                 _log("INFO", "killed processes left behind by the agent", run_id=run_id, pids=leftovers)
         else:
             _log("INFO", "stopping agent", run_id=run_id, reason=reason, grace=grace)
-            leftovers = terminate_run(self.run_dir, self.pid, grace, self.leader_gone)
+            leftovers = _terminate_run(self.run_dir, self.pid, grace, self.leader_gone)
             _log("INFO", "agent stopped", run_id=run_id, reason=reason, pids=leftovers)
         _, status = os.waitpid(self.pid, 0)
         if leftovers:
             # processes that forked while the leader was being reaped (only possible if any were left:
             # a clean exit with nothing left behind costs one /proc scan, not three)
-            kill_run(self.run_dir, None)
+            _kill_run(self.run_dir, None)
         code = os.waitstatus_to_exitcode(status)
-        record = rd.exit_record(
+        record = rd._exit_record(
             reason,
             exit_code=code if code >= 0 else None,
             signal=-code if code < 0 else None,
             duration_secs=time.monotonic() - started,
             run_dir=self.run_dir,
         )
-        written = rd.write_json_first(self.path(rd.EXIT), record)
+        written = rd._write_json_first(self.path(rd._EXIT), record)
         _log(
             "INFO",
             "run ended",
@@ -248,7 +248,7 @@ class _Supervisor:
             signal=record["signal"],
             recorded=written,
         )
-        if leftovers and run_pids(self.run_dir):
+        if leftovers and _run_pids(self.run_dir):
             _log("WARNING", "processes of the run still alive after exit", run_id=run_id)
 
     def _on_term(self, signum: int, frame: object) -> None:
@@ -288,7 +288,7 @@ def _hand_over(job: dict[str, Any], stdin: bytes | None) -> bytes:
     return marshal.dumps({**job, "stdin": stdin})
 
 
-def main(argv: list[str]) -> int:
+def _main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m animus.procs._supervisor <rundir>", file=sys.stderr)
         return 2
@@ -296,15 +296,15 @@ def main(argv: list[str]) -> int:
     chunks = []
     while chunk := os.read(0, 1 << 20):
         chunks.append(chunk)
-    log_fd = os.open(os.path.join(run_dir, rd.SUPERVISOR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log_fd = os.open(os.path.join(run_dir, rd._SUPERVISOR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         job, stdin = _read_job(b"".join(chunks))
     except ValueError as exc:
         os.dup2(log_fd, 2)
         _log("ERROR", "unreadable hand-over from the launcher", error=repr(exc))
-        rd.write_json_first(
-            os.path.join(run_dir, rd.EXIT),
-            rd.exit_record(
+        rd._write_json_first(
+            os.path.join(run_dir, rd._EXIT),
+            rd._exit_record(
                 "spawn_failed",
                 exit_code=None,
                 signal=None,
@@ -329,4 +329,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(_main(sys.argv))

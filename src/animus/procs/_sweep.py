@@ -9,7 +9,7 @@ from pathlib import Path
 
 from animus.procs import _rundir as rd
 from animus.procs._handle import RunHandle
-from animus.procs._proctable import is_alive, kill_run, marked_processes
+from animus.procs._proctable import _kill_run, _marked_processes, is_alive
 from animus.procs._records import RunSummary
 from animus.procs._spec import _RUN_ID_PATTERN
 
@@ -55,7 +55,7 @@ def sweep_orphans(runs_dir: Path, known_run_ids: set[str]) -> list[int]:
     runs_dir = Path(runs_dir)
     root = os.path.realpath(runs_dir)
     orphans: dict[str, set[int]] = {}
-    for pid, run_dir in marked_processes():
+    for pid, run_dir in _marked_processes():
         parent, _, run_id = run_dir.rpartition("/")
         if parent == root and run_id not in known_run_ids:
             orphans.setdefault(run_id, set()).add(pid)
@@ -77,11 +77,11 @@ def sweep_orphans(runs_dir: Path, known_run_ids: set[str]) -> list[int]:
                 hit.add(info.agent_pid)
         if not pids and not hit:
             continue
-        hit.update(kill_run(os.path.join(root, run_id), pgid))
+        hit.update(_kill_run(os.path.join(root, run_id), pgid))
         if handle.dir.is_dir() and handle.exit_record() is None:
-            rd.write_json_first(
-                handle.dir / rd.EXIT,
-                rd.exit_record(
+            rd._write_json_first(
+                handle.dir / rd._EXIT,
+                rd._exit_record(
                     "stopped",
                     exit_code=None,
                     signal=None,

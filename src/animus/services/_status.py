@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 
     from animus.store import QueueEntry, Store
 
-RECENT = 10
-ENDED_WINDOW = 200  # ended runs read per snapshot; the views show the latest RECENT of them
-OVERVIEW_ACTIVE = 200
-OVERVIEW_TASKS = 2000
-ENTRY_STATUSES = ("queued", "held", "dispatched")
+_RECENT = 10
+_ENDED_WINDOW = 200  # ended runs read per snapshot; the views show the latest RECENT of them
+_OVERVIEW_ACTIVE = 200
+_OVERVIEW_TASKS = 2000
+_ENTRY_STATUSES = ("queued", "held", "dispatched")
 _PRIORITY_BY_RANK = {p.rank: p.value for p in Priority}
 _TERMINAL = tuple(s for s in RunStatus if s.is_terminal)
 
@@ -106,7 +106,7 @@ def take_snapshot(store: Store) -> StatusSnapshot:
     return StatusSnapshot(
         entries=tuple(store.queue_entries()),
         active=tuple(ActiveRun(r, tuple(store.phase_runs(r.id))) for r in active),
-        ended=tuple(store.list_runs(statuses=_TERMINAL, limit=ENDED_WINDOW)),
+        ended=tuple(store.list_runs(statuses=_TERMINAL, limit=_ENDED_WINDOW)),
         outbox=store.outbox_summary(),
     )
 
@@ -140,7 +140,7 @@ def status_report(store: Store, daemon: Mapping[str, Any], runs_dir: Path) -> St
         {"run_id": r.id, "task_id": r.task_id, "status": r.status.value, "ended_at": r.ended_at,
          "failure_reason": r.failure_reason, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
          "cost_usd": round(r.cost_usd, 6)}
-        for r in ended[:RECENT]
+        for r in ended[:_RECENT]
     ]
     return StatusReport(
         daemon=dict(daemon),
@@ -161,7 +161,7 @@ def daemon_health(store: Store, daemon: Mapping[str, Any]) -> dict[str, Any]:
     snap = take_snapshot(store)
     return {
         **daemon,
-        "queue": {s: snap.count(s) for s in ENTRY_STATUSES},
+        "queue": {s: snap.count(s) for s in _ENTRY_STATUSES},
         "running_runs": snap.runs_in(RunStatus.RUNNING),
         "waiting_gates": snap.runs_in(RunStatus.WAITING_MANUAL),
         "outbox": snap.outbox,
@@ -174,11 +174,11 @@ def overview(store: Store, daemon: Mapping[str, Any]) -> Overview:
 
     snap = take_snapshot(store)
     board: dict[str, list[dict[str, Any]]] = {s.value: [] for s in TaskStatus}
-    for task in store.list_tasks(TaskQuery(limit=OVERVIEW_TASKS)):
+    for task in store.list_tasks(TaskQuery(limit=_OVERVIEW_TASKS)):
         board[task.status.value].append(task.to_dict())
     running: list[dict[str, Any]] = []
     gates: list[dict[str, Any]] = []
-    for item in snap.active[:OVERVIEW_ACTIVE]:
+    for item in snap.active[:_OVERVIEW_ACTIVE]:
         current = item.phases[-1] if item.phases else None
         running.append({
             **item.run.to_dict(),
@@ -192,7 +192,7 @@ def overview(store: Store, daemon: Mapping[str, Any]) -> Overview:
         queue=[e.to_dict() for e in snap.entries],
         active_runs=running,
         gates=gates,
-        recent_runs=[r.to_dict() for r in snap.ended[:RECENT]],
+        recent_runs=[r.to_dict() for r in snap.ended[:_RECENT]],
         daemon=dict(daemon),
         outbox=snap.outbox,
         last_event_seq=store.last_event_seq(),

@@ -18,12 +18,12 @@ from urllib.parse import unquote, urlsplit
 
 from animus.domain.errors import InvalidInput, StoreError, Unavailable
 
-Row = dict[str, Any]
-BUSY_TIMEOUT_MS = 30_000
+_Row = dict[str, Any]
+_BUSY_TIMEOUT_MS = 30_000
 # Every connection to a SQLite database file, ours or DBOS's. In WAL mode synchronous=NORMAL never
 # loses a committed transaction when a process is killed (our promise: kill -9 at any moment); it
 # skips the fsync per commit. Only an OS crash or power loss can drop the last commits (docs/operations.md).
-_SQLITE_PRAGMAS = (f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
+_SQLITE_PRAGMAS = (f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
 
 
 class Connection(Protocol):
@@ -31,7 +31,7 @@ class Connection(Protocol):
 
     dialect: str
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[_Row]: ...
 
     def execute_many(self, sql: str, rows: list[Mapping[str, Any]]) -> None: ...
 
@@ -40,7 +40,7 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-def sqlite_path_from_url(url: str) -> Path:
+def _sqlite_path_from_url(url: str) -> Path:
     """``sqlite:////abs/file.db`` or ``sqlite:///rel.db`` → a path; in-memory databases are refused."""
     rest = url.split(":", 1)[1]
     if not rest.startswith("///"):
@@ -66,14 +66,14 @@ class SqliteConnection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
-                str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+                str(path), isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
         except (sqlite3.Error, OSError) as exc:
             raise Unavailable(f"cannot open the database {path}: {exc}", hint="run `animus doctor`") from exc
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
-        with map_sqlite_errors():
+        with _map_sqlite_errors():
             for pragma in _SQLITE_PRAGMAS[:2]:
                 self._conn.execute(pragma)
             mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -81,13 +81,13 @@ class SqliteConnection:
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(_SQLITE_PRAGMAS[2])
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        with self._lock, map_sqlite_errors():
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[_Row]:
+        with self._lock, _map_sqlite_errors():
             cursor = self._conn.execute(sql, dict(params or {}))
             return [dict(row) for row in cursor.fetchall()] if cursor.description else []
 
     def execute_many(self, sql: str, rows: list[Mapping[str, Any]]) -> None:
-        with self._lock, map_sqlite_errors():
+        with self._lock, _map_sqlite_errors():
             self._conn.executemany(sql, [dict(r) for r in rows])
 
     @contextmanager
@@ -100,7 +100,7 @@ class SqliteConnection:
                 finally:
                     self._depth -= 1
                 return
-            with map_sqlite_errors():
+            with _map_sqlite_errors():
                 self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
@@ -110,7 +110,7 @@ class SqliteConnection:
                 self._conn.execute("ROLLBACK")
                 raise
             self._depth = 0
-            with map_sqlite_errors():
+            with _map_sqlite_errors():
                 self._conn.execute("COMMIT")
 
     def close(self) -> None:
@@ -118,7 +118,7 @@ class SqliteConnection:
 
 
 @contextmanager
-def map_sqlite_errors() -> Iterator[None]:
+def _map_sqlite_errors() -> Iterator[None]:
     try:
         yield
     except sqlite3.IntegrityError as exc:
@@ -126,7 +126,7 @@ def map_sqlite_errors() -> Iterator[None]:
     except sqlite3.OperationalError as exc:
         text = str(exc)
         if "locked" in text or "busy" in text:
-            raise Unavailable(f"the database stayed locked for {BUSY_TIMEOUT_MS // 1000}s: {text}") from exc
+            raise Unavailable(f"the database stayed locked for {_BUSY_TIMEOUT_MS // 1000}s: {text}") from exc
         if "unable to open" in text or "readonly" in text or "disk" in text:
             raise Unavailable(f"cannot use the database: {text}", hint="run `animus doctor`") from exc
         raise StoreError(f"database error: {text}") from exc
@@ -146,7 +146,7 @@ class SqlAlchemyConnection:
             sa_url = "postgresql+psycopg://" + sa_url.split("://", 1)[1]
         kwargs: dict[str, Any] = {}
         if sa_url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            kwargs["connect_args"] = {"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         try:
             self._engine = sa.create_engine(sa_url, **kwargs)
             self.dialect = self._engine.dialect.name
@@ -167,7 +167,7 @@ class SqlAlchemyConnection:
         self._lock = threading.RLock()
         self._depth = 0
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[_Row]:
         with self._lock, self._map_errors():
             autocommit = self._depth == 0
             result = self._conn.execute(self._sa.text(sql), dict(params or {}))
@@ -241,7 +241,7 @@ class SessionConnection:
         bind = session.get_bind()
         self.dialect = bind.dialect.name
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[_Row]:
         result = self._session.execute(self._sa.text(sql), dict(params or {}))
         return [dict(r) for r in result.mappings().all()] if result.returns_rows else []
 

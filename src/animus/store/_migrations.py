@@ -9,7 +9,7 @@ from animus.store._db import Connection
 
 
 @dataclass(frozen=True)
-class Migration:
+class _Migration:
     version: int
     name: str
     statements: tuple[str, ...]  # portable SQL, or per-dialect via the mapping below
@@ -21,8 +21,8 @@ class Migration:
         return self.statements + extra
 
 
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
+MIGRATIONS: tuple[_Migration, ...] = (
+    _Migration(
         1,
         "tasks",
         (
@@ -82,7 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 MIGRATIONS = (
     *MIGRATIONS,
-    Migration(
+    _Migration(
         2,
         "workflow runs",
         (
@@ -152,7 +152,7 @@ MIGRATIONS = (
 
 MIGRATIONS = (
     *MIGRATIONS,
-    Migration(
+    _Migration(
         3,
         "queue and schedules",
         (
@@ -177,7 +177,7 @@ MIGRATIONS = (
             )""",
         ),
     ),
-    Migration(
+    _Migration(
         4,
         "notification outbox and trigger hits",
         (
@@ -214,7 +214,7 @@ _CREATE_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 
 
-def current_version(conn: Connection) -> int:
+def _current_version(conn: Connection) -> int:
     """The highest applied migration, or 0 for a database animus has never touched."""
     if conn.dialect == "sqlite":
         exists = conn.execute("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
@@ -227,20 +227,20 @@ def current_version(conn: Connection) -> int:
     return int(rows[0]["v"])
 
 
-def migrate(conn: Connection) -> list[int]:
+def _migrate(conn: Connection) -> list[int]:
     """Apply every pending migration, each in its own transaction; returns the versions applied.
 
     Concurrent processes serialise on the write lock (SQLite BEGIN IMMEDIATE) or an advisory lock
     (PostgreSQL) and re-check the version inside it, so each migration runs exactly once.
     """
-    if current_version(conn) >= LATEST_VERSION:
+    if _current_version(conn) >= LATEST_VERSION:
         return []
     applied: list[int] = []
     with conn.transaction():
         if conn.dialect == "postgresql":
             conn.execute("SELECT pg_advisory_xact_lock(4177001)")
         conn.execute(_CREATE_VERSIONS)
-        done = current_version(conn)
+        done = _current_version(conn)
         for migration in MIGRATIONS:
             if migration.version <= done:
                 continue

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from animus.store._db import Connection, Row
+from animus.store._db import Connection, _Row
 
 if TYPE_CHECKING:
     from animus.store._store import Store
@@ -46,7 +46,7 @@ class OutboxItem:
         }
 
 
-def _item(row: Row) -> OutboxItem:
+def _item(row: _Row) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         notifier=row["notifier"],
@@ -61,13 +61,13 @@ def _item(row: Row) -> OutboxItem:
     )
 
 
-def scan_cursor(conn: Connection) -> int:
+def _scan_cursor(conn: Connection) -> int:
     """The last ``events.seq`` already turned into outbox rows."""
     rows = conn.execute("SELECT value FROM counters WHERE name = :n", {"n": _CURSOR})
     return int(rows[0]["value"]) if rows else 0
 
 
-def add_outbox(conn: Connection, items: Iterable[OutboxItem], *, scanned_to: int, now: str) -> int:
+def _add_outbox(conn: Connection, items: Iterable[OutboxItem], *, scanned_to: int, now: str) -> int:
     """Insert the items that are not there yet and advance the scan cursor, in one transaction; returns how many were new."""
     added = 0
     with conn.transaction():
@@ -89,7 +89,7 @@ def add_outbox(conn: Connection, items: Iterable[OutboxItem], *, scanned_to: int
     return added
 
 
-def due_outbox(conn: Connection, now: str, limit: int = 100) -> list[OutboxItem]:
+def _due_outbox(conn: Connection, now: str, limit: int = 100) -> list[OutboxItem]:
     rows = conn.execute(
         """SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now
            ORDER BY next_attempt_at, id LIMIT :limit""",
@@ -98,7 +98,7 @@ def due_outbox(conn: Connection, now: str, limit: int = 100) -> list[OutboxItem]
     return [_item(r) for r in rows]
 
 
-def mark_delivered(conn: Connection, item_id: str, *, attempts: int, now: str) -> None:
+def _mark_delivered(conn: Connection, item_id: str, *, attempts: int, now: str) -> None:
     conn.execute(
         """UPDATE outbox SET status = 'delivered', attempts = :a, delivered_at = :now, last_error = NULL
            WHERE id = :id AND status = 'pending'""",
@@ -106,7 +106,7 @@ def mark_delivered(conn: Connection, item_id: str, *, attempts: int, now: str) -
     )
 
 
-def mark_failed(conn: Connection, item_id: str, *, attempts: int, error: str, next_attempt_at: str, dead: bool) -> None:
+def _mark_failed(conn: Connection, item_id: str, *, attempts: int, error: str, next_attempt_at: str, dead: bool) -> None:
     conn.execute(
         """UPDATE outbox SET status = :s, attempts = :a, last_error = :e, next_attempt_at = :next
            WHERE id = :id AND status = 'pending'""",

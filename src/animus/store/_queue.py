@@ -14,11 +14,11 @@ from typing import Any, Final
 
 from animus.domain.errors import Conflict, InvalidInput, NotFound
 from animus.domain.tasks import TaskStatus
-from animus.store._db import Connection, Row
-from animus.store._tasks import get_task, now_iso, record_event
+from animus.store._db import Connection, _Row
+from animus.store._tasks import _get_task, _record_event, now_iso
 
-ENTRY_STATUSES: Final = ("queued", "held", "dispatched")
-SOURCES: Final = ("cli", "auto_ready", "schedule", "webhook", "file_watcher")
+_ENTRY_STATUSES: Final = ("queued", "held", "dispatched")
+_SOURCES: Final = ("cli", "auto_ready", "schedule", "webhook", "file_watcher")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class QueueEntry:
         }
 
 
-def _entry(row: Row) -> QueueEntry:
+def _entry(row: _Row) -> QueueEntry:
     return QueueEntry(
         task_id=row["task_id"],
         workflow=row["workflow"],
@@ -63,31 +63,31 @@ def _entry(row: Row) -> QueueEntry:
     )
 
 
-def get_entry(conn: Connection, task_id: str) -> QueueEntry | None:
+def _get_entry(conn: Connection, task_id: str) -> QueueEntry | None:
     rows = conn.execute("SELECT * FROM queue_entries WHERE task_id = :t", {"t": task_id})
     return _entry(rows[0]) if rows else None
 
 
-def require_entry(conn: Connection, task_id: str) -> QueueEntry:
-    entry = get_entry(conn, task_id)
+def _require_entry(conn: Connection, task_id: str) -> QueueEntry:
+    entry = _get_entry(conn, task_id)
     if entry is None:
         raise NotFound(f"{task_id} is not in the queue", hint="list it with `animus queue list`")
     return entry
 
 
-def list_entries(conn: Connection, *, statuses: tuple[str, ...] = ()) -> list[QueueEntry]:
+def _list_entries(conn: Connection, *, statuses: tuple[str, ...] = ()) -> list[QueueEntry]:
     """Entries in dispatch order (priority, then FIFO)."""
     where = ""
     if statuses:
-        bad = [s for s in statuses if s not in ENTRY_STATUSES]
+        bad = [s for s in statuses if s not in _ENTRY_STATUSES]
         if bad:
-            raise InvalidInput(f"invalid queue status {bad[0]!r}; allowed: {', '.join(ENTRY_STATUSES)}")
+            raise InvalidInput(f"invalid queue status {bad[0]!r}; allowed: {', '.join(_ENTRY_STATUSES)}")
         where = " WHERE status IN (" + ", ".join(f"'{s}'" for s in statuses) + ")"
     rows = conn.execute(f"SELECT * FROM queue_entries{where} ORDER BY priority_rank, enqueued_at, task_id")
     return [_entry(r) for r in rows]
 
 
-def enqueue(
+def _enqueue(
     conn: Connection,
     task_id: str,
     *,
@@ -96,11 +96,11 @@ def enqueue(
     source: str = "cli",
 ) -> tuple[QueueEntry, bool]:
     """Queue the task (its priority now fixes its place); an entry that exists is returned as is."""
-    if source not in SOURCES:
-        raise InvalidInput(f"invalid queue source {source!r}; allowed: {', '.join(SOURCES)}")
+    if source not in _SOURCES:
+        raise InvalidInput(f"invalid queue source {source!r}; allowed: {', '.join(_SOURCES)}")
     with conn.transaction():
-        task = get_task(conn, task_id)
-        existing = get_entry(conn, task_id)
+        task = _get_task(conn, task_id)
+        existing = _get_entry(conn, task_id)
         if existing is not None:
             if workflow and existing.workflow and workflow != existing.workflow:
                 raise Conflict(f"{task_id} is already queued with workflow {existing.workflow!r}",
@@ -115,16 +115,16 @@ def enqueue(
             {"t": task_id, "w": workflow, "v": json.dumps(variables or {}, sort_keys=True),
              "p": task.priority.rank, "s": source, "at": stamp},
         )
-        record_event(conn, "queue.enqueued", task_id, {"workflow": workflow, "source": source})
-        entry = get_entry(conn, task_id)
+        _record_event(conn, "queue.enqueued", task_id, {"workflow": workflow, "source": source})
+        entry = _get_entry(conn, task_id)
         assert entry is not None
         return entry, True
 
 
-def set_held(conn: Connection, task_id: str, held: bool) -> QueueEntry:
+def _set_held(conn: Connection, task_id: str, held: bool) -> QueueEntry:
     """Hold (``True``) or release a waiting entry; a dispatched one already has its run."""
     with conn.transaction():
-        entry = require_entry(conn, task_id)
+        entry = _require_entry(conn, task_id)
         if entry.status == "dispatched":
             raise Conflict(
                 f"{task_id} was already dispatched as run {entry.run_id}",
@@ -134,21 +134,21 @@ def set_held(conn: Connection, task_id: str, held: bool) -> QueueEntry:
         if entry.status != target:
             conn.execute("UPDATE queue_entries SET status = :s, updated_at = :at WHERE task_id = :t",
                          {"s": target, "at": now_iso(), "t": task_id})
-            record_event(conn, "queue.held" if held else "queue.released", task_id, {})
-        return require_entry(conn, task_id)
+            _record_event(conn, "queue.held" if held else "queue.released", task_id, {})
+        return _require_entry(conn, task_id)
 
 
-def mark_dispatched(conn: Connection, task_id: str, run_id: str) -> None:
+def _mark_dispatched(conn: Connection, task_id: str, run_id: str) -> None:
     conn.execute("UPDATE queue_entries SET status = 'dispatched', run_id = :r, updated_at = :at WHERE task_id = :t",
                  {"r": run_id, "at": now_iso(), "t": task_id})
 
 
-def add_dispatched(conn: Connection, task_id: str, run_id: str, priority_rank: int, source: str = "cli") -> None:
+def _add_dispatched(conn: Connection, task_id: str, run_id: str, priority_rank: int, source: str = "cli") -> None:
     """Record a run that is already in flight (adopted at daemon start) as a dispatched entry."""
     stamp = now_iso()
     with conn.transaction():
-        if get_entry(conn, task_id) is not None:
-            mark_dispatched(conn, task_id, run_id)
+        if _get_entry(conn, task_id) is not None:
+            _mark_dispatched(conn, task_id, run_id)
             return
         conn.execute(
             """INSERT INTO queue_entries (task_id, workflow, vars, priority_rank, status, run_id, source, enqueued_at, updated_at)
@@ -157,16 +157,16 @@ def add_dispatched(conn: Connection, task_id: str, run_id: str, priority_rank: i
         )
 
 
-def remove_entry(conn: Connection, task_id: str, reason: str) -> bool:
+def _remove_entry(conn: Connection, task_id: str, reason: str) -> bool:
     with conn.transaction():
-        if get_entry(conn, task_id) is None:
+        if _get_entry(conn, task_id) is None:
             return False
         conn.execute("DELETE FROM queue_entries WHERE task_id = :t", {"t": task_id})
-        record_event(conn, "queue.removed", task_id, {"reason": reason})
+        _record_event(conn, "queue.removed", task_id, {"reason": reason})
         return True
 
 
-def dispatchable(conn: Connection, limit: int) -> list[QueueEntry]:
+def _dispatchable(conn: Connection, limit: int) -> list[QueueEntry]:
     """Queued entries whose dependencies are all done, in dispatch order."""
     rows = conn.execute(
         """SELECT q.* FROM queue_entries q
@@ -180,7 +180,7 @@ def dispatchable(conn: Connection, limit: int) -> list[QueueEntry]:
     return [_entry(r) for r in rows]
 
 
-def dispatched_with_runs(conn: Connection) -> list[tuple[QueueEntry, str | None]]:
+def _dispatched_with_runs(conn: Connection) -> list[tuple[QueueEntry, str | None]]:
     """Dispatched entries with their run's status (``None`` when the run row is missing)."""
     rows = conn.execute(
         """SELECT q.*, r.status AS run_status FROM queue_entries q
@@ -190,7 +190,7 @@ def dispatched_with_runs(conn: Connection) -> list[tuple[QueueEntry, str | None]
     return [(_entry(r), r["run_status"]) for r in rows]
 
 
-def ready_without_runs(conn: Connection) -> list[str]:
+def _ready_without_runs(conn: Connection) -> list[str]:
     """Ready tasks with no entry and no active or completed run (what ``auto_run_ready`` enqueues)."""
     rows = conn.execute(
         f"""SELECT t.id FROM tasks t
@@ -203,7 +203,7 @@ def ready_without_runs(conn: Connection) -> list[str]:
     return [r["id"] for r in rows]
 
 
-def change_marker(conn: Connection) -> tuple[Any, ...]:
+def _change_marker(conn: Connection) -> tuple[Any, ...]:
     """A cheap fingerprint of queue and run state: when it changes, the dispatcher looks again."""
     rows = conn.execute(
         """SELECT (SELECT COUNT(*) FROM queue_entries) AS n, (SELECT MAX(updated_at) FROM queue_entries) AS q,
@@ -214,13 +214,13 @@ def change_marker(conn: Connection) -> tuple[Any, ...]:
 
 
 # -- schedule fires ---------------------------------------------------------------------------------
-def last_fire(conn: Connection, schedule_id: str) -> str | None:
+def _last_fire(conn: Connection, schedule_id: str) -> str | None:
     """The latest minute (``YYYY-MM-DDTHH:MM``, UTC) this schedule fired for."""
     rows = conn.execute("SELECT MAX(minute) AS m FROM schedule_fires WHERE schedule_id = :s", {"s": schedule_id})
     return rows[0]["m"] if rows else None
 
 
-def claim_fire(conn: Connection, schedule_id: str, minute: str) -> bool:
+def _claim_fire(conn: Connection, schedule_id: str, minute: str) -> bool:
     """Insert the (schedule, minute) row; ``True`` only for the one caller that inserted it.
 
     Call inside the transaction that acts on the fire, so the claim and the action commit together.
@@ -233,6 +233,6 @@ def claim_fire(conn: Connection, schedule_id: str, minute: str) -> bool:
     return bool(rows)
 
 
-def set_fire_result(conn: Connection, schedule_id: str, minute: str, result: dict[str, Any]) -> None:
+def _set_fire_result(conn: Connection, schedule_id: str, minute: str, result: dict[str, Any]) -> None:
     conn.execute("UPDATE schedule_fires SET result = :r WHERE schedule_id = :s AND minute = :m",
                  {"r": json.dumps(result, sort_keys=True), "s": schedule_id, "m": minute})

@@ -15,8 +15,8 @@ from animus.domain.runs import (
     WorkflowRun,
     loads_json,
 )
-from animus.store._db import Connection, Row
-from animus.store._tasks import now_iso, record_event
+from animus.store._db import Connection, _Row
+from animus.store._tasks import _record_event, now_iso
 
 _RUN_FIELDS = frozenset(
     {
@@ -41,7 +41,7 @@ _PHASE_FIELDS = frozenset(
 )
 
 
-def _run(row: Row) -> WorkflowRun:
+def _run(row: _Row) -> WorkflowRun:
     return WorkflowRun(
         id=row["id"],
         task_id=row["task_id"],
@@ -69,7 +69,7 @@ def _run(row: Row) -> WorkflowRun:
     )
 
 
-def _phase(row: Row) -> PhaseRun:
+def _phase(row: _Row) -> PhaseRun:
     return PhaseRun(
         run_id=row["run_id"],
         seq=int(row["seq"]),
@@ -88,7 +88,7 @@ def _phase(row: Row) -> PhaseRun:
     )
 
 
-def _decision(row: Row) -> DecisionRecord:
+def _decision(row: _Row) -> DecisionRecord:
     return DecisionRecord(
         run_id=row["run_id"],
         seq=int(row["seq"]),
@@ -106,7 +106,7 @@ def _decision(row: Row) -> DecisionRecord:
     )
 
 
-def create_run(conn: Connection, task_id: str, workflow: str, vars_: dict[str, str]) -> WorkflowRun:
+def _create_run(conn: Connection, task_id: str, workflow: str, vars_: dict[str, str]) -> WorkflowRun:
     """A new pending run ``<task>.<workflow>.<n>``; ``n`` counts this task's runs of that workflow."""
     with conn.transaction():
         rows = conn.execute(
@@ -119,18 +119,18 @@ def create_run(conn: Connection, task_id: str, workflow: str, vars_: dict[str, s
                VALUES (:id, :t, :w, 'pending', :vars, :at, :at)""",
             {"id": run_id, "t": task_id, "w": workflow, "vars": json.dumps(vars_, sort_keys=True), "at": stamp},
         )
-        record_event(conn, "run.created", run_id, {"task_id": task_id, "workflow": workflow})
-        return get_run(conn, run_id)
+        _record_event(conn, "run.created", run_id, {"task_id": task_id, "workflow": workflow})
+        return _get_run(conn, run_id)
 
 
-def get_run(conn: Connection, run_id: str) -> WorkflowRun:
+def _get_run(conn: Connection, run_id: str) -> WorkflowRun:
     rows = conn.execute("SELECT * FROM workflow_runs WHERE id = :id", {"id": run_id})
     if not rows:
         raise NotFound(f"workflow run {run_id} not found", hint="list runs with `animus workflow list`")
     return _run(rows[0])
 
 
-def active_run_for_task(conn: Connection, task_id: str) -> WorkflowRun | None:
+def _active_run_for_task(conn: Connection, task_id: str) -> WorkflowRun | None:
     marks = ", ".join(f"'{s.value}'" for s in ACTIVE_RUN_STATUSES)
     rows = conn.execute(
         f"SELECT * FROM workflow_runs WHERE task_id = :t AND status IN ({marks}) ORDER BY created_at DESC LIMIT 1",
@@ -139,7 +139,7 @@ def active_run_for_task(conn: Connection, task_id: str) -> WorkflowRun | None:
     return _run(rows[0]) if rows else None
 
 
-def list_runs(
+def _list_runs(
     conn: Connection, *, task_id: str | None = None, statuses: tuple[RunStatus, ...] = (), limit: int = 100
 ) -> list[WorkflowRun]:
     where, params = [], {"limit": limit}
@@ -152,13 +152,13 @@ def list_runs(
     return [_run(r) for r in conn.execute(sql + " ORDER BY created_at DESC LIMIT :limit", params)]
 
 
-def update_run(conn: Connection, run_id: str, **fields: Any) -> WorkflowRun:
+def _update_run(conn: Connection, run_id: str, **fields: Any) -> WorkflowRun:
     """Change fields of a run and return it as it is now."""
-    set_run_fields(conn, run_id, **fields)
-    return get_run(conn, run_id)
+    _set_run_fields(conn, run_id, **fields)
+    return _get_run(conn, run_id)
 
 
-def set_run_fields(conn: Connection, run_id: str, **fields: Any) -> None:
+def _set_run_fields(conn: Connection, run_id: str, **fields: Any) -> None:
     """Change fields of a run (a status change is recorded as an event); no read-back."""
     unknown = set(fields) - _RUN_FIELDS
     assert not unknown, f"unknown run fields {unknown}"
@@ -180,10 +180,10 @@ def set_run_fields(conn: Connection, run_id: str, **fields: Any) -> None:
             before = rows[0]["status"]
         conn.execute(f"UPDATE workflow_runs SET {', '.join(sets)} WHERE id = :id", params)
         if before is not None and RunStatus(fields["status"]).value != before:
-            record_event(conn, "run.status", run_id, {"from": before, "to": RunStatus(fields["status"]).value})
+            _record_event(conn, "run.status", run_id, {"from": before, "to": RunStatus(fields["status"]).value})
 
 
-def add_usage(conn: Connection, run_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
+def _add_usage(conn: Connection, run_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
     conn.execute(
         """UPDATE workflow_runs SET input_tokens = input_tokens + :i, output_tokens = output_tokens + :o,
            cost_usd = cost_usd + :c, updated_at = :at WHERE id = :id""",
@@ -191,7 +191,7 @@ def add_usage(conn: Connection, run_id: str, input_tokens: int, output_tokens: i
     )
 
 
-def start_phase(conn: Connection, run_id: str, phase: str, attempt: int, mode: str, status: PhaseStatus) -> int:
+def _start_phase(conn: Connection, run_id: str, phase: str, attempt: int, mode: str, status: PhaseStatus) -> int:
     """A new phase-run row; its ``seq`` (the order of phase attempts within the run)."""
     with conn.transaction():
         rows = conn.execute("SELECT COALESCE(MAX(seq), 0) AS n FROM phase_runs WHERE run_id = :r", {"r": run_id})
@@ -201,11 +201,11 @@ def start_phase(conn: Connection, run_id: str, phase: str, attempt: int, mode: s
                VALUES (:r, :s, :p, :a, :m, :st, :at)""",
             {"r": run_id, "s": seq, "p": phase, "a": attempt, "m": mode, "st": status.value, "at": now_iso()},
         )
-        record_event(conn, "phase.started", run_id, {"phase": phase, "attempt": attempt, "seq": seq})
+        _record_event(conn, "phase.started", run_id, {"phase": phase, "attempt": attempt, "seq": seq})
         return seq
 
 
-def update_phase(conn: Connection, run_id: str, seq: int, **fields: Any) -> None:
+def _update_phase(conn: Connection, run_id: str, seq: int, **fields: Any) -> None:
     unknown = set(fields) - _PHASE_FIELDS
     assert not unknown, f"unknown phase fields {unknown}"
     params: dict[str, Any] = {"r": run_id, "s": seq}
@@ -215,14 +215,14 @@ def update_phase(conn: Connection, run_id: str, seq: int, **fields: Any) -> None
         params[name] = value.value if isinstance(value, PhaseStatus) else value
     conn.execute(f"UPDATE phase_runs SET {', '.join(sets)} WHERE run_id = :r AND seq = :s", params)
     if "status" in fields:
-        record_event(conn, "phase.status", run_id, {"seq": seq, "status": str(params["status"])})
+        _record_event(conn, "phase.status", run_id, {"seq": seq, "status": str(params["status"])})
 
 
-def list_phase_runs(conn: Connection, run_id: str) -> list[PhaseRun]:
+def _list_phase_runs(conn: Connection, run_id: str) -> list[PhaseRun]:
     return [_phase(r) for r in conn.execute("SELECT * FROM phase_runs WHERE run_id = :r ORDER BY seq", {"r": run_id})]
 
 
-def add_decision(conn: Connection, record: DecisionRecord) -> int:
+def _add_decision(conn: Connection, record: DecisionRecord) -> int:
     """Record a decision (its ``seq`` is assigned here); returns that seq."""
     with conn.transaction():
         rows = conn.execute("SELECT COALESCE(MAX(seq), 0) AS n FROM decisions WHERE run_id = :r", {"r": record.run_id})
@@ -248,9 +248,9 @@ def add_decision(conn: Connection, record: DecisionRecord) -> int:
                 "at": stamp,
             },
         )
-        record_event(conn, "decision", record.run_id, {"phase": record.phase, "verdict": record.verdict, "effective": record.effective})
+        _record_event(conn, "decision", record.run_id, {"phase": record.phase, "verdict": record.verdict, "effective": record.effective})
         return seq
 
 
-def list_decisions(conn: Connection, run_id: str) -> list[DecisionRecord]:
+def _list_decisions(conn: Connection, run_id: str) -> list[DecisionRecord]:
     return [_decision(r) for r in conn.execute("SELECT * FROM decisions WHERE run_id = :r ORDER BY seq", {"r": run_id})]

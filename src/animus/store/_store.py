@@ -12,8 +12,8 @@ from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, PhaseStatus, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
 from animus.store import _outbox, _queue, _runs, _tasks
-from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, sqlite_path_from_url
-from animus.store._migrations import LATEST_VERSION, current_version, migrate
+from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, _sqlite_path_from_url
+from animus.store._migrations import LATEST_VERSION, _current_version, _migrate
 from animus.store._outbox import OutboxItem
 from animus.store._queue import QueueEntry
 from animus.store._tasks import NewTask, TaskPatch, TaskQuery
@@ -53,83 +53,83 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        return current_version(self.conn)
+        return _current_version(self.conn)
 
     def migrate(self) -> list[int]:
-        return migrate(self.conn)
+        return _migrate(self.conn)
 
     # -- tasks ----------------------------------------------------------------------------------
     def create_task(self, new: NewTask) -> Task:
-        return _tasks.create_task(self.conn, new)
+        return _tasks._create_task(self.conn, new)
 
     def get_task(self, task_id: str) -> Task:
-        return _tasks.get_task(self.conn, task_id)
+        return _tasks._get_task(self.conn, task_id)
 
     def list_tasks(self, query: TaskQuery | None = None) -> list[Task]:
-        return _tasks.list_tasks(self.conn, query or TaskQuery())
+        return _tasks._list_tasks(self.conn, query or TaskQuery())
 
     def count_by_status(self) -> dict[str, int]:
-        return _tasks.count_by_status(self.conn)
+        return _tasks._count_by_status(self.conn)
 
     def update_task(self, task_id: str, patch: TaskPatch) -> Task:
-        return _tasks.update_task(self.conn, task_id, patch)
+        return _tasks._update_task(self.conn, task_id, patch)
 
     def set_status(self, task_id: str, status: TaskStatus, *, force: bool = False, reason: str | None = None) -> Task:
-        return _tasks.set_status(self.conn, task_id, status, force=force, reason=reason)
+        return _tasks._set_status(self.conn, task_id, status, force=force, reason=reason)
 
     def delete_task(self, task_id: str, *, force: bool = False) -> Task:
-        return _tasks.delete_task(self.conn, task_id, force=force)
+        return _tasks._delete_task(self.conn, task_id, force=force)
 
     def next_task(self) -> Task | None:
-        return _tasks.next_task(self.conn)
+        return _tasks._next_task(self.conn)
 
     def add_dependency(self, task_id: str, depends_on: str) -> Task:
-        return _tasks.add_dependency(self.conn, task_id, depends_on)
+        return _tasks._add_dependency(self.conn, task_id, depends_on)
 
     def remove_dependency(self, task_id: str, depends_on: str) -> Task:
-        return _tasks.remove_dependency(self.conn, task_id, depends_on)
+        return _tasks._remove_dependency(self.conn, task_id, depends_on)
 
     # -- workflow runs -----------------------------------------------------------------------------
     def create_run(self, task_id: str, workflow: str, vars_: dict[str, str] | None = None) -> WorkflowRun:
-        return _runs.create_run(self.conn, task_id, workflow, vars_ or {})
+        return _runs._create_run(self.conn, task_id, workflow, vars_ or {})
 
     def get_run(self, run_id: str) -> WorkflowRun:
-        return _runs.get_run(self.conn, run_id)
+        return _runs._get_run(self.conn, run_id)
 
     def active_run_for_task(self, task_id: str) -> WorkflowRun | None:
-        return _runs.active_run_for_task(self.conn, task_id)
+        return _runs._active_run_for_task(self.conn, task_id)
 
     def list_runs(
         self, *, task_id: str | None = None, statuses: tuple[RunStatus, ...] = (), limit: int = 100
     ) -> list[WorkflowRun]:
-        return _runs.list_runs(self.conn, task_id=task_id, statuses=statuses, limit=limit)
+        return _runs._list_runs(self.conn, task_id=task_id, statuses=statuses, limit=limit)
 
     def update_run(self, run_id: str, **fields: Any) -> WorkflowRun:
-        return _runs.update_run(self.conn, run_id, **fields)
+        return _runs._update_run(self.conn, run_id, **fields)
 
     def phase_runs(self, run_id: str) -> list[PhaseRun]:
-        return _runs.list_phase_runs(self.conn, run_id)
+        return _runs._list_phase_runs(self.conn, run_id)
 
     def decisions(self, run_id: str) -> list[DecisionRecord]:
-        return _runs.list_decisions(self.conn, run_id)
+        return _runs._list_decisions(self.conn, run_id)
 
     def set_run_fields(self, run_id: str, **fields: Any) -> None:
         """Like ``update_run`` without the read-back (the engine's transactions need no copy)."""
-        _runs.set_run_fields(self.conn, run_id, **fields)
+        _runs._set_run_fields(self.conn, run_id, **fields)
 
     def add_usage(self, run_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
-        _runs.add_usage(self.conn, run_id, input_tokens, output_tokens, cost_usd)
+        _runs._add_usage(self.conn, run_id, input_tokens, output_tokens, cost_usd)
 
     def start_phase(self, run_id: str, phase: str, attempt: int, mode: str, status: PhaseStatus) -> int:
         """A new phase-run row; returns its ``seq``."""
-        return _runs.start_phase(self.conn, run_id, phase, attempt, mode, status)
+        return _runs._start_phase(self.conn, run_id, phase, attempt, mode, status)
 
     def update_phase(self, run_id: str, seq: int, **fields: Any) -> None:
-        _runs.update_phase(self.conn, run_id, seq, **fields)
+        _runs._update_phase(self.conn, run_id, seq, **fields)
 
     def add_decision(self, record: DecisionRecord) -> int:
         """Record a decision (its ``seq`` is assigned here); returns that seq."""
-        return _runs.add_decision(self.conn, record)
+        return _runs._add_decision(self.conn, record)
 
     def journal_status(self, dbos_workflow_id: str) -> str | None:
         """DBOS's status of a workflow (its system tables share this database); None when it has no record."""
@@ -152,71 +152,71 @@ class Store:
 
     # -- the queue (see animus.store._queue) ---------------------------------------------------------
     def queue_entry(self, task_id: str) -> QueueEntry | None:
-        return _queue.get_entry(self.conn, task_id)
+        return _queue._get_entry(self.conn, task_id)
 
     def require_queue_entry(self, task_id: str) -> QueueEntry:
-        return _queue.require_entry(self.conn, task_id)
+        return _queue._require_entry(self.conn, task_id)
 
     def queue_entries(self, *, statuses: tuple[str, ...] = ()) -> list[QueueEntry]:
         """Entries in dispatch order (priority, then FIFO)."""
-        return _queue.list_entries(self.conn, statuses=statuses)
+        return _queue._list_entries(self.conn, statuses=statuses)
 
     def enqueue(
         self, task_id: str, *, workflow: str | None = None, variables: dict[str, str] | None = None, source: str = "cli"
     ) -> tuple[QueueEntry, bool]:
         """Queue the task; an entry that exists is returned as is (``created`` False)."""
-        return _queue.enqueue(self.conn, task_id, workflow=workflow, variables=variables, source=source)
+        return _queue._enqueue(self.conn, task_id, workflow=workflow, variables=variables, source=source)
 
     def set_held(self, task_id: str, held: bool) -> QueueEntry:
-        return _queue.set_held(self.conn, task_id, held)
+        return _queue._set_held(self.conn, task_id, held)
 
     def mark_dispatched(self, task_id: str, run_id: str) -> None:
-        _queue.mark_dispatched(self.conn, task_id, run_id)
+        _queue._mark_dispatched(self.conn, task_id, run_id)
 
     def add_dispatched(self, task_id: str, run_id: str, priority_rank: int, source: str = "cli") -> None:
-        _queue.add_dispatched(self.conn, task_id, run_id, priority_rank, source)
+        _queue._add_dispatched(self.conn, task_id, run_id, priority_rank, source)
 
     def remove_queue_entry(self, task_id: str, reason: str) -> bool:
-        return _queue.remove_entry(self.conn, task_id, reason)
+        return _queue._remove_entry(self.conn, task_id, reason)
 
     def dispatchable(self, limit: int) -> list[QueueEntry]:
-        return _queue.dispatchable(self.conn, limit)
+        return _queue._dispatchable(self.conn, limit)
 
     def dispatched_with_runs(self) -> list[tuple[QueueEntry, str | None]]:
-        return _queue.dispatched_with_runs(self.conn)
+        return _queue._dispatched_with_runs(self.conn)
 
     def ready_without_runs(self) -> list[str]:
-        return _queue.ready_without_runs(self.conn)
+        return _queue._ready_without_runs(self.conn)
 
     def change_marker(self) -> tuple[Any, ...]:
-        return _queue.change_marker(self.conn)
+        return _queue._change_marker(self.conn)
 
     # -- schedule fires -----------------------------------------------------------------------------
     def last_fire(self, schedule_id: str) -> str | None:
-        return _queue.last_fire(self.conn, schedule_id)
+        return _queue._last_fire(self.conn, schedule_id)
 
     def claim_fire(self, schedule_id: str, minute: str) -> bool:
         """Call inside ``transaction()`` with what the fire does, so the claim and the action commit together."""
-        return _queue.claim_fire(self.conn, schedule_id, minute)
+        return _queue._claim_fire(self.conn, schedule_id, minute)
 
     def set_fire_result(self, schedule_id: str, minute: str, result: dict[str, Any]) -> None:
-        _queue.set_fire_result(self.conn, schedule_id, minute, result)
+        _queue._set_fire_result(self.conn, schedule_id, minute, result)
 
     # -- the notification outbox (see animus.store._outbox) ------------------------------------------
     def outbox_scan_cursor(self) -> int:
-        return _outbox.scan_cursor(self.conn)
+        return _outbox._scan_cursor(self.conn)
 
     def add_outbox(self, items: Iterable[OutboxItem], *, scanned_to: int, now: str) -> int:
-        return _outbox.add_outbox(self.conn, items, scanned_to=scanned_to, now=now)
+        return _outbox._add_outbox(self.conn, items, scanned_to=scanned_to, now=now)
 
     def due_outbox(self, now: str, limit: int = 100) -> list[OutboxItem]:
-        return _outbox.due_outbox(self.conn, now, limit)
+        return _outbox._due_outbox(self.conn, now, limit)
 
     def mark_outbox_delivered(self, item_id: str, *, attempts: int, now: str) -> None:
-        _outbox.mark_delivered(self.conn, item_id, attempts=attempts, now=now)
+        _outbox._mark_delivered(self.conn, item_id, attempts=attempts, now=now)
 
     def mark_outbox_failed(self, item_id: str, *, attempts: int, error: str, next_attempt_at: str, dead: bool) -> None:
-        _outbox.mark_failed(self.conn, item_id, attempts=attempts, error=error, next_attempt_at=next_attempt_at, dead=dead)
+        _outbox._mark_failed(self.conn, item_id, attempts=attempts, error=error, next_attempt_at=next_attempt_at, dead=dead)
 
     def outbox_summary(self) -> dict[str, Any]:
         return _outbox.outbox_summary(self)
@@ -279,7 +279,7 @@ def open_store(
     url = url or database_url(db_path)
     conn: Connection
     if url.startswith("sqlite:") and driver == "auto":
-        conn = SqliteConnection(sqlite_path_from_url(url))
+        conn = SqliteConnection(_sqlite_path_from_url(url))
     elif url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
         conn = SqlAlchemyConnection(url, schema=schema)
     else:
@@ -287,6 +287,6 @@ def open_store(
             f"unsupported database URL {redact_url(url)!r}; use sqlite:////path/animus.db or postgresql://user@host/db"
         )
     store = Store(conn, url)
-    if auto_migrate and current_version(conn) < LATEST_VERSION:
-        migrate(conn)
+    if auto_migrate and _current_version(conn) < LATEST_VERSION:
+        _migrate(conn)
     return store

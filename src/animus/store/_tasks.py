@@ -11,9 +11,9 @@ from typing import Any, Final
 
 from animus.domain.errors import Conflict, InvalidInput, NotFound
 from animus.domain.tasks import Priority, Task, TaskStatus, TaskType, check_transition
-from animus.store._db import Connection, Row
+from animus.store._db import Connection, _Row
 
-MAX_TEXT_BYTES: Final = 1_000_000
+_MAX_TEXT_BYTES: Final = 1_000_000
 # sort key → (column, natural direction); ties always break by task number.
 SORT_KEYS: Final[dict[str, tuple[str, str]]] = {
     "priority": ("t.priority_rank", "ASC"),
@@ -59,7 +59,7 @@ class TaskPatch:
 
 @dataclass(frozen=True)
 class TaskQuery:
-    """Filters for ``list_tasks``; every given filter must match (labels: all of them)."""
+    """Filters for ``Store.list_tasks``; every given filter must match (labels: all of them)."""
 
     statuses: tuple[TaskStatus, ...] = ()
     types: tuple[TaskType, ...] = ()
@@ -80,8 +80,8 @@ def _check_text(value: str, what: str) -> str:
         raise InvalidInput(f"{what} is not valid UTF-8 text") from None
     if "\x00" in value:
         raise InvalidInput(f"{what} contains a NUL character")
-    if size > MAX_TEXT_BYTES:
-        raise InvalidInput(f"{what} is {size} bytes; the limit is {MAX_TEXT_BYTES}")
+    if size > _MAX_TEXT_BYTES:
+        raise InvalidInput(f"{what} is {size} bytes; the limit is {_MAX_TEXT_BYTES}")
     return value
 
 
@@ -98,14 +98,14 @@ def _check_label(value: str) -> str:
     return _check_text(label, "label")
 
 
-def record_event(conn: Connection, kind: str, subject: str, data: dict[str, Any]) -> None:
+def _record_event(conn: Connection, kind: str, subject: str, data: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO events (at, kind, subject, data) VALUES (:at, :kind, :subject, :data)",
         {"at": now_iso(), "kind": kind, "subject": subject, "data": json.dumps(data, ensure_ascii=False)},
     )
 
 
-def _row_to_task(row: Row, labels: Sequence[str], deps: Sequence[str]) -> Task:
+def _row_to_task(row: _Row, labels: Sequence[str], deps: Sequence[str]) -> Task:
     return Task(
         id=row["id"],
         title=row["title"],
@@ -140,14 +140,14 @@ def _select(conn: Connection) -> str:
     )
 
 
-def _hydrate(conn: Connection, rows: list[Row]) -> list[Task]:
+def _hydrate(conn: Connection, rows: list[_Row]) -> list[Task]:
     return [
         _row_to_task(r, (r["labels_agg"] or "").split(_SEP) if r["labels_agg"] else (), r["deps_agg"].split(_SEP) if r["deps_agg"] else ())
         for r in rows
     ]
 
 
-def get_task(conn: Connection, task_id: str) -> Task:
+def _get_task(conn: Connection, task_id: str) -> Task:
     rows = conn.execute(_select(conn) + " WHERE t.id = :id", {"id": task_id})
     if not rows:
         raise NotFound(f"task {task_id} not found", hint="list tasks with `animus task list`")
@@ -160,7 +160,7 @@ def _require_ids(conn: Connection, ids: Iterable[str]) -> None:
             raise NotFound(f"dependency {dep} not found")
 
 
-def create_task(conn: Connection, new: NewTask) -> Task:
+def _create_task(conn: Connection, new: NewTask) -> Task:
     title = _check_title(new.title)
     description = _check_text(new.description, "description")
     labels = sorted({_check_label(label) for label in new.labels})
@@ -194,15 +194,15 @@ def create_task(conn: Connection, new: NewTask) -> Task:
         conn.execute_many(
             "INSERT INTO task_deps (task_id, depends_on) VALUES (:t, :d)", [{"t": task_id, "d": d} for d in deps]
         )
-        record_event(conn, "task.created", task_id, {"status": new.status.value})
-        return get_task(conn, task_id)
+        _record_event(conn, "task.created", task_id, {"status": new.status.value})
+        return _get_task(conn, task_id)
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_tasks(conn: Connection, query: TaskQuery) -> list[Task]:
+def _list_tasks(conn: Connection, query: TaskQuery) -> list[Task]:
     where: list[str] = []
     params: dict[str, Any] = {}
     groups: tuple[tuple[str, tuple[StrEnum, ...]], ...] = (
@@ -245,12 +245,12 @@ def list_tasks(conn: Connection, query: TaskQuery) -> list[Task]:
     return _hydrate(conn, conn.execute(sql, params))
 
 
-def count_by_status(conn: Connection) -> dict[str, int]:
+def _count_by_status(conn: Connection) -> dict[str, int]:
     rows = conn.execute("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
     return {r["status"]: int(r["n"]) for r in rows}
 
 
-def update_task(conn: Connection, task_id: str, patch: TaskPatch) -> Task:
+def _update_task(conn: Connection, task_id: str, patch: TaskPatch) -> Task:
     sets: list[str] = []
     params: dict[str, Any] = {"id": task_id}
     if patch.title is not None:
@@ -274,7 +274,7 @@ def update_task(conn: Connection, task_id: str, patch: TaskPatch) -> Task:
     add = sorted({_check_label(label) for label in patch.add_labels})
     remove = sorted({_check_label(label) for label in patch.remove_labels})
     with conn.transaction():
-        before = get_task(conn, task_id)
+        before = _get_task(conn, task_id)
         if sets or add or remove:
             sets.append("updated_at = :at")
             params["at"] = now_iso()
@@ -284,17 +284,17 @@ def update_task(conn: Connection, task_id: str, patch: TaskPatch) -> Task:
         for label in add:
             if label not in before.labels:
                 conn.execute("INSERT INTO task_labels (task_id, label) VALUES (:t, :l)", {"t": task_id, "l": label})
-        after = get_task(conn, task_id)
+        after = _get_task(conn, task_id)
         if after != before:
-            record_event(conn, "task.updated", task_id, {})
+            _record_event(conn, "task.updated", task_id, {})
         return after
 
 
-def set_status(
+def _set_status(
     conn: Connection, task_id: str, status: TaskStatus, *, force: bool = False, reason: str | None = None
 ) -> Task:
     with conn.transaction():
-        task = get_task(conn, task_id)
+        task = _get_task(conn, task_id)
         check_transition(task.status, status, force=force)
         if task.status == status and (reason is None or reason == task.blocked_reason):
             return task
@@ -303,13 +303,13 @@ def set_status(
             "UPDATE tasks SET status = :s, blocked_reason = :r, updated_at = :at WHERE id = :id",
             {"s": status.value, "r": blocked_reason, "at": now_iso(), "id": task_id},
         )
-        record_event(conn, "task.status", task_id, {"from": task.status.value, "to": status.value, "forced": force})
-        return get_task(conn, task_id)
+        _record_event(conn, "task.status", task_id, {"from": task.status.value, "to": status.value, "forced": force})
+        return _get_task(conn, task_id)
 
 
-def delete_task(conn: Connection, task_id: str, *, force: bool = False) -> Task:
+def _delete_task(conn: Connection, task_id: str, *, force: bool = False) -> Task:
     with conn.transaction():
-        task = get_task(conn, task_id)
+        task = _get_task(conn, task_id)
         dependents = [r["task_id"] for r in conn.execute("SELECT task_id FROM task_deps WHERE depends_on = :id", {"id": task_id})]
         if dependents and not force:
             names = ", ".join(sorted(dependents, key=_id_sort_key))
@@ -321,11 +321,11 @@ def delete_task(conn: Connection, task_id: str, *, force: bool = False) -> Task:
         conn.execute("DELETE FROM task_deps WHERE depends_on = :id OR task_id = :id", {"id": task_id})
         conn.execute("DELETE FROM task_labels WHERE task_id = :id", {"id": task_id})
         conn.execute("DELETE FROM tasks WHERE id = :id", {"id": task_id})
-        record_event(conn, "task.deleted", task_id, {"dropped_dependents": dependents})
+        _record_event(conn, "task.deleted", task_id, {"dropped_dependents": dependents})
         return task
 
 
-def next_task(conn: Connection) -> Task | None:
+def _next_task(conn: Connection) -> Task | None:
     rows = conn.execute(
         _select(conn)
         + """ WHERE t.status = 'ready'
@@ -353,14 +353,14 @@ def _depends_path(conn: Connection, start: str, goal: str) -> list[str] | None:
     return None
 
 
-def add_dependency(conn: Connection, task_id: str, depends_on: str) -> Task:
+def _add_dependency(conn: Connection, task_id: str, depends_on: str) -> Task:
     if task_id == depends_on:
         raise Conflict(f"{task_id} cannot depend on itself")
     with conn.transaction():
         # Serialise dependency edits project-wide so two concurrent adds cannot close a cycle.
         conn.execute("UPDATE counters SET value = value WHERE name = 'task'")
-        task = get_task(conn, task_id)
-        get_task(conn, depends_on)
+        task = _get_task(conn, task_id)
+        _get_task(conn, depends_on)
         if depends_on in task.dependencies:
             return task
         cycle = _depends_path(conn, depends_on, task_id)
@@ -369,16 +369,16 @@ def add_dependency(conn: Connection, task_id: str, depends_on: str) -> Task:
             raise Conflict(f"adding {task_id} → {depends_on} would create a cycle: {loop}", details={"cycle": [task_id, *cycle]})
         conn.execute("INSERT INTO task_deps (task_id, depends_on) VALUES (:t, :d)", {"t": task_id, "d": depends_on})
         conn.execute("UPDATE tasks SET updated_at = :at WHERE id = :id", {"at": now_iso(), "id": task_id})
-        record_event(conn, "task.dependency_added", task_id, {"depends_on": depends_on})
-        return get_task(conn, task_id)
+        _record_event(conn, "task.dependency_added", task_id, {"depends_on": depends_on})
+        return _get_task(conn, task_id)
 
 
-def remove_dependency(conn: Connection, task_id: str, depends_on: str) -> Task:
+def _remove_dependency(conn: Connection, task_id: str, depends_on: str) -> Task:
     with conn.transaction():
-        task = get_task(conn, task_id)
+        task = _get_task(conn, task_id)
         if depends_on not in task.dependencies:
             raise NotFound(f"{task_id} does not depend on {depends_on}")
         conn.execute("DELETE FROM task_deps WHERE task_id = :t AND depends_on = :d", {"t": task_id, "d": depends_on})
         conn.execute("UPDATE tasks SET updated_at = :at WHERE id = :id", {"at": now_iso(), "id": task_id})
-        record_event(conn, "task.dependency_removed", task_id, {"depends_on": depends_on})
-        return get_task(conn, task_id)
+        _record_event(conn, "task.dependency_removed", task_id, {"depends_on": depends_on})
+        return _get_task(conn, task_id)
