@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-VERDICTS: tuple[str, ...] = ("advance", "rework", "skip", "fail")
+from animus.domain.runs import Verdict
+
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 RISKS: tuple[str, ...] = ("low", "medium", "high")
 
 DECISION_INSTRUCTION = """\

@@ -9,6 +9,7 @@ import click
 from animus.cli.app import AppContext, common_options, console, example
 from animus.cli.task import TASK_ID
 from animus.domain.errors import AnimusError
+from animus.domain.runs import Verdict
 
 
 class Progress:
@@ -38,9 +39,9 @@ class Progress:
             if line:
                 out.print(Text("      · " + line, style="dim"))
         elif kind == "decision":
-            style = {"advance": "green", "skip": "dim", "rework": "yellow", "fail": "red"}.get(event["effective"], "")
+            style = {Verdict.ADVANCE: "green", Verdict.SKIP: "dim", Verdict.REWORK: "yellow", Verdict.FAIL: "red"}.get(event["effective"], "")
             conf = f" ({event['confidence']}, {event['risk']})" if event.get("confidence") is not None and event["source"] == "agent" else ""
-            target = f" → {event['target_phase']}" if event.get("target_phase") and event["effective"] == "rework" else ""
+            target = f" → {event['target_phase']}" if event.get("target_phase") and event["effective"] == Verdict.REWORK else ""
             out.print(Text.assemble("  ", (f"{event['phase']} #{event['attempt']}", "bold"), " → ", (event["effective"], style), target, conf, ": ", event["reason"][:300]))
         elif kind == "phase.status" and event["status"] == "waiting":
             out.print(Text.assemble(("  ⏸ ", "yellow"), f"{event['phase']} waits for a human: ",

@@ -16,6 +16,7 @@ from typing import Any, cast
 from animus import agents, git, procs
 from animus.config.project import InStateDir
 from animus.domain.errors import AnimusError, Conflict
+from animus.domain.runs import Verdict
 from animus.engine._plan import profile_from_plan
 from animus.engine._prompts import _excerpt, _expand_vars, render_prompt
 from animus.engine._types import (
@@ -32,6 +33,7 @@ from animus.engine._types import (
     _Worktree,
 )
 
+_VERDICTS = frozenset(v.value for v in Verdict)
 _FAILED_TEST = re.compile(r"^(?:FAILED|ERROR)\s+(\S+)|^(\S+::\S+)\s+FAILED|^--- FAIL: (\S+)|^test (\S+) \.\.\. FAILED", re.M)
 
 
@@ -140,7 +142,7 @@ def _json_decision(stdout: str) -> dict[str, Any] | None:
                 obj = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(obj, dict) and obj.get("verdict") in ("advance", "rework", "skip", "fail"):
+            if isinstance(obj, dict) and obj.get("verdict") in _VERDICTS:
                 return obj
     return None
 
