@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from support.daemon import (
     all_done,
@@ -92,14 +96,27 @@ def test_a_task_with_an_unfinished_dependency_starts_when_it_is_done(project_fac
     assert dep_run.ended_at is not None and waiting_run.created_at > dep_run.ended_at
 
 
-def test_enqueueing_twice_gives_one_entry_and_one_run(project_factory: Callable[..., Project]) -> None:
-    project = project_factory()
+def test_enqueueing_twice_gives_one_entry_and_one_run(project_factory: Callable[..., Project], tmp_path: Path) -> None:
+    gate = tmp_path / "go"
+    # The agent waits for the gate file, so the run is surely in flight when `animus run` comes to follow it
+    # (without it, a fast daemon could finish the task first and the follow would find it done).
+    impl = {"invocations": [[{"wait_for_file": {"path": str(gate), "timeout": 120}}, *unique_impl_script(1)["invocations"][0]]]}
+    project = project_factory(impl=impl)
     first = project.animus("queue", "enqueue", "TASK-1", "--json")
     second = project.animus("queue", "enqueue", "TASK-1", "--json")
     assert first.json()["created"] is True and second.json()["created"] is False
     start(project)
-    followed = project.animus("run", "TASK-1", timeout=120)  # already queued: follows the same run
-    assert followed.code == 0, followed.stderr
+    wait_for(lambda: task_statuses(project)["TASK-1"] == "in_progress", 60, "TASK-1 to start")
+    follower = subprocess.Popen(  # already queued and dispatched: follows the same run
+        [sys.executable, "-m", "animus.cli.main", "run", "TASK-1"], cwd=project.repo,
+        env={**os.environ, **project.env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert follower.stdout is not None
+    first_line = follower.stdout.readline()  # the follower is attached and reporting
+    gate.touch()
+    rest, err = follower.communicate(timeout=120)
+    assert follower.returncode == 0, err
+    assert "TASK-1.main.1" in first_line + rest
     wait_for(lambda: task_statuses(project)["TASK-1"] == "done", 60, "TASK-1")
     assert run_order(project) == ["TASK-1"]
 

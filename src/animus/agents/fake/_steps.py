@@ -139,6 +139,16 @@ class _Runner:
     def do_sleep(self, arg: Any) -> None:
         time.sleep(float(arg.get("secs", 0) if isinstance(arg, dict) else arg))
 
+    def do_wait_for_file(self, arg: dict[str, Any]) -> int | None:
+        """Block until ``path`` exists (a test's gate), or give up after ``timeout`` seconds with exit 1."""
+        path, deadline = Path(arg["path"]), time.monotonic() + float(arg.get("timeout", 60))
+        while not path.exists():
+            if time.monotonic() > deadline:
+                sys.stderr.write(f"fake agent: {path} never appeared\n")
+                return 1
+            time.sleep(0.05)
+        return None
+
     def do_decision(self, arg: Any) -> None:
         fields = arg if isinstance(arg, dict) else {"verdict": str(arg)}
         decision = {**_DECISION_DEFAULTS, **fields}
