@@ -103,8 +103,8 @@ class Steps:
     def commit(self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> Committed:
         return cast(Committed, self._commit(worktree, message, agent_run_id, base_sha))
 
-    def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> CommandResult:
-        return cast(CommandResult, self._command(phase, worktree, variables))
+    def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str], attempt_id: str) -> CommandResult:
+        return cast(CommandResult, self._command(phase, worktree, variables, attempt_id))
 
     def land(self, *, plan: Plan, task: TaskSnapshot, worktree: Worktree, run_id: str) -> Landing:
         return cast(Landing, self._land(plan, task, worktree, run_id))
