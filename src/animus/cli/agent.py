@@ -1,4 +1,4 @@
-"""`animus agent run|status|stop|list` and `animus logs`: drive one agent CLI and read its runs."""
+"""`animus agent run|status|stop|list`: drive one agent CLI and read its runs (`animus logs` is cli/logs.py)."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def run_cmd(
         click.echo(click.style(f"run {handle.run_id} ({profile.tool})", bold=True))
     try:
         for event in reader.follow():
-            _show_event(app, event, secrets_env, handle.run_id)
+            show_event(app, event, secrets_env, handle.run_id)
     except KeyboardInterrupt:
         click.echo(f"\ndetached: the run continues; `animus agent stop {handle.run_id}` ends it", err=True)
         sys.exit(130)
@@ -129,7 +129,7 @@ def run_cmd(
     exit_record = reader.handle.exit_record()
     summary = _summary(handle.run_id, profile.tool, outcome, exit_record.duration_secs if exit_record else None)
     if app.json_output:
-        _json_line({"kind": "summary", **summary}, secrets_env)
+        json_line({"kind": "summary", **summary}, secrets_env)
     else:
         _print_summary(summary, secrets_env)
     if outcome is None or not outcome.ok:
@@ -211,7 +211,8 @@ def _redact(text: str, env: Mapping[str, str]) -> str:
     return redact(text, env)
 
 
-def _json_line(payload: dict[str, Any], secrets_env: Mapping[str, str]) -> None:
+def json_line(payload: dict[str, Any], secrets_env: Mapping[str, str]) -> None:
+    """One JSONL line on stdout, secrets masked."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
     sys.stdout.write(_redact(text, secrets_env) + "\n")
     sys.stdout.flush()
@@ -255,9 +256,10 @@ def render_event(event: AgentEvent) -> str | None:
     return None
 
 
-def _show_event(app: AppContext, event: AgentEvent, secrets_env: Mapping[str, str], run_id: str) -> None:
+def show_event(app: AppContext, event: AgentEvent, secrets_env: Mapping[str, str], run_id: str) -> None:
+    """An agent event as one human line, or as a JSONL line naming its run (``--json``)."""
     if app.json_output:
-        _json_line({**event.to_dict(), "run_id": run_id}, secrets_env)
+        json_line({**event.to_dict(), "run_id": run_id}, secrets_env)
         return
     line = render_event(event)
     if line is not None:
@@ -388,36 +390,3 @@ def list_cmd(app: AppContext) -> None:
         console().print(table)
 
     app.emit(data, human=human)
-
-
-# -- logs -------------------------------------------------------------------------------------------
-@click.command(
-    "logs",
-    epilog=example("animus logs run-20260823T105001Z-a1b2c3", "animus logs RUN --follow", "animus logs RUN --raw"),
-)
-@click.argument("run_id")
-@click.option("--follow", "-f", is_flag=True, help="Keep following until the run ends.")
-@click.option("--raw", is_flag=True, help="The agent's raw stdout bytes instead of normalized events.")
-@common_options
-def logs(app: AppContext, run_id: str, follow: bool, raw: bool) -> None:
-    """Show an agent run's output (normalized or raw), live or finished."""
-    from animus.agents import RunReader
-
-    runs_dir = app.project().runs_dir
-    if not (runs_dir / run_id).is_dir():
-        raise NotFound(f"no agent run {run_id!r} in {runs_dir}", hint="`animus agent list` shows the runs")
-    secrets_env = dict(os.environ)
-    reader = RunReader(run_id, runs_dir)
-    try:
-        if raw:
-            out = sys.stdout.buffer
-            for line, _ in reader.handle.follow(0, wait=follow):
-                text = line.decode("utf-8", "surrogateescape")
-                out.write(_redact(text, secrets_env).encode("utf-8", "surrogateescape"))
-                out.flush()
-            return
-        events = reader.follow() if follow else iter(reader.poll())
-        for event in events:
-            _show_event(app, event, secrets_env, run_id)
-    except KeyboardInterrupt:
-        sys.exit(130)

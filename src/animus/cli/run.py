@@ -13,11 +13,16 @@ from animus.domain.runs import Verdict
 
 
 class Progress:
-    """Renders engine events: readable lines, or one JSON object per line with --json."""
+    """Renders engine events: readable lines, or one JSON object per line with --json.
+
+    Events marked ``history`` (what a resumed or re-attached run had recorded before) are dimmed
+    under a "history" header and prefixed ``↻``; ``run.continues`` says where the run goes on.
+    """
 
     def __init__(self, app: AppContext) -> None:
         self.app = app
         self.phases: dict[int, dict[str, Any]] = {}
+        self.history_shown = False
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.app.json_output:
@@ -26,29 +31,59 @@ class Progress:
         from rich.text import Text
 
         out = console()
+        lines = self._lines(event)
+        if not event.get("history"):
+            for line in lines:
+                out.print(line)
+            return
+        if lines and not self.history_shown:
+            self.history_shown = True
+            out.print(Text("  history (already recorded, not run again):", style="dim"))
+        for line in lines:
+            line.stylize("dim")
+            out.print(Text.assemble(("  ↻ ", "dim"), line[2:] if line.plain.startswith("  ") else line))
+
+    def _lines(self, event: dict[str, Any]) -> list[Any]:
+        from rich.text import Text
+
         kind = event["event"]
         if kind == "run.started":
-            out.print(Text.assemble(("▶ ", "bold cyan"), (event["run_id"], "bold"), f"  workflow {event['workflow']}"))
-        elif kind == "phase.started":
+            return [Text.assemble(("▶ ", "bold cyan"), (event["run_id"], "bold"), f"  workflow {event['workflow']}")]
+        if kind == "run.continues":
+            where = f"{event['phase']} #{event['attempt']}" if event.get("phase") else "landing"
+            return [Text.assemble(("▶ continuing at ", "bold cyan"), (where, "bold"), " (already under way)" if event.get("under_way") else "")]
+        if kind == "phase.started":
             self.phases[event["seq"]] = event
             if event["status"] == "skipped":
-                return
-            out.print(Text.assemble("  ", (f"{event['phase']} #{event['attempt']}", "bold"), f" ({event['mode']}) …"))
-        elif kind == "agent":
+                return []
+            return [Text.assemble("  ", (f"{event['phase']} #{event['attempt']}", "bold"), f" ({event['mode']}) …")]
+        if kind == "agent":
             line = _agent_line(event)
-            if line:
-                out.print(Text("      · " + line, style="dim"))
-        elif kind == "decision":
+            return [Text("      · " + line, style="dim")] if line else []
+        if kind == "decision":
             style = {Verdict.ADVANCE: "green", Verdict.SKIP: "dim", Verdict.REWORK: "yellow", Verdict.FAIL: "red"}.get(event["effective"], "")
             conf = f" ({event['confidence']}, {event['risk']})" if event.get("confidence") is not None and event["source"] == "agent" else ""
             target = f" → {event['target_phase']}" if event.get("target_phase") and event["effective"] == Verdict.REWORK else ""
-            out.print(Text.assemble("  ", (f"{event['phase']} #{event['attempt']}", "bold"), " → ", (event["effective"], style), target, conf, ": ", event["reason"][:300]))
-        elif kind == "phase.status" and event["status"] == "waiting":
-            out.print(Text.assemble(("  ⏸ ", "yellow"), f"{event['phase']} waits for a human: ",
-                                    (f"animus workflow approve {event['run_id']} --phase {event['phase']}", "bold"),
-                                    "  (or reject)"))
-        elif kind == "run.status" and event["status"] not in ("running", "pending", "waiting_manual"):
-            pass  # the summary says it
+            return [Text.assemble("  ", (f"{event['phase']} #{event['attempt']}", "bold"), " → ", (event["effective"], style), target, conf, ": ",
+                                  event["reason"][:300])]
+        if kind == "command.output" and event["status"] not in ("advanced", "skipped"):
+            return _command_lines(event)
+        if kind == "phase.status" and event["status"] == "waiting":
+            return [Text.assemble(("  ⏸ ", "yellow"), f"{event['phase']} waits for a human: ",
+                                  (f"animus workflow approve {event['run_id']} --phase {event['phase']}", "bold"), "  (or reject)")]
+        return []  # run.status: the summary says it
+
+
+def _command_lines(event: dict[str, Any]) -> list[Any]:
+    """A failed command phase's last lines, its failing tests and where the whole output is."""
+    from rich.text import Text
+
+    lines = [Text("      │ " + line[:300], style="dim") for line in event.get("tail") or []]
+    if event.get("failing_tests"):
+        lines.append(Text.assemble("      failing tests: ", (", ".join(event["failing_tests"][:20]), "red")))
+    if event.get("log"):
+        lines.append(Text(f"      full output: animus logs {event['run_id']} --phase {event['phase']}", style="dim"))
+    return lines
 
 
 def _agent_line(event: dict[str, Any]) -> str | None:

@@ -11,6 +11,8 @@ from animus.cli.run import run_in_foreground
 from animus.cli.task import TASK_ID
 from animus.domain.runs import RunStatus
 
+_COMMAND_TAIL_LINES = 10  # of a failed command phase, in `workflow get` (`animus logs` has it all)
+
 
 def _render_runs(runs: list[dict[str, Any]]) -> None:
     from rich.table import Table
@@ -61,12 +63,27 @@ def get(app: AppContext, run_id: str) -> None:
         out.print(Text.assemble((d["id"], "bold"), f"  {d['status']}  task {d['task_id']}  workflow {d['workflow']}  branch {d['branch'] or '-'}"))
         if d["failure_reason"]:
             out.print(Text(f"reason: {d['failure_reason']}"))
+        reasons = {(x["phase"], x["attempt"]): x["reason"] for x in d["decisions"]}
         for p in d["phases"]:
             out.print(Text(f"  {p['seq']:>3} {p['phase']} #{p['attempt']} {p['mode']:<7} {p['status']:<9} "
                            f"tokens {p['input_tokens'] + p['output_tokens']:>7}  ${p['cost_usd']:.4f}  {p['agent_run_id'] or ''}"))
+            if p["mode"] == "command" and p["status"] in ("rework", "failed"):
+                _command_failure(p, reasons.get((p["phase"], p["attempt"])), d["id"])
         out.print(Text(f"total: {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"))
 
     app.emit(data, human)
+
+
+def _command_failure(phase: dict[str, Any], reason: str | None, run_id: str) -> None:
+    """Why a command phase failed (its verdict names the failing tests it parsed) and its last lines."""
+    from rich.text import Text
+
+    out = console()
+    if reason:
+        out.print(Text(f"        {reason[:500]}", style="red"))
+    for line in (phase["output_excerpt"] or "").strip().splitlines()[-_COMMAND_TAIL_LINES:]:
+        out.print(Text(f"        │ {line[:300]}", style="dim"))
+    out.print(Text(f"        full output: animus logs {run_id} --phase {phase['phase']}", style="dim"))
 
 
 @workflow.command("decisions", epilog=example("animus workflow decisions TASK-3.standard.1"))

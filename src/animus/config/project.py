@@ -49,6 +49,10 @@ class StateLayout:
     def engine_log(self) -> Path:
         return self.logs_dir / "engine.log"
 
+    def command_log(self, attempt_id: str) -> Path:
+        """``logs/commands/<run>-<phase>-<attempt>.log``: a command phase attempt's full stdout and stderr."""
+        return self.logs_dir / "commands" / f"{attempt_id}.log"
+
     @property
     def daemon_info(self) -> Path:
         """``daemon.json``: the ready daemon's identity (written by ``daemon``, read by ``read_daemon_info``)."""

@@ -63,6 +63,8 @@ def enqueue_and_follow(
     emit({"event": "run.started", "run_id": run.id, "task_id": run.task_id, "workflow": run.workflow,
           "dbos_workflow_id": run.dbos_workflow_id})
     follower = RunFollower(store, EngineContext(root, state_dir, store.url), run.id, emit)
+    if active is not None:  # a run already under way: what it recorded so far is history, not news
+        follower.replay_history()
     while True:
         current = follower.poll()
         if current.status.is_terminal:

@@ -141,6 +141,11 @@ class WorkflowRun:
         return data
 
 
+def phase_attempt_id(run_id: str, phase: str, attempt: int) -> str:
+    """``<run>-<phase>-<attempt>``: names a phase attempt's agent run and its command log alike."""
+    return f"{run_id}-{phase}-{attempt}"
+
+
 @dataclass(frozen=True)
 class PhaseRun:
     """One attempt of one phase within a run (``seq`` orders them within the run)."""
@@ -159,6 +164,10 @@ class PhaseRun:
     output_excerpt: str | None
     started_at: str
     ended_at: str | None
+
+    @property
+    def attempt_id(self) -> str:
+        return phase_attempt_id(self.run_id, self.phase, self.attempt)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -103,8 +103,8 @@ class _Steps:
     def commit(self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> _Committed:
         return cast(_Committed, self._commit(worktree, message, agent_run_id, base_sha))
 
-    def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> _CommandResult:
-        return cast(_CommandResult, self._command(phase, worktree, variables))
+    def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str], attempt_id: str) -> _CommandResult:
+        return cast(_CommandResult, self._command(phase, worktree, variables, attempt_id))
 
     def land(self, *, plan: Plan, task: TaskSnapshot, worktree: _Worktree, run_id: str) -> _Landing:
         return cast(_Landing, self._land(plan, task, worktree, run_id))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from animus.store import Store
 
 _Emit = Callable[[dict[str, Any]], None]
+_COMMAND_TAIL_LINES = 15  # how much of a command phase's output the progress shows (the log keeps all)
 
 
 def choose_workflow(config: WorkflowConfig, task_workflow: str | None, requested: str | None) -> str:
@@ -65,7 +66,12 @@ def prepare_run(
 
 @dataclass
 class RunFollower:
-    """Turns store changes (phases, decisions, agent events) into progress events, each once."""
+    """Turns store changes (phases, decisions, agent events, command output) into progress events, each once.
+
+    ``replay_history`` first emits what the store already holds, each event marked ``history``, and
+    then ``run.continues`` naming where the run goes on: a resumed or re-attached run does not look
+    as if it ran all over again.
+    """
 
     store: Store
     ctx: EngineContext
@@ -75,6 +81,18 @@ class RunFollower:
     seen_decision_keys: set[tuple[int]] = field(default_factory=set)
     readers: dict[str, Any] = field(default_factory=dict)
     status: str = ""
+    outputs_shown: set[int] = field(default_factory=set)
+    in_history: bool = False
+
+    def replay_history(self) -> None:
+        """Emit what was recorded before this follower started, marked history, then where the run continues."""
+        self.in_history = True
+        try:
+            run = self.poll()
+        finally:
+            self.in_history = False
+        if self.seen_phases:
+            self._send({"event": "run.continues", "run_id": self.run_id, **_continues_at(run, self.store.phase_runs(self.run_id))})
 
     def poll(self) -> WorkflowRun:
         run = self.store.get_run(self.run_id)
@@ -85,28 +103,45 @@ class RunFollower:
         for phase in self.store.phase_runs(self.run_id):
             previous = self.seen_phases.get(phase.seq)
             if previous is None:
-                self.emit({"event": "phase.started", "run_id": self.run_id, **phase.to_dict()})
+                self._send({"event": "phase.started", "run_id": self.run_id, **phase.to_dict()})
             if phase.agent_run_id:
                 self._agent_events(phase)
             if previous != phase.status.value and previous is not None or (previous is None and phase.status.value == "waiting"):
-                self.emit({"event": "phase.status", "run_id": self.run_id, **phase.to_dict()})
+                self._send({"event": "phase.status", "run_id": self.run_id, **phase.to_dict()})
             self.seen_phases[phase.seq] = phase.status.value
             for decision in by_attempt.pop((phase.phase, phase.attempt), []):
                 self._decision(decision)
+            self._command_output(phase)
         for rest in by_attempt.values():
             for decision in rest:
                 self._decision(decision)
         if run.status.value != self.status:
             self.status = run.status.value
-            self.emit({"event": "run.status", "run_id": run.id, "status": run.status.value, "phase": run.current_phase})
+            self._send({"event": "run.status", "run_id": run.id, "status": run.status.value, "phase": run.current_phase})
         return run
+
+    def _send(self, event: dict[str, Any]) -> None:
+        self.emit({**event, "history": True} if self.in_history else event)
+
+    def _command_output(self, phase: Any) -> None:
+        """An ended command phase: its last lines, the failing tests parsed from them, and where its full log is."""
+        from animus.engine._steps import _failing_tests
+
+        if phase.mode != "command" or phase.seq in self.outputs_shown or phase.status.value in ("running", "waiting", "skipped"):
+            return
+        self.outputs_shown.add(phase.seq)
+        text = phase.output_excerpt or ""
+        log = self.ctx.layout.command_log(phase.attempt_id)
+        self._send({"event": "command.output", "run_id": self.run_id, "phase": phase.phase, "attempt": phase.attempt,
+                    "status": phase.status.value, "tail": text.strip().splitlines()[-_COMMAND_TAIL_LINES:],
+                    "failing_tests": _failing_tests(text), "log": str(log) if log.is_file() else None})
 
     def _decision(self, decision: Any) -> None:
         key = (decision.seq,)
         if key in self.seen_decision_keys:
             return
         self.seen_decision_keys.add(key)
-        self.emit({"event": "decision", **decision.to_dict()})
+        self._send({"event": "decision", **decision.to_dict()})
 
     def _agent_events(self, phase: Any) -> None:
         from animus import agents
@@ -125,7 +160,7 @@ class RunFollower:
             return
         for event in events:
             if event.kind in ("tool_call", "text", "error", "rate_limit"):
-                self.emit({"event": "agent", "run_id": self.run_id, "phase": phase.phase,
+                self._send({"event": "agent", "run_id": self.run_id, "phase": phase.phase,
                            "agent_run_id": phase.agent_run_id, **event.to_dict()})
 
 
@@ -146,11 +181,12 @@ def execute_run(
             run = run()
         workflow = start_engine(ctx, log_file=ctx.layout.engine_log if _ensure_logs(ctx) else None)
         try:
-            with SetWorkflowID(run.dbos_workflow_id):
-                handle = DBOS.start_workflow(workflow, run.id)
             follower = RunFollower(store, ctx, run.id, emit)
             emit({"event": "run.started", "run_id": run.id, "task_id": run.task_id, "workflow": run.workflow,
                   "dbos_workflow_id": run.dbos_workflow_id})
+            follower.replay_history()  # before the workflow starts, so nothing new is mistaken for history
+            with SetWorkflowID(run.dbos_workflow_id):
+                handle = DBOS.start_workflow(workflow, run.id)
             while True:
                 current = follower.poll()
                 status = handle.get_status().status
@@ -167,6 +203,19 @@ def execute_run(
             stop_engine()
     finally:
         lock.release()
+
+
+def _continues_at(run: WorkflowRun, phases: list[Any]) -> dict[str, Any]:
+    """Where a run goes on from: its open phase attempt, else the next phase by the plan, else landing."""
+    open_ = next((p for p in phases if p.status.value in ("running", "waiting")), None)
+    if open_ is not None:
+        return {"phase": open_.phase, "attempt": open_.attempt, "under_way": True}
+    plan_phases = (run.plan or {}).get("phases") or []
+    if run.phase_index < len(plan_phases):
+        phase_id = plan_phases[run.phase_index]["id"]
+        attempt = int((run.state.get("attempts") or {}).get(phase_id, 0)) + 1
+        return {"phase": phase_id, "attempt": attempt, "under_way": False}
+    return {"phase": None, "attempt": None, "under_way": False}  # every phase is done: landing is next
 
 
 def _ensure_logs(ctx: EngineContext) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,8 +98,13 @@ def _commit_changes(ctx: EngineContext, worktree: str, message: str, agent_run_i
     return {"sha": result.sha, "created": result.created}
 
 
-def _run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> _CommandResult:
-    """Run a command phase's argv (never a shell); exit code judges, a JSON decision line overrides."""
+def _run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: dict[str, str], attempt_id: str) -> _CommandResult:
+    """Run a command phase's argv (never a shell); exit code judges, a JSON decision line overrides.
+
+    The whole (redacted) stdout and stderr go to ``StateLayout.command_log(attempt_id)`` for
+    `animus logs`. A replay of the recorded step does not run this body; a rerun after a crash
+    inside it runs the command again, as before, and writes the same file over.
+    """
     spec = phase["command"]
     assert spec is not None, f"command phase {phase['id']} has no command"
     argv = [_expand_vars(a, variables) for a in spec["argv"]]
@@ -106,23 +112,37 @@ def _run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables:
     import os
 
     env = {**os.environ, **(spec.get("env") or {})}
+    log = ctx.layout.command_log(attempt_id)
     started = time.monotonic()
     try:
         result = procs.run_program(argv, cwd=cwd, env=env, timeout=spec.get("timeout_secs", 600))
     except AnimusError as err:
-        return {"ok": False, "argv": argv, "exit_code": None, "timed_out": False, "excerpt": err.message, "failing_tests": [], "decision": None}
+        _write_command_log(log, argv, f"could not run: {err.message}", "", "")
+        return {"ok": False, "argv": argv, "exit_code": None, "timed_out": False, "excerpt": err.message, "failing_tests": [],
+                "decision": None, "log": str(log)}
     output = (result.stdout + ("\n" + result.stderr if result.stderr else "")).strip()
     ok = result.returncode in spec.get("success_exit_codes", [0]) and not result.timed_out
+    duration = round(time.monotonic() - started, 3)
+    ended = f"timed out after {duration}s" if result.timed_out else f"exit code {result.returncode} after {duration}s"
+    _write_command_log(log, argv, ended, procs.redact(result.stdout, env), procs.redact(result.stderr, env))
     return {
         "ok": ok,
         "argv": argv,
         "exit_code": result.returncode,
         "timed_out": result.timed_out,
-        "duration_secs": round(time.monotonic() - started, 3),
+        "duration_secs": duration,
         "excerpt": _excerpt(procs.redact(output, os.environ), 4000),
         "failing_tests": _failing_tests(output),
         "decision": _json_decision(result.stdout),
+        "log": str(log),
     }
+
+
+def _write_command_log(log: Path, argv: list[str], ended: str, stdout: str, stderr: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    text = f"$ {shlex.join(argv)}\n{ended}\n--- stdout ---\n{stdout}" + ("" if stdout.endswith("\n") or not stdout else "\n")
+    text += f"--- stderr ---\n{stderr}" + ("" if stderr.endswith("\n") or not stderr else "\n")
+    procs.write_atomic(log, text, mode=0o600)
 
 
 def _failing_tests(output: str) -> list[str]:

@@ -191,6 +191,7 @@ class _CommandResult(TypedDict):
     excerpt: str | None
     failing_tests: list[str]
     decision: dict[str, Any] | None
+    log: NotRequired[str]  # the full stdout/stderr (``StateLayout.command_log``)
 
 
 class _ManualResult(TypedDict):

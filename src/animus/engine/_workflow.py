@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from animus import agents
-from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus
+from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus, phase_attempt_id
 from animus.engine._durable import _Steps
 from animus.engine._gates import _conflict_route, _judge_skipped, judge_agent, judge_command, judge_manual, route
 from animus.engine._plan import _skip_reason
@@ -136,7 +136,8 @@ def _run_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, seq:
         agent_result = _agent_phase(steps, run, phase, state, seq, attempt)
         return agent_result, judge_agent(phase, agent_result)
     if phase["mode"] == "command":
-        command_result = steps.run_command(phase=phase, worktree=run.worktree["path"], variables=run.plan.get("variables") or {})
+        command_result = steps.run_command(phase=phase, worktree=run.worktree["path"], variables=run.plan.get("variables") or {},
+                                           attempt_id=phase_attempt_id(run.id, phase["id"], attempt))
         return command_result, judge_command(command_result)
     manual_result = _manual_phase(steps, run.id, phase, seq, attempt)
     return manual_result, judge_manual(manual_result)
@@ -144,7 +145,7 @@ def _run_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, seq:
 
 def _agent_run_id(run_id: str, phase_id: str, attempt: int, try_number: int) -> str:
     """``<run>-<phase>-<attempt>`` for the first try of a phase attempt, ``….<n>`` for retries."""
-    return f"{run_id}-{phase_id}-{attempt}" + ("" if try_number == 1 else f".{try_number}")
+    return phase_attempt_id(run_id, phase_id, attempt) + ("" if try_number == 1 else f".{try_number}")
 
 
 def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, seq: int, attempt: int) -> _AgentPhaseResult:
