@@ -133,7 +133,8 @@ def test_a_100mb_flood_is_read_completely(world: dict[str, object]) -> None:
 
 
 def test_missing_cli_is_unavailable_and_unknown_run_is_not_found(world: dict[str, object]) -> None:
-    environ = {**world["environ"], "PATH": "/nonexistent"}  # type: ignore[dict-item]
+    # no claude on PATH, and an install cache without it (the real cache may hold one)
+    environ = {**world["environ"], "PATH": "/nonexistent", "ANIMUS_CLI_CACHE": str(world["tmp"] / "no-cache")}  # type: ignore[dict-item,operator]
     with pytest.raises(Unavailable, match="claude"):
         start_agent_run(AgentProfile(tool="claude"), "x", cwd=world["work"], runs_dir=world["runs"],  # type: ignore[arg-type]
                         state_dir=world["state"], environ=environ)  # type: ignore[arg-type]

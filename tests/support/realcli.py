@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-# Keep in step with scripts/install-agent-clis.
-VERSIONS = {"claude": "2.1.332", "codex": "0.171.0", "gemini": "0.61.0"}
-PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex", "gemini": "@google/gemini-cli"}
+from animus.agents import cached_cli, cli_cache_dir, pinned_clis
+
+# The pins are src/animus/agents/pinned-clis.txt, which scripts/install-agent-clis reads too.
+VERSIONS = {tool: pin.version for tool, pin in pinned_clis().items()}
+PACKAGES = {tool: pin.package for tool, pin in pinned_clis().items()}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CAPTURED_DIR = REPO_ROOT / "tests" / "realcli" / "captured"
 # Models the CLIs know by name (Claude Code prices its own usage; codex/gemini only need a string).
@@ -21,17 +23,12 @@ MODELS = {"claude": "claude-sonnet-4-5-20250929", "codex": "gpt-5.5", "gemini": 
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("ANIMUS_CLI_CACHE") or Path.home() / ".cache" / "animus" / "agent-clis")
+    return cli_cache_dir()
 
 
 def cli_path(tool: str) -> Path | None:
     """The installed binary of `tool` at its pinned version, or None when not installed (stamp missing)."""
-    version = VERSIONS[tool]
-    root = cache_dir() / f"{tool}-{version}"
-    binary = root / "node_modules" / ".bin" / tool
-    if (root / ".animus-installed").is_file() and binary.exists():
-        return binary
-    return None
+    return cached_cli(tool, VERSIONS[tool])
 
 
 def require_cli(tool: str) -> Path:
@@ -43,7 +40,7 @@ def require_cli(tool: str) -> Path:
         return path
     _missing(
         f"{PACKAGES[tool]}@{VERSIONS[tool]} is not installed in {cache_dir()}; "
-        f"run scripts/install-agent-clis (needs Node.js >= 20 and npm)"
+        f"run `animus agents install {tool}` or scripts/install-agent-clis (needs Node.js >= 20 and npm)"
     )
     raise AssertionError("unreachable")
 

@@ -47,6 +47,7 @@ class AgentProfile:
     isolate_home: bool = True
     command: list[str] = field(default_factory=list)
     script: str | None = None
+    binary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,10 @@ def profile_from_config(
     script = agent.script
     if script and root is not None and not os.path.isabs(os.path.expanduser(script)):
         script = str(Path(root) / script)
+    binary = getattr(agent, "binary", None)
+    # A bare name is looked up on PATH; a relative path is the project's, like `script`.
+    if binary and os.sep in binary and root is not None and not os.path.isabs(os.path.expanduser(binary)):
+        binary = str(Path(root) / binary)
     return AgentProfile(
         tool=agent.tool,
         model=agent.model,
@@ -143,4 +148,5 @@ def profile_from_config(
         isolate_home=agent.isolate_home,
         command=list(agent.command or []),
         script=script,
+        binary=binary,
     )

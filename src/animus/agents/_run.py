@@ -14,9 +14,10 @@ from typing import Any
 
 from animus import procs
 from animus.agents._adapter import Adapter, ParseState
+from animus.agents._cli_cache import cli_cache_dir, find_cli, install_hint
 from animus.agents._events import AgentEvent
 from animus.agents._outcome import Outcome, Tally
-from animus.agents._profile import AgentProfile, SessionPlan
+from animus.agents._profile import AgentProfile, Invocation, SessionPlan
 from animus.agents._registry import get_adapter
 from animus.domain.errors import AgentError, InvalidInput, Unavailable
 
@@ -58,11 +59,7 @@ def start_agent_run(
         session = SessionPlan.new()
     inv = adapter.build_invocation(profile, prompt, cwd=cwd, session=session, state_dir=state_dir, environ=environ)
     env = procs.build_env(environ, inv.env_extra)
-    if shutil.which(inv.argv[0], path=env.get("PATH")) is None:
-        raise Unavailable(
-            f"agent CLI {inv.argv[0]!r} (tool {profile.tool}) not found on PATH",
-            hint="install it, put it on PATH, or run `animus doctor`",
-        )
+    inv = _locate_binary(adapter, profile, inv, env.get("PATH"), environ)
     for directory in inv.dirs_to_create:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     for path, text in inv.files_to_write.items():
@@ -83,6 +80,30 @@ def start_agent_run(
         labels=run_labels,
     )
     return procs.launch(spec, runs)
+
+
+def _locate_binary(
+    adapter: Adapter, profile: AgentProfile, inv: Invocation, path: str | None, environ: Mapping[str, str]
+) -> Invocation:
+    """``inv`` with its program found: the agent's ``binary:``, else on the agent's PATH, else in the install cache."""
+    program = inv.argv[0]
+    if not adapter.binary or program != adapter.binary:  # a command or scripted agent names its own program
+        if shutil.which(program, path=path) is None:
+            raise Unavailable(
+                f"agent CLI {program!r} (tool {profile.tool}) not found on PATH",
+                hint="install it, put it on PATH, or run `animus doctor`",
+            )
+        return inv
+    found = find_cli(profile.tool, program, configured=profile.binary, path=path, environ=environ)
+    if found is None:
+        where = f"binary {profile.binary!r}" if profile.binary else f"{program!r} on PATH or in {cli_cache_dir(environ)}"
+        raise Unavailable(
+            f"agent CLI for tool {profile.tool} not found: no {where}",
+            hint=f"{install_hint(profile.tool)}, or run `animus doctor`",
+        )
+    if found.path == program:
+        return inv
+    return dataclasses.replace(inv, argv=[found.path, *inv.argv[1:]])
 
 
 def _write_private(path: Path, text: str) -> None:

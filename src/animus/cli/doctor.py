@@ -2,40 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import tempfile
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 
 from animus.cli.app import AppContext, common_options, console, example
-from animus.domain.errors import AnimusError
+from animus.domain.errors import AnimusError, ConfigError, InvalidInput
 
-AGENT_CLIS = ("claude", "codex", "gemini", "opencode", "aider", "gh")
+if TYPE_CHECKING:
+    from animus.config import AgentConfig, WorkflowConfig
+
+_VERSION_TIMEOUT_SECS = 10.0
+_CONNECT_TIMEOUT_SECS = 3.0
 
 
 @dataclass
 class Check:
+    """One line of the report; a failed required check makes doctor exit with ``code``'s exit code."""
+
     name: str
     status: str  # ok | warn | fail
     detail: str
     remedy: str = ""
     required: bool = True
+    code: str = "unavailable"  # the error code (animus.domain.errors) a failure of this check stands for
 
 
 def _version(program: str) -> str | None:
-    from animus.procs import run_program
-
+    """``<program> --version``'s first line and where it is, or None when ``program`` is not on PATH."""
     path = shutil.which(program)
-    if path is None:
-        return None
-    try:
-        result = run_program([path, "--version"], timeout=15)
-    except AnimusError:
-        return "(found, but `--version` failed)"
-    text = (result.stdout or result.stderr).strip().splitlines()
-    return f"{text[0] if text else '(no version output)'} at {path}"
+    return None if path is None else _version_of(path)
 
 
 def run_checks(app: AppContext) -> list[Check]:
@@ -49,8 +52,8 @@ def run_checks(app: AppContext) -> list[Check]:
     try:
         project = app.project()
     except AnimusError as err:
-        checks.append(Check("project", "fail", err.message, err.hint or ""))
-        return checks + _agent_checks()
+        checks.append(Check("project", "fail", err.message, err.hint or "", code=err.code))
+        return checks
     checks.append(Check("project", "ok", str(project.root)))
 
     try:
@@ -60,19 +63,27 @@ def run_checks(app: AppContext) -> list[Check]:
         checks.append(Check("state dir", "ok", f"{project.state_dir} (writable)"))
     except OSError as exc:
         checks.append(
-            Check("state dir", "fail", f"{project.state_dir}: {exc.strerror}", "set ANIMUS_HOME to a writable directory")
+            Check(
+                "state dir", "fail", f"{project.state_dir}: {exc.strerror}", "set ANIMUS_HOME to a writable directory"
+            )
         )
 
+    config: WorkflowConfig | None = None
     try:
         from animus.config import load_config
 
         config = load_config(project)
         checks.append(
-            Check("config", "ok", f"{len(config.agents)} agents, {len(config.phases)} phases, {len(config.workflows)} workflows")
+            Check(
+                "config",
+                "ok",
+                f"{len(config.agents)} agents, {len(config.phases)} phases, {len(config.workflows)} workflows",
+            )
         )
     except AnimusError as err:
         first = err.message.splitlines()
-        checks.append(Check("config", "fail", " ".join(first[:3]), err.hint or "run `animus config validate` for every error"))
+        hint = err.hint or "run `animus config validate` for every error"
+        checks.append(Check("config", "fail", " ".join(first[:3]), hint, code=err.code))
 
     try:
         from animus.store import LATEST_VERSION, open_store, redact_url
@@ -83,23 +94,164 @@ def run_checks(app: AppContext) -> list[Check]:
             if version == LATEST_VERSION:
                 checks.append(Check("database", "ok", detail))
             else:
-                checks.append(Check("database", "fail", detail + f", expected v{LATEST_VERSION}", "upgrade animus"))
+                checks.append(
+                    Check(
+                        "database", "fail", detail + f", expected v{LATEST_VERSION}", "upgrade animus", code="internal"
+                    )
+                )
     except AnimusError as err:
-        checks.append(Check("database", "fail", err.message, err.hint or "check ANIMUS_DATABASE_URL"))
-    return checks + _agent_checks()
+        checks.append(Check("database", "fail", err.message, err.hint or "check ANIMUS_DATABASE_URL", code=err.code))
+    if config is not None:
+        checks += _agent_checks(config, project.root)
+    return checks
 
 
-def _agent_checks() -> list[Check]:
-    out = []
-    for program in AGENT_CLIS:
-        version = _version(program)
-        if version:
-            out.append(Check(program, "ok", version, required=False))
-        else:
-            out.append(
-                Check(program, "warn", "not on PATH", f"install {program} to use tool `{program}`", required=False)
-            )
+def _agent_checks(config: WorkflowConfig, root: Path) -> list[Check]:
+    """What each configured agent needs: its CLI, its key, its endpoint; only agents a workflow uses are required."""
+    used = _agents_in_workflows(config)
+    out: list[Check] = []
+    for agent_id, agent in config.agents.items():
+        out += _one_agent(agent_id, agent, config, root, required=agent_id in used)
+    if any(wf.post_success.merge and wf.post_success.merge.create_pr for wf in config.workflows):
+        from animus.agents import install_hint
+
+        gh = _version("gh")
+        out.append(
+            Check("gh", "ok", gh)
+            if gh
+            else Check("gh", "fail", "gh not found on PATH (a workflow opens pull requests)", install_hint("gh"))
+        )
     return out
+
+
+def _agents_in_workflows(config: WorkflowConfig) -> set[str]:
+    used: set[str] = set()
+    for wf in config.workflows:
+        for entry in config.expanded_phases(wf.id):
+            phase = config.phases.get(entry.phase)
+            if phase is not None and phase.agent:
+                used.add(phase.agent)
+    return used
+
+
+def _one_agent(agent_id: str, agent: AgentConfig, config: WorkflowConfig, root: Path, *, required: bool) -> list[Check]:
+    from animus.agents import cli_cache_dir, find_cli, get_adapter, install_hint, profile_from_config
+    from animus.procs import build_env
+
+    name = f"agent {agent_id}"
+    unused = "" if required else " (no workflow uses this agent)"
+    if agent.tool == "scripted":
+        return [Check(name, "ok", "tool scripted: the built-in fake agent, nothing to install", required=required)]
+    profile = profile_from_config(agent, config.mcp_servers, root=root)
+    if agent.tool == "command":
+        program = profile.command[0]
+        found = shutil.which(program)
+        if found is not None:
+            return [Check(name, "ok", f"tool command: {_version_of(found)}", required=required)]
+        return [
+            Check(
+                name,
+                "fail" if required else "warn",
+                f"tool command: {program!r} not found on PATH{unused}",
+                f"install {program}, or fix agents.{agent_id}.command",
+                required=required,
+            )
+        ]
+    binary = get_adapter(agent.tool).binary
+    agent_path = build_env(os.environ, {}).get("PATH")
+    location = find_cli(agent.tool, binary, configured=profile.binary, path=agent_path)
+    checks: list[Check] = []
+    if location is None:
+        where = (
+            f"binary {profile.binary!r} (agents.{agent_id}.binary)"
+            if profile.binary
+            else f"{binary} on PATH or in {cli_cache_dir()}"
+        )
+        remedy = (
+            f"fix agents.{agent_id}.binary"
+            if profile.binary
+            else f"{install_hint(agent.tool)}, or set agents.{agent_id}.binary"
+        )
+        checks.append(
+            Check(
+                name,
+                "fail" if required else "warn",
+                f"tool {agent.tool}: no {where}{unused}",
+                remedy,
+                required=required,
+            )
+        )
+    else:
+        path = shutil.which(location.path, path=agent_path) or location.path
+        source = {
+            "binary": "agents." + agent_id + ".binary",
+            "PATH": "PATH",
+            "cache": "the animus agents install cache",
+        }
+        checks.append(
+            Check(
+                name,
+                "ok",
+                f"tool {agent.tool}: {_version_of(path)} (from {source[location.source]})",
+                required=required,
+            )
+        )
+    if profile.api_key_env:
+        if profile.env.get(profile.api_key_env) or os.environ.get(profile.api_key_env):
+            checks.append(Check(f"{name} key", "ok", f"{profile.api_key_env} is set", required=required))
+        else:
+            checks.append(
+                Check(
+                    f"{name} key",
+                    "fail" if required else "warn",
+                    f"api_key_env {profile.api_key_env} is not set{unused}",
+                    f"export {profile.api_key_env}=<your key>, or fix agents.{agent_id}.api_key_env",
+                    required=required,
+                )
+            )
+    if profile.base_url:
+        problem = _unreachable(profile.base_url)
+        if problem is None:
+            checks.append(Check(f"{name} endpoint", "ok", f"{profile.base_url} accepts connections", required=required))
+        else:
+            checks.append(
+                Check(
+                    f"{name} endpoint",
+                    "fail" if required else "warn",
+                    f"{profile.base_url}: {problem}{unused}",
+                    f"start the endpoint, or fix agents.{agent_id}.base_url",
+                    required=required,
+                )
+            )
+    return checks
+
+
+def _version_of(path: str) -> str:
+    """``<path> --version``'s first line (argv only, short timeout), or why there is none."""
+    from animus.procs import run_program
+
+    try:
+        result = run_program([path, "--version"], timeout=_VERSION_TIMEOUT_SECS)
+    except AnimusError:
+        return f"(`--version` failed) at {path}"
+    if result.timed_out:
+        return f"(`--version` did not answer within {_VERSION_TIMEOUT_SECS:.0f}s) at {path}"
+    text = (result.stdout or result.stderr).strip().splitlines()
+    return f"{text[0] if text else '(no version output)'} at {path}"
+
+
+def _unreachable(url: str) -> str | None:
+    """Why nothing accepts a TCP connection at ``url``'s host and port, or None when something does."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "invalid port"
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=_CONNECT_TIMEOUT_SECS):
+            return None
+    except OSError as exc:
+        return f"cannot connect to {parts.hostname}:{port} ({exc.strerror or exc})"
 
 
 def _render(data: dict[str, Any]) -> None:
@@ -107,23 +259,35 @@ def _render(data: dict[str, Any]) -> None:
 
     marks = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
     out = console()
+    width = max([10, *(len(c["name"]) for c in data["checks"])])
     for check in data["checks"]:
         mark, style = marks[check["status"]]
-        out.print(Text.assemble((f"{mark} ", style), (f"{check['name']:<10}", "bold"), " ", check["detail"]))
+        out.print(Text.assemble((f"{mark} ", style), (f"{check['name']:<{width}}", "bold"), " ", check["detail"]))
         if check["status"] != "ok" and check["remedy"]:
-            out.print(Text(f"             → {check['remedy']}", style="dim"))
+            out.print(Text(f"{'':{width + 3}}→ {check['remedy']}", style="dim"))
     out.print("healthy" if data["healthy"] else "unhealthy: fix the ✗ lines above")
 
 
 @click.command(epilog=example("animus doctor", "animus doctor --json"))
 @common_options
 def doctor(app: AppContext) -> None:
-    """Check git, the project, state dir, config, database and agent CLIs (exit 1 if a required check fails)."""
+    """Check git, the project, state dir, config, database and each configured agent (CLI, key, endpoint)."""
     checks = run_checks(app)
     healthy = all(c.status != "fail" for c in checks if c.required)
     app.emit({"healthy": healthy, "checks": [asdict(c) for c in checks]}, _render)
     if not healthy:
-        failed = [c.name for c in checks if c.required and c.status == "fail"]
-        raise AnimusError(f"doctor found problems: {', '.join(failed)}", details={"failed": failed})
+        failed = [c for c in checks if c.required and c.status == "fail"]
+        names = [c.name for c in failed]
+        # The first failure decides the exit code: a missing CLI is `unavailable` (5), a bad config invalid (2).
+        raise _error_class(failed[0].code)(f"doctor found problems: {', '.join(names)}", details={"failed": names})
 
 
+def _error_class(code: str) -> type[AnimusError]:
+    pending: list[type[AnimusError]] = [AnimusError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            # ConfigError takes a problem list, not a message; its parent has the same exit code.
+            return InvalidInput if issubclass(cls, ConfigError) else cls
+        pending += cls.__subclasses__()
+    return AnimusError

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "web": ("animus.cli.web", "web", "Print (or open) the dashboard URL; show the API token."),
     "mcp": ("animus.cli.mcp_cmd", "mcp", "Serve animus as an MCP server (stdio) for agents and editors."),
     "agent": ("animus.cli.agent", "agent", "Run, inspect and stop agent CLI processes."),
+    "agents": ("animus.cli.agents_cmd", "agents", "Install the agent CLIs animus drives (pinned versions)."),
     "logs": ("animus.cli.logs", "logs", "Show the output of an agent run, a workflow run's phases, or a task's latest run."),
 }
 

@@ -8,6 +8,7 @@ from animus.config._problems import _did_you_mean, _Mark, _Path, _Positions, _Pr
 
 _MODES = ("agent", "command", "manual")
 _TOOL_ONLY = {"command": "command", "script": "scripted", "permission_mode": "claude", "allowed_tools": "claude"}
+_NO_BINARY = ("command", "scripted")
 _MODE_ONLY = {"agent": "agent", "command": "command", "manual": "manual"}
 
 
@@ -69,6 +70,12 @@ class _Checker:
                 self.add(
                     self.pos.key_mark(path),
                     f"agent {aid!r} has tool 'command' but no 'command' (the argv to run, e.g. [my-agent, '{{prompt}}'])",
+                )
+            if tool in _NO_BINARY and agent.get("binary") is not None:
+                self.add(
+                    self.pos.key_mark((*path, "binary")),
+                    f"'binary' of agent {aid!r} does not apply to tool {tool!r} "
+                    f"({'its program is the first item of command' if tool == 'command' else 'it runs the built-in fake'})",
                 )
             if isinstance(tool, str):
                 for key, only in _TOOL_ONLY.items():

@@ -51,6 +51,12 @@ def _url(value: str) -> str:
     return value
 
 
+def _program(value: str) -> str:
+    if not value.strip() or value != value.strip() or "\0" in value:
+        raise ValueError(f"invalid program {value!r}: give a name on PATH or a path, e.g. ~/bin/claude")
+    return value
+
+
 def _argv(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         raise ValueError("must not be empty: give the program and its arguments as a list")
@@ -120,6 +126,8 @@ class AgentConfig(_Model):
     isolate_home: bool = True
     command: _Argv | None = None
     script: str | None = None
+    # the CLI's program when it is not `<tool>` on PATH or in the `animus agents install` cache
+    binary: Annotated[str, AfterValidator(_program)] | None = None
     # claude, codex, gemini (isolate_home), opencode: get `animus mcp serve` as MCP server "animus"
     animus_mcp: bool = True
 
