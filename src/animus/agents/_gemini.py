@@ -45,7 +45,7 @@ class GeminiAdapter(JsonLinesAdapter, tool="gemini", binary="gemini", resumable=
             "--output-format",
             "stream-json",
             "--approval-mode",
-            "yolo",
+            "plan" if profile.read_only else "yolo",  # plan: gemini's read-only mode
         ]
         if profile.model:
             argv += ["-m", profile.model]
