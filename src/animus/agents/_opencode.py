@@ -18,7 +18,6 @@ from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
 from animus.agents._profile import Invocation, LaunchRequest, SessionPlan
 
-
 # A read-only phase's bash: everything denied but git's reading commands (the later, more specific rules win).
 _READ_ONLY_BASH = {"*": "deny", "git diff*": "allow", "git log*": "allow", "git show*": "allow", "git status*": "allow"}
 
