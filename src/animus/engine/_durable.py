@@ -100,8 +100,11 @@ class Steps:
     def await_agent(self, agent_run_id: str) -> AgentOutcome:
         return cast(AgentOutcome, self._await(agent_run_id))
 
-    def commit(self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> Committed:
-        return cast(Committed, self._commit(worktree, message, agent_run_id, base_sha))
+    def commit(
+        self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None,
+        baseline_tree: str | None = None, read_only: bool = False,
+    ) -> Committed:
+        return cast(Committed, self._commit(worktree, message, agent_run_id, base_sha, baseline_tree, read_only))
 
     def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str]) -> CommandResult:
         return cast(CommandResult, self._command(phase, worktree, variables))
