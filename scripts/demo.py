@@ -72,6 +72,7 @@ phases:
     mode: agent
     agent: scripted-reviewer
     directive: Review the demo change.
+    read_only: true
 """
 
 

@@ -205,3 +205,46 @@ def test_a_prompt_starting_with_a_dash_is_never_read_as_a_flag_and_stdin_is_clos
 def test_unknown_tool_is_invalid_input_listing_the_choices() -> None:
     with pytest.raises(InvalidInput, match="claude, codex"):
         get_adapter("cursor")
+
+
+# -- read-only phases (issue 11): the CLI gets no write tools -------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["acceptEdits", "bypassPermissions"])
+def test_claude_read_only_disallows_write_tools_and_bash_beyond_gits_reading_commands(tmp_path: Path, mode: str) -> None:
+    a = build("claude", tmp_path, permission_mode=mode, read_only=True, environ={**ENV, "IS_SANDBOX": "1"}).argv
+    assert a[a.index("--permission-mode") + 1] == "default"  # what no rule allows is denied, headless
+    i = a.index("--allowedTools")
+    allowed = a[i + 1 : a.index("--disallowedTools")]
+    assert allowed == ["Read", "Glob", "Grep", "Bash(git diff:*)", "Bash(git log:*)", "Bash(git show:*)", "Bash(git status:*)"]
+    j = a.index("--disallowedTools")
+    assert a[j + 1 : j + 5] == ["Edit", "Write", "MultiEdit", "NotebookEdit"] and a[j + 5].startswith("--")
+
+
+def test_claude_without_read_only_has_no_disallowed_tools(tmp_path: Path) -> None:
+    assert "--disallowedTools" not in build("claude", tmp_path).argv
+
+
+def test_codex_read_only_runs_in_the_read_only_sandbox(tmp_path: Path) -> None:
+    a = build("codex", tmp_path, read_only=True).argv
+    assert a[a.index("--sandbox") + 1] == "read-only"
+    b = build("codex", tmp_path).argv
+    assert b[b.index("--sandbox") + 1] == "workspace-write"
+
+
+def test_gemini_read_only_uses_plan_approval_mode(tmp_path: Path) -> None:
+    a = build("gemini", tmp_path, read_only=True).argv
+    assert a[a.index("--approval-mode") + 1] == "plan"
+    b = build("gemini", tmp_path).argv
+    assert b[b.index("--approval-mode") + 1] == "yolo"
+
+
+def test_opencode_read_only_uses_the_plan_agent_and_denies_edits_and_bash(tmp_path: Path) -> None:
+    inv = build("opencode", tmp_path, read_only=True)
+    assert inv.argv[inv.argv.index("--agent") + 1] == "plan"
+    permission = json.loads(inv.env_extra["OPENCODE_CONFIG_CONTENT"])["permission"]
+    assert permission["edit"] == "deny"
+    assert permission["bash"]["*"] == "deny" and permission["bash"]["git diff*"] == "allow"
+    plain = build("opencode", tmp_path)
+    assert "--agent" not in plain.argv
+    assert json.loads(plain.env_extra["OPENCODE_CONFIG_CONTENT"])["permission"]["edit"] == "allow"

@@ -97,6 +97,13 @@ def test_validate_human_output_lists_every_error_with_position(repo: Path, animu
     assert lines[3] == ".animus/workflows.yaml:2:45: timeout_secs of agent 'a' must be > 0, got -1"
 
 
+def test_the_template_requires_changes_of_implementation_and_keeps_review_read_only(repo: Path, animus) -> None:
+    assert animus("init", cwd=repo).code == 0
+    phases = animus("config", "show", "--json", cwd=repo).json_out()["data"]["phases"]
+    assert [p for p, spec in phases.items() if spec["require_changes"]] == ["implementation", "demo-implementation"]
+    assert [p for p, spec in phases.items() if spec["read_only"]] == ["review", "demo-review"]
+
+
 def test_config_schema_prints_a_json_schema(repo: Path, animus) -> None:
     result = animus("config", "schema", cwd=repo)
     assert result.code == 0
@@ -104,6 +111,9 @@ def test_config_schema_prints_a_json_schema(repo: Path, animus) -> None:
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["AgentConfig"]["properties"]["tool"]["enum"][0] == "claude"
+    phase = schema["$defs"]["PhaseConfig"]["properties"]
+    assert phase["require_changes"] == {"default": False, "title": "Require Changes", "type": "boolean"}
+    assert phase["read_only"] == {"default": False, "title": "Read Only", "type": "boolean"}
 
 
 def test_every_config_command_has_help_with_an_example(repo: Path, animus) -> None:

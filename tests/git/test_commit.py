@@ -92,3 +92,20 @@ def test_changed_files_and_diff_stat_cover_committed_staged_and_untracked(sandbo
     assert (stat.files_changed, stat.insertions, stat.deletions) == (4, 5, 0)
     assert "README.md" in stat.text
     assert (sandbox.root / ".git" / "worktrees" / "T1" / "index").read_bytes() == index_before
+
+
+def test_worktree_snapshots_name_what_changed_between_them_and_ignore_commits(sandbox: Sandbox) -> None:
+    from animus.git import changed_since, worktree_tree
+
+    sandbox.write("untracked-before.txt", "was here\n")
+    before = worktree_tree(sandbox.root)
+    assert changed_since(sandbox.root, before) == []
+    sandbox.write("README.md", "edited\n")
+    sandbox.write("src/new.py", "x = 1\n")
+    sandbox.write(".gitignore", "*.log\n")
+    sandbox.write("ignored.log", "never counts\n")
+    (sandbox.root / "untracked-before.txt").unlink()
+    assert changed_since(sandbox.root, before) == [".gitignore", "README.md", "src/new.py", "untracked-before.txt"]
+    sandbox.commit("the agent committed it itself")
+    assert changed_since(sandbox.root, before) == [".gitignore", "README.md", "src/new.py", "untracked-before.txt"]
+    assert sandbox.git("diff", "--cached", "--name-only") == ""  # the real index was never touched

@@ -193,6 +193,23 @@ def test_branch_already_in_target_is_already_merged(sandbox: Sandbox) -> None:
     assert sandbox.count("main") == 1
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_branch_without_commits_beyond_its_base_is_nothing_to_land(sandbox: Sandbox, strategy: str) -> None:
+    wt = prepare_worktree(sandbox.root, "T1", sandbox.worktrees)
+    moved = _advance_main(sandbox)  # even with the target ahead: the task made nothing to bring in
+    result = land(sandbox.root, wt.branch, "main", strategy, "Land", "land-1", base_sha=wt.base_sha)  # type: ignore[arg-type]
+    assert (result.status, result.sha) == ("nothing_to_land", None)
+    assert sandbox.sha("main") == moved
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_landed_branch_replayed_with_its_base_is_already_merged_not_nothing(sandbox: Sandbox, strategy: str) -> None:
+    wt = _task_with_work(sandbox)
+    first = land(sandbox.root, wt.branch, "main", strategy, "Land", "land-1", base_sha=wt.base_sha)  # type: ignore[arg-type]
+    again = land(sandbox.root, wt.branch, "main", strategy, "Land", "land-1", base_sha=wt.base_sha)  # type: ignore[arg-type]
+    assert first.status == "merged" and (again.status, again.sha) == ("already_merged", first.sha)
+
+
 def test_dirty_task_worktree_blocks_rebase_without_touching_it(sandbox: Sandbox) -> None:
     wt = _task_with_work(sandbox)
     _advance_main(sandbox)

@@ -21,6 +21,10 @@ from animus.domain.errors import InvalidInput
 
 _DEFAULT_MAX_RETRIES = "2"
 _ANIMUS_RULE = f"mcp__{ANIMUS_MCP_ID}"
+# What a read-only phase is refused (--disallowedTools): every tool that writes a file.
+_WRITE_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
+# What it may still run through Bash: git's reading commands.
+_READ_ONLY_BASH = ("Bash(git diff:*)", "Bash(git log:*)", "Bash(git show:*)", "Bash(git status:*)")
 #: HTTP status of a rate-limit or usage-limit rejection; with API-key auth no rate_limit_event precedes it.
 _HTTP_TOO_MANY_REQUESTS = 429
 # terminal_reason values that mean the run did not do its job (others, e.g. "completed", are fine).
@@ -52,6 +56,9 @@ class _ClaudeAdapter(
         mode = profile.permission_mode or "acceptEdits"
         if mode not in _PERMISSION_MODES:
             raise InvalidInput(f"permission_mode {mode!r} not one of {'|'.join(_PERMISSION_MODES)}")
+        if profile.read_only:
+            # "default" asks, and headless claude denies what it would ask: so only the allowed tools run.
+            mode = "default"
         env: dict[str, str] = dict(profile.env)
         if mode == "bypassPermissions" and os.geteuid() == 0:
             if (profile.env.get("IS_SANDBOX") or request.environ.get("IS_SANDBOX")) != "1":
@@ -61,14 +68,19 @@ class _ClaudeAdapter(
                     "if this really is a disposable sandbox",
                 )
             env["IS_SANDBOX"] = "1"
-        argv = [self.binary, "-p", _safe_prompt(request.prompt), "--permission-mode", mode]
         allowed = list(profile.allowed_tools)
+        if profile.read_only:
+            # Bash stays allowed for git's reading commands only; deny rules win over allow rules anyway.
+            allowed = [t for t in allowed if t not in _WRITE_TOOLS and t != "Bash"] + list(_READ_ONLY_BASH)
+        argv = [self.binary, "-p", _safe_prompt(request.prompt), "--permission-mode", mode]
         if any(s.id == ANIMUS_MCP_ID for s in profile.mcp_servers) and _ANIMUS_RULE not in allowed:
             # Headless claude denies an MCP tool that no rule allows; the server-level rule allows all of its tools.
             allowed.append(_ANIMUS_RULE)
         if allowed:
             # --allowedTools is variadic: keep a flag right after it so nothing else is swallowed.
             argv += ["--allowedTools", *allowed]
+        if profile.read_only:
+            argv += ["--disallowedTools", *_WRITE_TOOLS]  # variadic too: a flag follows
         argv += ["--output-format", "stream-json", "--verbose"]
         session = request.session or SessionPlan.new()
         if session.resume and session.id:

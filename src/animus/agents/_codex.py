@@ -89,7 +89,8 @@ class _CodexAdapter(_JsonLinesAdapter, tool="codex", binary="codex", resumable=T
     def _invocation(self, request: _LaunchRequest) -> Invocation:
         profile = request.profile
         env: dict[str, str] = dict(profile.env)
-        argv = [self.binary, "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check"]
+        sandbox = "read-only" if profile.read_only else "workspace-write"
+        argv = [self.binary, "exec", "--json", "--sandbox", sandbox, "--skip-git-repo-check"]
         if profile.model:
             argv += ["-m", profile.model]
         key = _api_key_value(profile, request.environ)

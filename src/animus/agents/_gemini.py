@@ -45,7 +45,7 @@ class _GeminiAdapter(_JsonLinesAdapter, tool="gemini", binary="gemini", resumabl
             "--output-format",
             "stream-json",
             "--approval-mode",
-            "yolo",
+            "plan" if profile.read_only else "yolo",  # plan: gemini's read-only mode
         ]
         if profile.model:
             argv += ["-m", profile.model]

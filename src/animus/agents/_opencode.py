@@ -18,6 +18,9 @@ from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
 from animus.agents._profile import Invocation, SessionPlan, _LaunchRequest
 
+# A read-only phase's bash: everything denied but git's reading commands (the later, more specific rules win).
+_READ_ONLY_BASH = {"*": "deny", "git diff*": "allow", "git log*": "allow", "git show*": "allow", "git status*": "allow"}
+
 
 class _OpencodeAdapter(_JsonLinesAdapter, tool="opencode", binary="opencode", resumable=True):
     def _invocation(self, request: _LaunchRequest) -> Invocation:
@@ -26,6 +29,10 @@ class _OpencodeAdapter(_JsonLinesAdapter, tool="opencode", binary="opencode", re
         argv = [self.binary, "run", "--format", "json"]
         model = profile.model
         config: dict[str, Any] = {"permission": {"edit": "allow", "bash": "allow", "webfetch": "allow"}}
+        if profile.read_only:
+            # opencode's plan agent does not edit; the permissions make sure (a denied tool call fails).
+            argv += ["--agent", "plan"]
+            config["permission"] = {"edit": "deny", "bash": dict(_READ_ONLY_BASH), "webfetch": "allow"}
         key = _api_key_value(profile, request.environ)
         if profile.base_url:
             options: dict[str, Any] = {"baseURL": profile.base_url}

@@ -48,6 +48,8 @@ class AgentProfile:
     command: list[str] = field(default_factory=list)
     script: str | None = None
     binary: str | None = None
+    # set per phase (``read_only: true``), not per agent: the CLI is started without its write tools
+    read_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -112,11 +112,8 @@ def summarize(app: AppContext, run: Any, phases: list[Any]) -> None:
         style = "green" if ok else "red"
         reworks = sum(1 for p in d["phases"] if p["status"] == "rework")
         tail = f"{len(d['phases'])} phase run(s), {reworks} rework(s), {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"
-        landed = ""
-        if d.get("landed_sha"):
-            landed = f" landed {d['landed_sha'][:10]}"
-        elif d.get("pr_url"):
-            landed = f" PR {d['pr_url']}"
+        landed = landing_text(d)
+        landed = f" {landed}" if landed else ""
         console().print(Text.assemble(("✔ " if ok else "✘ ", style), (d["status"], f"bold {style}"), landed, f"  ({tail})"))
         if not ok and d.get("failure_reason"):
             console().print(Text(f"  reason: {d['failure_reason'][:500]}"))
@@ -125,6 +122,17 @@ def summarize(app: AppContext, run: Any, phases: list[Any]) -> None:
     app.emit(data, human)
     if run.status.value != "completed":
         raise AnimusError(f"run {run.id} ended {run.status.value}: {run.failure_reason or ''}".strip(), details={"run_id": run.id, "status": run.status.value})
+
+
+def landing_text(run: dict[str, Any]) -> str:
+    """How a run's work landed, in words: ``landed <sha>``, ``PR <url>``, ``no changes: …``, or "" (not yet)."""
+    if (run.get("state") or {}).get("landing") == "nothing_to_land":
+        return "no changes: nothing landed"
+    if run.get("landed_sha"):
+        return f"landed {run['landed_sha'][:10]}"
+    if run.get("pr_url"):
+        return f"PR {run['pr_url']}"
+    return ""
 
 
 def run_in_foreground(app: AppContext, run: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from animus.cli.app import AppContext, common_options, console, example
-from animus.cli.run import run_in_foreground
+from animus.cli.run import landing_text, run_in_foreground
 from animus.cli.task import TASK_ID
 from animus.domain.runs import RunStatus
 
@@ -64,6 +64,9 @@ def get(app: AppContext, run_id: str) -> None:
         if d["failure_reason"]:
             out.print(Text(f"reason: {d['failure_reason']}"))
         reasons = {(x["phase"], x["attempt"]): x["reason"] for x in d["decisions"]}
+        landed = landing_text(d)
+        if landed:
+            out.print(Text(landed))
         for p in d["phases"]:
             out.print(Text(f"  {p['seq']:>3} {p['phase']} #{p['attempt']} {p['mode']:<7} {p['status']:<9} "
                            f"tokens {p['input_tokens'] + p['output_tokens']:>7}  ${p['cost_usd']:.4f}  {p['agent_run_id'] or ''}"))

@@ -10,6 +10,7 @@ _MODES = ("agent", "command", "manual")
 _TOOL_ONLY = {"command": "command", "script": "scripted", "permission_mode": "claude", "allowed_tools": "claude"}
 _NO_BINARY = ("command", "scripted")
 _MODE_ONLY = {"agent": "agent", "command": "command", "manual": "manual"}
+_AGENT_FLAGS = ("require_changes", "read_only")  # only true counts: `config show` prints false for every phase
 
 
 def _cross_check(data: dict[Any, Any], positions: _Positions) -> list[_Problem]:
@@ -107,6 +108,17 @@ class _Checker:
                         self.pos.key_mark((*path, key)),
                         f"{key!r} is only for mode {only!r}, but phase {pid!r} has mode {mode!r}",
                     )
+            for key in _AGENT_FLAGS:
+                if mode != "agent" and phase.get(key) is True:
+                    self.add(
+                        self.pos.key_mark((*path, key)),
+                        f"{key!r} is only for mode 'agent', but phase {pid!r} has mode {mode!r}",
+                    )
+            if phase.get("read_only") is True and phase.get("require_changes") is True:
+                self.add(
+                    self.pos.key_mark((*path, "require_changes")),
+                    f"phase {pid!r} is read_only, so it can never satisfy require_changes: drop one of them",
+                )
             agent = phase.get("agent")
             if mode == "agent" and agent is None:
                 self.add(self.pos.key_mark(path), f"phase {pid!r} has mode 'agent' but names no 'agent'")

@@ -174,6 +174,10 @@ class PhaseConfig(_Model):
     decision_contract: DecisionContract = DecisionContract()
     command: CommandSpec | None = None
     manual: ManualSpec | None = None
+    # agent phases only: an attempt that changed no file is sent back ("the phase changed no files")
+    require_changes: bool = False
+    # agent phases only: the CLI gets no write tools, and a change to the worktree fails the phase
+    read_only: bool = False
 
 
 # -- workflows -------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ phases:
     mode: agent
     agent: default
     directive: Implement the task with focused, production-quality changes and tests.
+    require_changes: true        # an attempt that changes no file goes back for rework
   tests:
     mode: command                # a program (argv list, never a shell); exit code 0 = advance
     command:
@@ -49,6 +50,7 @@ phases:
     mode: agent
     agent: default
     directive: Review the change for defects and missing tests; do not edit code. Ask for rework with an exact fix list.
+    read_only: true              # the CLI gets no write tools; a change to the worktree fails the phase
     decision_contract:
       min_confidence: 0.6
       max_risk: medium
@@ -56,6 +58,7 @@ phases:
     mode: agent
     agent: scripted
     directive: Make the demo change.
+    require_changes: true
   demo-tests:
     mode: command
     command:
@@ -64,6 +67,7 @@ phases:
     mode: agent
     agent: scripted
     directive: Review the demo change.
+    read_only: true
 
 # Workflows: ordered phases; a failed test or a review verdict of `rework` goes back to implementation.
 workflows:

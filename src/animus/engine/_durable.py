@@ -100,8 +100,11 @@ class _Steps:
     def await_agent(self, agent_run_id: str) -> _AgentOutcome:
         return cast(_AgentOutcome, self._await(agent_run_id))
 
-    def commit(self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> _Committed:
-        return cast(_Committed, self._commit(worktree, message, agent_run_id, base_sha))
+    def commit(
+        self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None,
+        baseline_tree: str | None = None, read_only: bool = False,
+    ) -> _Committed:
+        return cast(_Committed, self._commit(worktree, message, agent_run_id, base_sha, baseline_tree, read_only))
 
     def run_command(self, *, phase: PhaseSpec, worktree: str, variables: dict[str, str], attempt_id: str) -> _CommandResult:
         return cast(_CommandResult, self._command(phase, worktree, variables, attempt_id))

@@ -29,7 +29,7 @@ def _judgement(
     risk: str | None = None,
     evidence: list[dict[str, Any]] | None = None,
 ) -> Judgement:
-    """A judgement; ``effective`` defaults to the verdict itself."""
+    """A _judgement; ``effective`` defaults to the verdict itself."""
     return {
         "source": source,
         "verdict": verdict,
@@ -56,6 +56,11 @@ def judge_agent(phase: PhaseSpec, result: _AgentPhaseResult) -> Judgement:
     effective = verdict
     reason = decision.get("reason") or ""
     contract = phase["decision_contract"]
+    if verdict == Verdict.ADVANCE and phase.get("require_changes") and result.get("changed_paths") == []:
+        # only when the attempt said what it changed: results recorded before issue 11 do not say
+        why = "the phase changed no files (require_changes)" + (f"; the agent said: {reason}" if reason else "")
+        return _judgement("agent", verdict, why, effective=Verdict.REWORK, confidence=confidence, risk=risk,
+                         evidence=decision.get("evidence"))
     if verdict == Verdict.ADVANCE:
         problems = []
         if confidence is not None and confidence < contract["min_confidence"]:

@@ -53,6 +53,8 @@ def build_plan(
             "agent": None,
             "command": cast(_CommandSpec, phase.command.model_dump(mode="json")) if phase.command else None,
             "manual": cast(_ManualSpec, phase.manual.model_dump(mode="json")) if phase.manual else None,
+            "require_changes": phase.require_changes,
+            "read_only": phase.read_only,
         }
         if phase.agent:
             agent = config.agents[phase.agent]

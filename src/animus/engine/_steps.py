@@ -6,6 +6,7 @@ They reach git, agents and processes only through those layers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -61,6 +62,10 @@ def _launch_agent(
     phase, task, agent_run_id, session_id = launch.phase, launch.task, launch.agent_run_id, launch.session_id
     assert phase["agent"] is not None, f"phase {phase['id']} has no agent"
     profile = profile_from_plan(phase["agent"])
+    if phase.get("read_only"):
+        profile = dataclasses.replace(profile, read_only=True)
+    # Taken before the agent starts (a launch found on replay may have started already: then it is later).
+    tree = git.worktree_tree(Path(launch.worktree)) if phase.get("read_only") or phase.get("require_changes") else None
     prompt = render_prompt(launch.plan, phase, task, launch.state, worktree=launch.worktree, decision_only=launch.decision_only)
     session = agents.SessionPlan.resume_of(session_id) if (launch.resume and session_id) else None
     if session is None and agents.get_adapter(profile.tool).takes_session_id:
@@ -72,7 +77,10 @@ def _launch_agent(
     handle = agents.start_agent_run(
         profile, prompt, cwd=launch.worktree, runs_dir=ctx.runs_dir, state_dir=ctx.state_dir, run_id=agent_run_id, session=session, labels=labels
     )
-    return {"agent_run_id": handle.run_id, "session_id": session.id if session else None}
+    launched: _Launched = {"agent_run_id": handle.run_id, "session_id": session.id if session else None}
+    if tree is not None:
+        launched["worktree_tree"] = tree
+    return launched
 
 
 def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
@@ -93,9 +101,22 @@ def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
     return data
 
 
-def _commit_changes(ctx: EngineContext, worktree: str, message: str, agent_run_id: str, base_sha: str | None) -> _Committed:
+def _commit_changes(
+    ctx: EngineContext, worktree: str, message: str, agent_run_id: str, base_sha: str | None,
+    baseline_tree: str | None = None, read_only: bool = False,
+) -> _Committed:
+    """Commit the attempt's work; with ``baseline_tree`` say what it changed, and with ``read_only`` never commit.
+
+    A read-only phase's changes stay in the worktree, uncommitted, so a replay sees them again.
+    """
+    changed = git.changed_since(Path(worktree), baseline_tree) if baseline_tree else None
+    if read_only:
+        return {"sha": None, "created": False, "changed_paths": changed or []}
     result = git.commit_all(Path(worktree), message, agent_run_id, base_sha=base_sha)
-    return {"sha": result.sha, "created": result.created}
+    committed: _Committed = {"sha": result.sha, "created": result.created}
+    if changed is not None:
+        committed["changed_paths"] = changed
+    return committed
 
 
 def _run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: dict[str, str], attempt_id: str) -> _CommandResult:
@@ -183,7 +204,8 @@ def _land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: _Worktre
     message = f"{title}\n\nLanded by animus run {run_id}."
     try:
         result = git.land(
-            ctx.project_root, worktree["branch"], target, merge.get("strategy", "merge"), message, run_id, worktrees_dir=ctx.worktrees_dir
+            ctx.project_root, worktree["branch"], target, merge.get("strategy", "merge"), message, run_id,
+            worktrees_dir=ctx.worktrees_dir, base_sha=worktree["base_sha"],
         )
     except Conflict as err:
         return {"status": "dirty_target", "sha": None, "conflict_files": err.details.get("files", []), "pr_url": None, "reason": err.message}

@@ -209,10 +209,19 @@ def _complete(store: Store, run_id: str, landed: _Landing) -> _Moved:
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
     assert run.plan is not None
+    state = {**run.state, "landing": landed["status"]}
+    if landed["status"] == "nothing_to_land":
+        # Said where the progress and `workflow decisions` show it: the run completed, but landed nothing.
+        store.add_decision(DecisionRecord(
+            run_id=run_id, seq=0, phase="land", attempt=int(state.get("conflict_reworks", 0)) + 1, source="land",
+            verdict=Verdict.SKIP.value, effective=Verdict.SKIP.value, target_phase=None, confidence=None, risk=None,
+            reason="no changes: the task branch has no commit beyond its base, so nothing was landed", evidence=[],
+        ))
     _move_run(
         store,
         run,
         RunStatus.COMPLETED,
+        state=state,
         landed_sha=landed.get("sha"),
         pr_url=landed.get("pr_url"),
         ended_at=now_iso(),

@@ -62,6 +62,8 @@ class PhaseSpec(TypedDict):
     agent: dict[str, Any] | None  # the agent profile, field for field (``profile_from_plan`` reads it)
     command: _CommandSpec | None
     manual: _ManualSpec | None
+    require_changes: NotRequired[bool]  # absent in plans made before issue 11: false
+    read_only: NotRequired[bool]
 
 
 class Plan(TypedDict):
@@ -107,6 +109,7 @@ class RunState(TypedDict, total=False):
     rework: _ReworkContext
     outputs: dict[str, str]
     conflict_reworks: int
+    landing: str  # the Landing status the run completed with (``nothing_to_land``: it changed nothing)
 
 
 class _LoadedRun(TypedDict):
@@ -131,6 +134,8 @@ class _Worktree(TypedDict):
 class _Launched(TypedDict):
     agent_run_id: str
     session_id: str | None
+    # the worktree's content before the agent started (``git.worktree_tree``), for phases that check what it changed
+    worktree_tree: NotRequired[str | None]
 
 
 @dataclass(frozen=True)
@@ -173,11 +178,15 @@ class _AgentPhaseResult(_AgentOutcome):
 
     agent_runs: list[str]
     commit_sha: NotRequired[str | None]
+    changed_paths: NotRequired[list[str]]  # what the attempt changed, when the phase checks it
 
 
 class _Committed(TypedDict):
+    """The attempt's commit (step ``animus.git.commit``); a read-only phase never commits."""
+
     sha: str | None
     created: bool
+    changed_paths: NotRequired[list[str]]  # since the launch's snapshot, when it took one
 
 
 class _CommandResult(TypedDict):
@@ -242,7 +251,7 @@ class _PhaseSummary(TypedDict):
 class _Landing(TypedDict):
     """How the branch landed (step ``animus.land``)."""
 
-    status: str  # merged | already_merged | pr | skipped | conflict | dirty_target
+    status: str  # merged | already_merged | nothing_to_land | pr | skipped | conflict | dirty_target
     sha: str | None
     conflict_files: list[str]
     pr_url: str | None

@@ -35,7 +35,7 @@ from animus.engine._types import (
 _WORKFLOW_NAME = "animus.run.v1"
 _MAX_RATE_LIMIT_WAITS = 20
 _FOREVER_SECS = 10 * 365 * 24 * 3600
-_LANDED = frozenset({"merged", "already_merged", "pr", "skipped"})
+_LANDED = frozenset({"merged", "already_merged", "nothing_to_land", "pr", "skipped"})
 
 
 class _Registered:
@@ -159,6 +159,7 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
     max_tries = int(agent.get("max_attempts", 3))
     tries = rate_waits = 0
     session_id: str | None = None
+    baseline: str | None = None  # the worktree before the attempt's first agent run (read_only, require_changes)
     resume = decision_only = False
     usage = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
     runs: list[str] = []
@@ -172,6 +173,8 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
             agent_run_id=this_run, session_id=session_id, resume=resume, decision_only=decision_only,
         ))
         runs.append(this_run)
+        if len(runs) == 1:
+            baseline = launched.get("worktree_tree")
         out = steps.await_agent(this_run)
         session_id = out.get("session_id") or launched.get("session_id") or session_id
         usage["input_tokens"] += int(out.get("input_tokens") or 0)
@@ -190,9 +193,15 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
         if out["status"] == "ok":
             if out.get("decision"):
                 message = _commit_message(run.task, phase, out.get("decision") or {})
+                read_only = bool(phase.get("read_only"))
                 commit = steps.commit(worktree=run.worktree["path"], message=message, agent_run_id=this_run,
-                                      base_sha=run.worktree["base_sha"])
-                return {**out, **summed, "commit_sha": commit["sha"], "agent_runs": runs}  # type: ignore[typeddict-item]
+                                      base_sha=run.worktree["base_sha"], baseline_tree=baseline, read_only=read_only)
+                result: _AgentPhaseResult = {**out, **summed, "commit_sha": commit["sha"], "agent_runs": runs}  # type: ignore[typeddict-item]
+                if "changed_paths" in commit:
+                    result["changed_paths"] = commit["changed_paths"]
+                if read_only and commit.get("changed_paths"):
+                    return {**result, "status": "failed", "reason": _read_only_violation(phase, commit["changed_paths"], run)}
+                return result
             if not decision_only:
                 decision_only, resume, tries = True, can_resume, tries - 1
                 continue
@@ -203,6 +212,12 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
                     "reason": f"agent failed {tries} time(s); last: {out.get('reason')}"}
         resume = out["status"] == "killed" and can_resume
         DBOS.sleep(min(60.0, 2.0 ** (tries - 1)))
+
+
+def _read_only_violation(phase: PhaseSpec, paths: list[str], run: _Run) -> str:
+    shown = ", ".join(paths[:20]) + (f" (and {len(paths) - 20} more)" if len(paths) > 20 else "")
+    return (f"read-only phase {phase['id']} changed the worktree: {shown}; the changes are left uncommitted in "
+            f"{run.worktree['path']} (discard them there before resuming, or the next agent phase commits them)")
 
 
 def _manual_phase(steps: _Steps, run_id: str, phase: PhaseSpec, seq: int, attempt: int) -> _ManualResult:

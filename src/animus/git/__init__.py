@@ -1,7 +1,7 @@
 """Git for animus: task worktrees, tagged commits, landing, push and pull requests, all idempotent."""
 
 from animus.git._commit import RUN_TRAILER, CommitResult, commit_all, find_commit_by_trailer
-from animus.git._diff import DiffStat, changed_files, diff_stat
+from animus.git._diff import DiffStat, changed_files, changed_since, diff_stat, worktree_tree
 from animus.git._land import LAND_TRAILER, LandResult, LandStatus, LandStrategy, land
 from animus.git._pull_request import PullRequest, ensure_pull_request, find_pull_request
 from animus.git._remote import PushResult, push_branch, remote_branch_sha
@@ -33,6 +33,7 @@ __all__ = [
     "WorktreeEntry",
     "branch_for_task",
     "changed_files",
+    "changed_since",
     "commit_all",
     "diff_stat",
     "ensure_pull_request",
@@ -45,4 +46,5 @@ __all__ = [
     "push_branch",
     "remote_branch_sha",
     "remove_worktree",
+    "worktree_tree",
 ]

@@ -26,14 +26,15 @@ from animus.git._repo import Repo
 from animus.git._worktree import _find_worktree, remove_worktree
 
 LandStrategy = Literal["merge", "squash", "rebase"]
-LandStatus = Literal["merged", "already_merged", "conflict"]
+LandStatus = Literal["merged", "already_merged", "nothing_to_land", "conflict"]
 LAND_TRAILER = "Animus-Land"
 _ATTEMPTS = 3  # the target may move under us (another landing); each retry starts from a fresh look
 
 
 @dataclass(frozen=True)
 class LandResult:
-    """``merged`` (sha = the new target tip), ``already_merged`` (sha = the landing found) or ``conflict``."""
+    """``merged`` (sha = the new target tip), ``already_merged`` (sha = the landing found), ``conflict``, or
+    ``nothing_to_land`` (sha None: the branch has no commit beyond its base, so the target is left as it was)."""
 
     status: LandStatus
     sha: str | None
@@ -53,6 +54,7 @@ def land(
     land_id: str,
     *,
     worktrees_dir: Path | None = None,
+    base_sha: str | None = None,
 ) -> LandResult:
     """Bring ``branch`` into ``target_branch``; a replay finds the landing and returns ``already_merged``.
 
@@ -61,6 +63,8 @@ def land(
     Conflict names the files and nothing is touched. Where it is checked out nowhere, the merge runs in a
     temporary detached worktree under ``worktrees_dir`` and the branch moves by compare-and-swap.
     A merge conflict is aborted and reported as ``conflict`` with everything left as it was.
+    With ``base_sha`` (where the task branch forked), a branch with no commit beyond it is
+    ``nothing_to_land``: reporting the target tip as "landed" would claim work that never happened.
     """
     if strategy not in get_args(LandStrategy):
         raise InvalidInput(f"unknown landing strategy {strategy!r}", hint="use merge, squash or rebase")
@@ -75,6 +79,9 @@ def land(
         if found is not None:
             return LandResult("already_merged", found)
         raise NotFound(f"branch {branch!r} does not exist in {repo.root}")
+    if base_sha is not None and repo.is_ancestor(repo.head_sha(f"refs/heads/{branch}"), base_sha):
+        # No landing of this run can exist then: a merge or squash of no commits makes no commit.
+        return LandResult("nothing_to_land", None)
     for _ in range(_ATTEMPTS):
         result = _land_once(repo, branch, target_branch, strategy, message, land_id, worktrees_dir)
         if result is not None:
