@@ -47,6 +47,8 @@ class AgentProfile:
     isolate_home: bool = True
     command: list[str] = field(default_factory=list)
     script: str | None = None
+    #: which of the user's variables the agent gets: "all", "none" or names/globs (see procs.build_env)
+    env_inherit: str | tuple[str, ...] = "all"
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class SessionPlan:
 
 @dataclass(frozen=True)
 class Invocation:
-    """How to start the CLI: argv (never a shell), env added to the allowlisted base, stdin, files and dirs."""
+    """How to start the CLI: argv (never a shell), env added to the inherited base, stdin, files and dirs."""
 
     argv: list[str]
     env_extra: dict[str, str] = field(default_factory=dict)
@@ -96,7 +98,7 @@ def takes_animus_mcp(tool: str, isolate_home: bool = True) -> bool:
 def animus_mcp_server(project_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> McpServer:
     """``animus mcp serve`` for ``project_root``, with the env that points it at this project's state and database.
 
-    The agent's own env is an allowlist without ANIMUS_*, so the server gets them explicitly.
+    The agent's own env never inherits ANIMUS_*, so the server gets them explicitly.
     """
     from animus.config.project import ENV_HOME, ENV_PROJECT_ROOT, animus_home, mcp_server_argv
 
@@ -143,4 +145,5 @@ def profile_from_config(
         isolate_home=agent.isolate_home,
         command=list(agent.command or []),
         script=script,
+        env_inherit=getattr(agent, "env_inherit", "all"),
     )

@@ -57,7 +57,7 @@ def start_agent_run(
     if session is None and profile.tool in _NEW_SESSION_TOOLS:
         session = SessionPlan.new()
     inv = adapter.build_invocation(profile, prompt, cwd=cwd, session=session, state_dir=state_dir, environ=environ)
-    env = procs.build_env(environ, inv.env_extra)
+    env = procs.build_env(environ, inv.env_extra, inherit=profile.env_inherit)
     if shutil.which(inv.argv[0], path=env.get("PATH")) is None:
         raise Unavailable(
             f"agent CLI {inv.argv[0]!r} (tool {profile.tool}) not found on PATH",

@@ -80,7 +80,19 @@ def _skip_expr(value: str) -> str:
     return value
 
 
+def _env_glob(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9_*?\[\]!]+$", value):
+        raise ValueError(f"invalid environment variable name or glob {value!r}: use letters, digits, '_' and '*', '?', '[…]'")
+    return value
+
+
 Ident = Annotated[str, AfterValidator(_ident)]
+_EnvGlob = Annotated[str, AfterValidator(_env_glob)]
+# a tagged union, so a bad value gets one error (the word's or the list item's), not one per member
+_EnvInherit = Annotated[
+    Annotated[Literal["all", "none"], Tag("word")] | Annotated[tuple[_EnvGlob, ...], Tag("list")],
+    Discriminator(lambda value: "list" if isinstance(value, list | tuple) else "word"),
+]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 EnvKey = Annotated[str, AfterValidator(_env_key)]
 Argv = Annotated[tuple[str, ...], AfterValidator(_argv)]
@@ -122,6 +134,8 @@ class AgentConfig(_Model):
     script: str | None = None
     # claude, codex, gemini (isolate_home), opencode: get `animus mcp serve` as MCP server "animus"
     animus_mcp: bool = True
+    # which of the user's environment variables the agent gets (never ANIMUS_*): all, none, or names/globs
+    env_inherit: _EnvInherit = "all"
 
     @model_validator(mode="before")
     @classmethod

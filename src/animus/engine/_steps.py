@@ -103,7 +103,8 @@ def run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables: 
     cwd = worktree if spec.get("cwd", "worktree") == "worktree" else str(ctx.project_root)
     import os
 
-    env = {**os.environ, **(spec.get("env") or {})}
+    # the project's own python/pytest, not the ones of the virtualenv animus runs in
+    env = {**procs.without_own_venv(os.environ), **(spec.get("env") or {})}
     started = time.monotonic()
     try:
         result = procs.run_program(argv, cwd=cwd, env=env, timeout=spec.get("timeout_secs", 600))
