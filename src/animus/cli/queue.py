@@ -16,8 +16,10 @@ def queue() -> None:
 
 
 def _entry_line(d: dict[str, Any], verb: str) -> None:
-    run = f" run {d['run_id']}" if d.get("run_id") else ""
-    console().print(f"{d['task_id']} {verb} ({d['status']}{run})")
+    # the entry's status only when the verb does not already say it: `TASK-2 queued`, `TASK-2 released (queued)`
+    said = [] if d["status"] == verb.split()[-1] else [d["status"]]
+    details = " ".join([*said, *([f"run {d['run_id']}"] if d.get("run_id") else [])])
+    console().print(f"{d['task_id']} {verb}" + (f" ({details})" if details else ""))
 
 
 @queue.command("enqueue", epilog=example(
