@@ -140,3 +140,32 @@ def test_missing_cli_is_unavailable_and_unknown_run_is_not_found(world: dict[str
                         state_dir=world["state"], environ=environ)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
         read_run("run-nope", world["runs"])  # type: ignore[arg-type]
+
+
+def _env_seen_by_agent(world: dict[str, object], **fields: object) -> dict[str, str]:
+    out = Path(str(world["tmp"])) / f"env-{time.monotonic_ns()}.json"
+    code = f"import json, os; open({str(out)!r}, 'w').write(json.dumps(dict(os.environ)))"
+    profile = AgentProfile(tool="command", command=["python3", "-c", code], timeout_secs=60, **fields)  # type: ignore[arg-type]
+    environ = {**world["environ"], "JAVA_HOME": "/opt/jdk", "HTTPS_PROXY": "http://proxy:3128",  # type: ignore[dict-item]
+               "SSL_CERT_FILE": "/etc/ca.pem", "AWS_REGION": "eu-west-1", "ANIMUS_HOME": "/animus-state",
+               "ANIMUS_DATABASE_URL": "postgresql://u:pw@db/animus", "VIRTUAL_ENV": "/animus/.venv",
+               "PATH": f"/animus/.venv/bin{os.pathsep}{world['environ']['PATH']}"}  # type: ignore[index]
+    handle = start_agent_run(profile, "p", cwd=world["work"], runs_dir=world["runs"],  # type: ignore[arg-type]
+                             state_dir=world["state"], environ=environ, grace_secs=0.3)
+    assert finish(world, handle.run_id).status == "finished"
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def test_an_agent_gets_the_users_environment_but_not_animus_own(world: dict[str, object]) -> None:
+    seen = _env_seen_by_agent(world)
+    assert {k: seen.get(k) for k in ("JAVA_HOME", "HTTPS_PROXY", "SSL_CERT_FILE", "AWS_REGION")} == {
+        "JAVA_HOME": "/opt/jdk", "HTTPS_PROXY": "http://proxy:3128", "SSL_CERT_FILE": "/etc/ca.pem", "AWS_REGION": "eu-west-1"}
+    assert "ANIMUS_HOME" not in seen and "ANIMUS_DATABASE_URL" not in seen
+    assert "VIRTUAL_ENV" not in seen and "/animus/.venv/bin" not in seen["PATH"].split(os.pathsep)
+
+
+def test_env_inherit_none_and_a_list_isolate_an_agent(world: dict[str, object]) -> None:
+    none = _env_seen_by_agent(world, env_inherit="none")
+    assert "JAVA_HOME" not in none and "HTTPS_PROXY" not in none and none["PATH"]
+    listed = _env_seen_by_agent(world, env_inherit=("JAVA_HOME", "*_PROXY"))
+    assert (listed.get("JAVA_HOME"), listed.get("HTTPS_PROXY"), listed.get("SSL_CERT_FILE")) == ("/opt/jdk", "http://proxy:3128", None)

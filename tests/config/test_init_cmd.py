@@ -15,7 +15,9 @@ def test_init_writes_a_config_that_validates(repo: Path, animus) -> None:
     assert result.code == 0, result.stderr
     data = result.json_out()["data"]
     token_file = Path(data.pop("token_file"))
-    assert data == {"path": str(repo / ".animus" / "workflows.yaml"), "created": True, "overwritten": False}
+    assert data == {"path": str(repo / ".animus" / "workflows.yaml"), "created": True, "overwritten": False,
+                    "workflows_dir": str(repo / ".animus" / "workflows")}
+    assert (repo / ".animus" / "workflows").is_dir()
     assert token_file.name == "web-token" and len(token_file.read_text().strip()) >= 32  # the API token exists
     assert token_file.stat().st_mode & 0o077 == 0  # readable by the owner only
     text = (repo / ".animus" / "workflows.yaml").read_text(encoding="utf-8")
@@ -137,3 +139,9 @@ def test_init_works_in_a_fresh_git_init_repo_without_commits(tmp_path: Path, ani
     assert result.code == 0, result.stderr
     assert result.json_out()["data"]["created"] is True
     assert animus("--json", "config", "validate", cwd=fresh).json_out()["data"]["valid"] is True
+
+
+def test_init_says_to_commit_the_animus_directory(repo: Path, animus) -> None:
+    result = animus("init", cwd=repo)
+    assert result.code == 0, result.stderr
+    assert ".animus/workflows" in result.stdout and "commit .animus/" in result.stdout

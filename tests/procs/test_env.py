@@ -1,38 +1,62 @@
-"""The agent environment allowlist, and secrets that never reach the run directory."""
+"""The environment agents inherit, animus's virtualenv off it, and secrets that never reach the run directory."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from animus.procs import build_env, is_secret_name, launch, redact
+from animus.procs import build_env, is_secret_name, launch, redact, without_own_venv
+
+BASE = {
+    "PATH": "/bin",
+    "HOME": "/h",
+    "LC_ALL": "C",
+    "XDG_CONFIG_HOME": "/x",
+    "ANTHROPIC_API_KEY": "k" * 8,
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    "JAVA_HOME": "/opt/jdk",
+    "HTTPS_PROXY": "http://proxy:3128",
+    "SSH_AUTH_SOCK": "/tmp/ssh.sock",
+    "ANIMUS_DATABASE_URL": "postgresql://u:pw@db/animus",
+    "ANIMUS_HOME": "/state",
+    "CLAUDECODE": "1",
+}
 
 
-def test_build_env_keeps_the_allowlist_and_the_extra_only() -> None:
-    base = {
-        "PATH": "/bin",
-        "HOME": "/h",
-        "LC_ALL": "C",
-        "XDG_CONFIG_HOME": "/x",
-        "ANTHROPIC_API_KEY": "k" * 8,
-        "AZURE_OPENAI_ENDPOINT": "e",
-        "AWS_SECRET_ACCESS_KEY": "nope",
-        "PYTHONPATH": "/p",
-        "CLAUDECODE": "1",
-        "CLAUDE_CONFIG_DIR": "/c",
-    }
-    env = build_env(base, {"MY_AGENT_FLAG": "on", "CLAUDECODE": "1"})
+def test_build_env_passes_the_users_environment_minus_animus_own_variables() -> None:
+    env = build_env(BASE, {"MY_AGENT_FLAG": "on", "CLAUDECODE": "1"})
     assert env == {
         "PATH": "/bin",
         "HOME": "/h",
         "LC_ALL": "C",
         "XDG_CONFIG_HOME": "/x",
         "ANTHROPIC_API_KEY": "k" * 8,
-        "AZURE_OPENAI_ENDPOINT": "e",
-        "CLAUDE_CONFIG_DIR": "/c",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "JAVA_HOME": "/opt/jdk",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "SSH_AUTH_SOCK": "/tmp/ssh.sock",
         "MY_AGENT_FLAG": "on",
     }
+
+
+def test_env_inherit_none_keeps_only_what_a_process_needs_to_start() -> None:
+    assert build_env(BASE, {"X": "1"}, inherit="none") == {"PATH": "/bin", "HOME": "/h", "LC_ALL": "C", "X": "1"}
+
+
+def test_env_inherit_names_and_globs_add_to_the_basics_but_never_animus_own() -> None:
+    env = build_env(BASE, {}, inherit=("JAVA_HOME", "AWS_*", "ANIMUS_*", "*_PROXY"))
+    assert env == {"PATH": "/bin", "HOME": "/h", "LC_ALL": "C", "JAVA_HOME": "/opt/jdk",
+                   "AWS_SECRET_ACCESS_KEY": "aws-secret", "HTTPS_PROXY": "http://proxy:3128"}
+
+
+def test_animus_own_virtualenv_leaves_path_and_virtual_env(tmp_path: Path) -> None:
+    venv = tmp_path / "animus-venv"
+    base = {"PATH": f"{venv}/bin:/usr/local/bin:{sys.prefix}/bin:/usr/bin", "VIRTUAL_ENV": str(venv), "HOME": "/h"}
+    for env in (build_env(base, {}), without_own_venv(base)):
+        assert env["PATH"] == "/usr/local/bin:/usr/bin"
+        assert "VIRTUAL_ENV" not in env
 
 
 def test_is_secret_name_by_suffix() -> None:
@@ -68,3 +92,10 @@ def test_database_urls_count_as_secrets_because_they_carry_passwords() -> None:
     assert not is_secret_name("ANTHROPIC_BASE_URL")
     env = {"ANIMUS_DATABASE_URL": "postgresql://animus:hunter2-pw@db/animus"}
     assert redact("connecting to postgresql://animus:hunter2-pw@db/animus", env) == "connecting to ***"
+
+
+def test_a_url_with_a_password_is_masked_whatever_its_name() -> None:
+    env = {"HTTPS_PROXY": "http://me:s3cret-pw@proxy:3128", "NO_PROXY": "localhost,127.0.0.1"}
+    assert redact("via http://me:s3cret-pw@proxy:3128 except localhost,127.0.0.1", env) == (
+        "via *** except localhost,127.0.0.1"
+    )

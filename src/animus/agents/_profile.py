@@ -50,6 +50,8 @@ class AgentProfile:
     binary: str | None = None
     # set per phase (``read_only: true``), not per agent: the CLI is started without its write tools
     read_only: bool = False
+    #: which of the user's variables the agent gets: "all", "none" or names/globs (see procs.build_env)
+    env_inherit: str | tuple[str, ...] = "all"
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class SessionPlan:
 
 @dataclass(frozen=True)
 class Invocation:
-    """How to start the CLI: argv (never a shell), env added to the allowlisted base, stdin, files and dirs."""
+    """How to start the CLI: argv (never a shell), env added to the inherited base, stdin, files and dirs."""
 
     argv: list[str]
     env_extra: dict[str, str] = field(default_factory=dict)
@@ -99,7 +101,7 @@ def takes_animus_mcp(tool: str, isolate_home: bool = True) -> bool:
 def animus_mcp_server(project_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> McpServer:
     """``animus mcp serve`` for ``project_root``, with the env that points it at this project's state and database.
 
-    The agent's own env is an allowlist without ANIMUS_*, so the server gets them explicitly.
+    The agent's own env never inherits ANIMUS_*, so the server gets them explicitly.
     """
     from animus.config.project import ENV_HOME, ENV_PROJECT_ROOT, animus_home, mcp_server_argv
 
@@ -151,4 +153,5 @@ def profile_from_config(
         command=list(agent.command or []),
         script=script,
         binary=binary,
+        env_inherit=getattr(agent, "env_inherit", "all"),
     )

@@ -58,7 +58,7 @@ def start_agent_run(
     if session is None and profile.tool in _NEW_SESSION_TOOLS:
         session = SessionPlan.new()
     inv = adapter.build_invocation(profile, prompt, cwd=cwd, session=session, state_dir=state_dir, environ=environ)
-    env = procs.build_env(environ, inv.env_extra)
+    env = procs.build_env(environ, inv.env_extra, inherit=profile.env_inherit)
     inv = _locate_binary(adapter, profile, inv, env.get("PATH"), environ)
     for directory in inv.dirs_to_create:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)

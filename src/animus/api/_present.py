@@ -84,7 +84,8 @@ def _daemon_status(info: DaemonInfo | None) -> dict[str, Any]:
         return {"running": False}
     alive = is_alive(info.pid, info.proc_start)
     data: dict[str, Any] = {"running": alive, "pid": info.pid, "started_at": info.started_at,
-                            "executor_id": info.executor_id, "pool_size": info.pool_size, "http_port": info.http_port}
+                            "executor_id": info.executor_id, "pool_size": info.pool_size, "http_port": info.http_port,
+                            "config_error": info.config_error}
     if alive:
         data["uptime_secs"] = round(info.uptime_secs, 1)
     return data

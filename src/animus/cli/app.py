@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ def render_error(err: AnimusError, json_output: bool) -> None:
 
 
 _console: Console | None = None
+#: wide enough for any table row; a terminal (or COLUMNS) keeps its own width
+_PIPED_WIDTH = 1000
 
 
 def console() -> Console:
@@ -97,6 +100,9 @@ def console() -> Console:
         from rich.console import Console
 
         _console = Console(highlight=False, soft_wrap=True)
+        if not _console.is_terminal and not os.environ.get("COLUMNS"):
+            # piped or captured: rich would squeeze tables into 80 columns and cut ids and times
+            _console.width = _PIPED_WIDTH
     return _console
 
 

@@ -85,6 +85,14 @@ def render_daemon(d: dict[str, Any]) -> None:
     console().print(
         f"daemon: running  pid {d['pid']}  up {_duration(d['uptime_secs'])}  executor {d['executor_id']}  pool {d['pool_size']}"
     )
+    if d.get("config_error"):
+        console().print(dispatch_paused(d["config_error"]), style="red", markup=False)
+
+
+def dispatch_paused(config_error: str) -> str:
+    """Why the daemon starts nothing new, and how it resumes."""
+    return (f"dispatch paused: the configuration is invalid: {config_error}\n"
+            "  (runs in flight go on; fix the file, see `animus config validate`, and the daemon resumes by itself)")
 
 
 def _duration(secs: float) -> str:

@@ -1,4 +1,4 @@
-"""`animus init`: write a commented, valid default `.animus/workflows.yaml`."""
+"""`animus init`: write a commented, valid default `.animus/workflows.yaml` and make `.animus/workflows/`."""
 
 from __future__ import annotations
 
@@ -39,10 +39,13 @@ def init(app: AppContext, force: bool, test_command: str | None) -> None:
     if existed and not force:
         raise Conflict(f"{CONFIG_RELPATH} already exists in {project.root}", hint="pass --force to overwrite it")
     _write_atomically(target, render_default_config(argv))
+    workflows_dir = target.parent / "workflows"  # more workflow files, merged in name order (configuration.md)
+    workflows_dir.mkdir(exist_ok=True)
     from animus.api import ensure_token, token_path
 
     ensure_token(project.state_dir)  # the API/dashboard bearer token (`animus web token` shows it)
-    data = {"path": str(target), "created": not existed, "overwritten": existed, "token_file": str(token_path(project.state_dir))}
+    data = {"path": str(target), "created": not existed, "overwritten": existed, "workflows_dir": str(workflows_dir),
+            "token_file": str(token_path(project.state_dir))}
     app.emit(data, human=_human)
 
 
@@ -69,4 +72,6 @@ def _human(data: dict[str, Any]) -> None:
     verb = "overwrote" if data["overwritten"] else "wrote"
     out = console()
     out.print(f"{verb} {data['path']}")
+    out.print(f"made {data['workflows_dir']}/ (more workflow files there are merged with it)")
     out.print("next: edit it, then `animus config validate`; try the scripted `demo` workflow first")
+    out.print("then commit .animus/ (`git add .animus && git commit`): the configuration belongs with the repository")

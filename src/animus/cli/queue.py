@@ -16,8 +16,10 @@ def queue() -> None:
 
 
 def _entry_line(d: dict[str, Any], verb: str) -> None:
-    run = f" run {d['run_id']}" if d.get("run_id") else ""
-    console().print(f"{d['task_id']} {verb} ({d['status']}{run})")
+    # the entry's status only when the verb does not already say it: `TASK-2 queued`, `TASK-2 released (queued)`
+    said = [] if d["status"] == verb.split()[-1] else [d["status"]]
+    details = " ".join([*said, *([f"run {d['run_id']}"] if d.get("run_id") else [])])
+    console().print(f"{d['task_id']} {verb}" + (f" ({details})" if details else ""))
 
 
 @queue.command("enqueue", epilog=example(
@@ -39,8 +41,24 @@ def enqueue(app: AppContext, task_id: str, workflow: str | None, variables: tupl
         config = load_config(app.project())
     queued = services.enqueue(app.store(), task_id, workflow=workflow, variables=values, source="cli", config=config)
     created = queued.created
-    app.emit({**queued.entry.to_dict(), "created": created},
-             lambda d: _entry_line(d, "queued" if created else "was already queued"))
+    paused = _dispatch_paused(app)
+
+    def human(d: dict[str, Any]) -> None:
+        _entry_line(d, "queued" if created else "was already queued")
+        if paused:
+            from animus.cli.daemon import dispatch_paused
+
+            click.echo(f"note: {dispatch_paused(paused)}", err=True)
+
+    app.emit({**queued.entry.to_dict(), "created": created, "dispatch_paused": paused}, human)
+
+
+def _dispatch_paused(app: AppContext) -> str | None:
+    """The running daemon's reason to start nothing new (an invalid configuration on disk), if any."""
+    from animus.daemon import read_info
+
+    info = read_info(app.project().state_dir)
+    return info.config_error if info is not None else None
 
 
 @queue.command("list", epilog=example("animus queue list", "animus queue list --status held --json"))

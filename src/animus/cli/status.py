@@ -30,7 +30,10 @@ def _render(d: dict[str, Any]) -> None:
     out = console()
     render_daemon(d["daemon"])
     pool, q = d["pool"], d["queue"]
-    out.print(f"pool:   {pool['used']}/{pool['size'] if pool['size'] is not None else '-'} in use")
+    if pool["size"] is not None:
+        out.print(f"pool:   {pool['used']}/{pool['size']} in use")
+    else:  # the pool is the daemon's: without one there is no size to show
+        out.print("pool:   none (no daemon)" + (f"; {pool['used']} dispatched runs still active" if pool["used"] else ""))
     depth = ", ".join(f"{k} {v}" for k, v in q["by_priority"].items() if v) or "empty"
     out.print(f"queue:  {q['queued']} waiting ({depth}); {q['held']} held; {q['dispatched']} dispatched")
     if d["running_agents"]:

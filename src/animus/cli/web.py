@@ -60,7 +60,8 @@ def web(app: AppContext, open_browser: bool) -> None:
     if open_browser:
         import webbrowser
 
-        webbrowser.open(url)
+        if not webbrowser.open(url):
+            click.echo("note: no browser found on this machine (set BROWSER, or open the URL below yourself)", err=True)
     app.emit({"url": url, "host": host, "port": port, "serving": serving}, lambda d: click.echo(d["url"]))
 
 

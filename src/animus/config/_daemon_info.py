@@ -23,6 +23,8 @@ class DaemonInfo:
     pool_size: int
     project_root: str
     http_port: int | None = None
+    #: while the configuration on disk is invalid: its first problem (``file:line:col: message``); nothing new is dispatched
+    config_error: str | None = None
 
     @property
     def uptime_secs(self) -> float:

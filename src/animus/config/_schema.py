@@ -86,7 +86,19 @@ def _skip_expr(value: str) -> str:
     return value
 
 
+def _env_glob(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9_*?\[\]!]+$", value):
+        raise ValueError(f"invalid environment variable name or glob {value!r}: use letters, digits, '_' and '*', '?', '[…]'")
+    return value
+
+
 _Ident = Annotated[str, AfterValidator(_ident)]
+_EnvGlob = Annotated[str, AfterValidator(_env_glob)]
+# a tagged union, so a bad value gets one error (the word's or the list item's), not one per member
+_EnvInherit = Annotated[
+    Annotated[Literal["all", "none"], Tag("word")] | Annotated[tuple[_EnvGlob, ...], Tag("list")],
+    Discriminator(lambda value: "list" if isinstance(value, list | tuple) else "word"),
+]
 _EnvName = Annotated[str, AfterValidator(_env_name)]
 _EnvKey = Annotated[str, AfterValidator(_env_key)]
 _Argv = Annotated[tuple[str, ...], AfterValidator(_argv)]
@@ -130,6 +142,8 @@ class AgentConfig(_Model):
     binary: Annotated[str, AfterValidator(_program)] | None = None
     # claude, codex, gemini (isolate_home), opencode: get `animus mcp serve` as MCP server "animus"
     animus_mcp: bool = True
+    # which of the user's environment variables the agent gets (never ANIMUS_*): all, none, or names/globs
+    env_inherit: _EnvInherit = "all"
 
     @model_validator(mode="before")
     @classmethod

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -23,7 +24,7 @@ from animus.config import DaemonInfo
 from animus.daemon._dispatch import Dispatcher, _kv
 from animus.daemon._info import _remove_info, _write_info, log_path
 from animus.daemon._reconcile import reconcile_before_launch
-from animus.domain.errors import AnimusError
+from animus.domain.errors import AnimusError, ConfigError
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
@@ -77,6 +78,10 @@ class Daemon:
         self.dispatcher: Dispatcher | None = None
         self._config: WorkflowConfig | None = None
         self._config_stamp: tuple[Any, ...] = ()
+        self._config_lock = threading.Lock()  # the notifier thread reads the config too
+        #: the first problem of the configuration on disk while it is invalid: dispatch pauses until it is fixed
+        self.config_error: str | None = None
+        self._info: DaemonInfo | None = None
         self._engine_started = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -126,6 +131,7 @@ class Daemon:
             started_epoch=time.time(), executor_id=executor_id(state_dir), pool_size=pool_size, project_root=str(self.project.root),
             http_port=self.http.port if self.http is not None else None,
         )
+        self._info = info
         _write_info(state_dir, info)
         _log.info(_kv(event="ready", pid=info.pid, executor=info.executor_id, pool_size=pool_size))
 
@@ -152,7 +158,7 @@ class Daemon:
                     current = store.change_marker()
                     if woken or current != marker:
                         marker = current
-                        dispatcher.dispatch(take_work=not self.draining)
+                        dispatcher.dispatch(take_work=self._takes_work())
             except AnimusError as err:  # a locked database or a bad config must not kill the daemon
                 _log.error(_kv(event="tick_failed", error=err.message))
             if self.draining and dispatcher.active_count() == 0:
@@ -172,7 +178,11 @@ class Daemon:
             if config.daemon.auto_run_ready:
                 self.dispatcher.enqueue_ready()
         self.dispatcher.check_workflows()
-        self.dispatcher.dispatch(take_work=not self.draining)
+        self.dispatcher.dispatch(take_work=self._takes_work())
+
+    def _takes_work(self) -> bool:
+        """New runs start unless draining, or the configuration on disk is invalid (in-flight runs go on)."""
+        return not self.draining and self.config_error is None
 
     def shutdown(self) -> None:
         from animus.engine import stop_engine
@@ -255,22 +265,39 @@ class Daemon:
 
     # -- configuration ------------------------------------------------------------------------------
     def config(self) -> WorkflowConfig:
-        """The project's configuration, re-read when a config file changed (a broken edit keeps the last good one)."""
+        """The project's configuration, re-read when a config file changed.
+
+        A broken edit keeps the last good configuration for what is in flight, and pauses dispatch
+        (``config_error``, published in ``daemon.json`` for `animus status`, the API and `queue
+        enqueue`) until the file is valid again.
+        """
         from animus.config import discover_config_files, load_config
 
-        paths = discover_config_files(self.project.root)
-        stamp = tuple((str(p), _mtime(p)) for p in paths)
-        if self._config is None or stamp != self._config_stamp:
-            try:
-                self._config = load_config(self.project)
-                if self._config_stamp:
-                    _log.info(_kv(event="config_reloaded"))
-            except AnimusError as err:
-                if self._config is None:
-                    raise
-                _log.error(_kv(event="config_invalid", error=err.message))
-            self._config_stamp = stamp
-        return self._config
+        with self._config_lock:
+            paths = discover_config_files(self.project.root)
+            stamp = tuple((str(p), _mtime(p)) for p in paths)
+            if self._config is None or stamp != self._config_stamp:
+                try:
+                    self._config = load_config(self.project)
+                    if self._config_stamp:
+                        _log.info(_kv(event="config_reloaded", resumed=self.config_error is not None))
+                    self._set_config_error(None)
+                except AnimusError as err:
+                    if self._config is None:
+                        raise
+                    first = err.problems[0] if isinstance(err, ConfigError) and err.problems else err.message
+                    _log.error(_kv(event="config_invalid", error=err.message, dispatch="paused"))
+                    self._set_config_error(first)
+                self._config_stamp = stamp
+            return self._config
+
+    def _set_config_error(self, error: str | None) -> None:
+        if error == self.config_error:
+            return
+        self.config_error = error
+        if self._info is not None:
+            self._info = replace(self._info, config_error=error)
+            _write_info(self.project.state_dir, self._info)
 
 
 def _mtime(path: Path) -> float:

@@ -132,7 +132,8 @@ def _run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables:
     cwd = worktree if spec.get("cwd", "worktree") == "worktree" else str(ctx.project_root)
     import os
 
-    env = {**os.environ, **(spec.get("env") or {})}
+    # the project's own python/pytest, not the ones of the virtualenv animus runs in
+    env = {**procs.without_own_venv(os.environ), **(spec.get("env") or {})}
     log = ctx.layout.command_log(attempt_id)
     started = time.monotonic()
     try:

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from animus.procs._atomic import write_atomic
-    from animus.procs._env import build_env, is_secret_name, redact
+    from animus.procs._env import build_env, is_secret_name, redact, without_own_venv
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
     from animus.procs._proctable import is_alive, signal_process, start_time
@@ -41,6 +41,7 @@ __all__ = [
     "start_time",
     "stop",
     "sweep_orphans",
+    "without_own_venv",
     "write_atomic",
 ]
 
@@ -70,6 +71,7 @@ _HOMES = {
     "spawn_detached": "_run",
     "start_time": "_proctable",
     "sweep_orphans": "_sweep",
+    "without_own_venv": "_env",
     "write_atomic": "_atomic",
 }
 

@@ -146,8 +146,11 @@ function renderRecent(runs) {
 function renderHealth(overview) {
   const daemon = overview.daemon || {};
   const health = document.getElementById("health");
-  health.textContent = daemon.running ? `daemon up · pid ${daemon.pid} · pool ${daemon.pool_size ?? "?"}` : "daemon not running";
-  health.className = "pill " + (daemon.running ? "ok" : "bad");
+  const paused = daemon.running && daemon.config_error;
+  health.textContent = !daemon.running ? "daemon not running"
+    : paused ? `dispatch paused: configuration invalid: ${daemon.config_error}`
+    : `daemon up · pid ${daemon.pid} · pool ${daemon.pool_size ?? "?"}`;
+  health.className = "pill " + (daemon.running && !paused ? "ok" : "bad");
   const outbox = overview.outbox || {};
   document.getElementById("outbox").textContent =
     `notifications: ${outbox.pending || 0} pending, ${outbox.delivered || 0} sent, ${outbox.dead || 0} dead`;
