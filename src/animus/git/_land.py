@@ -79,7 +79,7 @@ def land(
         if found is not None:
             return LandResult("already_merged", found)
         raise NotFound(f"branch {branch!r} does not exist in {repo.root}")
-    if base_sha is not None and repo.is_ancestor(repo.head_sha(f"refs/heads/{branch}"), base_sha):
+    if base_sha is not None and repo.is_ancestor(f"refs/heads/{branch}", base_sha):  # one git process
         # No landing of this run can exist then: a merge or squash of no commits makes no commit.
         return LandResult("nothing_to_land", None)
     for _ in range(_ATTEMPTS):
