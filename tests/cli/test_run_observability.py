@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support.engine import Project, drive, make_project, outcome_of
+from support.engine import Project, drive, escalated_project, make_project, outcome_of
 from support.repo import git
 
 APPROVE_ALL = [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "good"}}]
@@ -101,14 +101,7 @@ def test_logs_takes_a_workflow_run_id_a_task_id_or_an_agent_run_id(tmp_path: Pat
 
 
 def test_resume_marks_what_is_history_and_says_where_it_continues(tmp_path: Path) -> None:
-    review = {"invocations": [
-        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "not yet"}}],
-        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "still not"}}],
-        [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "now"}}],
-    ]}
-    impl = [{"write": {"path": "a.txt", "content": "x\n"}}, {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "ok"}}]
-    project = make_project(tmp_path, impl=impl, review=review, budget=1)
-    assert drive(project).exits == [1]
+    project = escalated_project(tmp_path)
     resumed = drive(project, command=("workflow", "resume"), task="TASK-1.main.1")
     assert resumed.exits == [0], resumed.outputs
     lines = resumed.outputs[0].splitlines()

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from support.engine import drive, live_run_processes, make_project, outcome_of
+from support.engine import drive, escalated_project, live_run_processes, make_project, outcome_of
 from support.repo import git
 
 
@@ -251,14 +251,7 @@ def test_manual_gate_rejection_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_escalated_run_resumes_with_a_fresh_budget_and_completes(tmp_path: Path) -> None:
-    review = {"invocations": [
-        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "not yet"}}],
-        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "still not"}}],
-        [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "now"}}],
-    ]}
-    impl = [{"write": {"path": "a.txt", "content": "x\n"}}, {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "ok"}}]
-    project = make_project(tmp_path, impl=impl, review=review, budget=1)
-    assert drive(project).exits == [1]
+    project = escalated_project(tmp_path)
     assert outcome_of(project)["run_status"] == "escalated"
     resumed = drive(project, command=("workflow", "resume"), task="TASK-1.main.1")
     assert resumed.exits == [0], resumed.outputs

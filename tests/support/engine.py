@@ -269,3 +269,16 @@ def outcome_of(project: Project, task: str = "TASK-1") -> dict[str, Any]:
         "merges": len(merges),
         "tokens": (run.input_tokens, run.output_tokens),
     }
+
+
+def escalated_project(tmp: Path) -> Project:
+    """A project whose run escalated (review sent it back twice, budget 1); its third review advances."""
+    review = {"invocations": [
+        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "not yet"}}],
+        [{"decision": {"verdict": "rework", "confidence": 0.9, "risk": "low", "reason": "still not"}}],
+        [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "now"}}],
+    ]}
+    impl = [{"write": {"path": "a.txt", "content": "x\n"}}, {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "ok"}}]
+    project = make_project(tmp, impl=impl, review=review, budget=1)
+    assert drive(project).exits == [1]
+    return project
