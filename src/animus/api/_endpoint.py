@@ -104,7 +104,15 @@ class ApiState:
 
     @property
     def secrets_env(self) -> Mapping[str, str]:
-        return os.environ
+        """Every secret agent output may echo: the process env's and the configuration's (profile ``env:``, ``api_key_env``)."""
+        from animus.domain.errors import AnimusError
+        from animus.procs import secret_env
+
+        try:
+            config = self.workflow_config()
+        except AnimusError:
+            return secret_env(os.environ)
+        return secret_env(os.environ, *config.declared_envs(), named=config.api_key_names())
 
     def close(self) -> None:
         with self._lock:

@@ -67,6 +67,18 @@ class AppContext:
         write_json_line(sys.stdout, data)
 
 
+def project_secrets(app: AppContext) -> dict[str, str]:
+    """Every secret this project's output may echo: the process env's and the configuration's (profile ``env:``, ``api_key_env``)."""
+    from animus.config import load_config
+    from animus.procs import secret_env
+
+    try:
+        config = load_config(app.project())
+    except AnimusError:  # no or a broken config: the process env is what there is
+        return secret_env(os.environ)
+    return secret_env(os.environ, *config.declared_envs(), named=config.api_key_names())
+
+
 def write_json_line(stream: Any, payload: Any) -> None:
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
     buffer = getattr(stream, "buffer", None)

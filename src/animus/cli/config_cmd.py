@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
@@ -60,9 +61,14 @@ def _human_summary(data: dict[str, Any]) -> None:
 )
 @common_options
 def show(app: AppContext) -> None:
-    from animus.config import load_config
+    import json
 
-    data = load_config(app.project()).model_dump(mode="json")
+    from animus.config import load_config
+    from animus.procs import redact, secret_env
+
+    config = load_config(app.project())
+    secrets = secret_env(os.environ, *config.declared_envs(), named=config.api_key_names())
+    data = json.loads(redact(json.dumps(config.model_dump(mode="json")), secrets))
     app.emit(data, human=_human_yaml)
 
 

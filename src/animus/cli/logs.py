@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from animus.cli.agent import json_line, show_event
-from animus.cli.app import AppContext, common_options, example
+from animus.cli.app import AppContext, common_options, example, project_secrets
 from animus.domain.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def logs(app: AppContext, run_id: str, phase: str | None, follow: bool, raw: boo
     attempt under a header naming phase and attempt.
     """
     runs_dir = app.project().runs_dir
-    secrets_env = dict(os.environ)
+    secrets_env = project_secrets(app)
     try:
         if (runs_dir / run_id).is_dir():
             if phase is not None:

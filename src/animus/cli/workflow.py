@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from animus.cli.app import AppContext, common_options, console, example
+from animus.cli.app import AppContext, common_options, console, example, project_secrets
 from animus.cli.run import landing_text, run_in_foreground
 from animus.cli.task import TASK_ID
 from animus.domain.runs import RunStatus
@@ -55,6 +55,7 @@ def get(app: AppContext, run_id: str) -> None:
     run = store.get_run(run_id)
     data = {**run.to_dict(with_plan=True), "phases": [p.to_dict() for p in store.phase_runs(run_id)],
             "decisions": [d.to_dict() for d in store.decisions(run_id)]}
+    data = _masked(app, data, run.plan or {})
 
     def human(d: dict[str, Any]) -> None:
         from rich.text import Text
@@ -197,3 +198,19 @@ def prompt(app: AppContext, task_id: str, phase: str, workflow_id: str | None) -
         raise InvalidInput(f"phase {phase!r} is a {match[0]['mode']} phase; only agent phases have prompts")
     text = render_prompt(plan, match[0], task_snapshot(task), state, worktree=worktree)
     app.emit({"task_id": task_id, "phase": phase, "workflow": plan["workflow"], "prompt": text}, lambda d: click.echo(d["prompt"], nl=False))
+
+
+def _masked(app: AppContext, data: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every secret masked: the project's, and those a plan recorded before plans kept secrets out holds."""
+    import json
+
+    from animus.procs import redact, secret_env
+
+    agents = [phase["agent"] for phase in plan.get("phases", []) if phase.get("agent")]
+    envs = [dict(agent.get("env") or {}) for agent in agents]
+    envs += [dict(server.get("env") or {}) for agent in agents for server in agent.get("mcp_servers") or []]
+    # "$secret" is the engine's placeholder (engine/_plan.py), not a value; the CLI does not import the engine
+    held = {k: v for k, v in secret_env(*envs).items() if v != "$secret"}
+    secrets = {**project_secrets(app), **{f"plan_{k}": v for k, v in held.items()}}
+    masked: dict[str, Any] = json.loads(redact(json.dumps(data, default=str), secrets))
+    return masked

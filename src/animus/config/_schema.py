@@ -441,6 +441,17 @@ class WorkflowConfig(_Model):
         known = ", ".join(wf.id for wf in self.workflows)
         raise NotFound(f"no workflow {workflow_id!r} in the configuration (have: {known})")
 
+    def declared_envs(self) -> list[dict[str, str]]:
+        """Every ``env:`` map the configuration declares (agents, MCP servers, command phases): where profile secrets live."""
+        envs = [dict(agent.env) for agent in self.agents.values()]
+        envs += [dict(server.env) for server in self.mcp_servers.values()]
+        envs += [dict(phase.command.env) for phase in self.phases.values() if phase.command]
+        return envs
+
+    def api_key_names(self) -> list[str]:
+        """The variables agents name by ``api_key_env``: secrets whatever their names say."""
+        return sorted({agent.api_key_env for agent in self.agents.values() if agent.api_key_env})
+
     def expanded_phases(self, workflow_id: str) -> list[PhaseEntry]:
         """The workflow's phases with every ``workflow_ref`` expanded inline (cycles are rejected at load)."""
         out: list[PhaseEntry] = []

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from animus.config import WorkflowConfig
 
 _RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
+#: what a plan holds instead of a secret's value: the value is read from the live config or the process env at launch
+_SECRET = "$secret"
+
+
+def _without_secrets(env: dict[str, str], named: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``env`` with every secret value replaced by the placeholder, so the frozen plan (a database row) holds none."""
+    from animus.procs import is_secret
+
+    return {name: _SECRET if (name in named or is_secret(name, value)) else value for name, value in env.items()}
 
 
 def build_plan(
@@ -59,7 +68,7 @@ def build_plan(
         if phase.agent:
             agent = config.agents[phase.agent]
             servers = [
-                {"id": sid, "command": list(config.mcp_servers[sid].command), "env": dict(config.mcp_servers[sid].env)}
+                {"id": sid, "command": list(config.mcp_servers[sid].command), "env": _without_secrets(dict(config.mcp_servers[sid].env))}
                 for sid in agent.mcp_servers
                 if sid in config.mcp_servers
             ]
@@ -69,6 +78,7 @@ def build_plan(
                     servers.append({"id": injected.id, "command": injected.command, "env": injected.env})
             profile = agent.model_dump(mode="json")
             profile["mcp_servers"] = servers
+            profile["env"] = _without_secrets(dict(agent.env), frozenset({agent.api_key_env} if agent.api_key_env else ()))
             if profile.get("script") and root is not None and not Path(profile["script"]).is_absolute():
                 profile["script"] = str(root / profile["script"])  # relative to the project, not the cwd
             item["agent"] = profile

@@ -19,7 +19,7 @@ from animus import agents, git, procs
 from animus.config.project import InStateDir
 from animus.domain.errors import AnimusError, Conflict
 from animus.domain.runs import Verdict
-from animus.engine._plan import profile_from_plan
+from animus.engine._plan import _SECRET, profile_from_plan
 from animus.engine._prompts import _excerpt, _expand_vars, render_prompt
 from animus.engine._types import (
     PhaseSpec,
@@ -61,7 +61,10 @@ def _launch_agent(
     """Start (or find, on replay) the agent run ``launch.agent_run_id``; procs never spawns a run id twice."""
     phase, task, agent_run_id, session_id = launch.phase, launch.task, launch.agent_run_id, launch.session_id
     assert phase["agent"] is not None, f"phase {phase['id']} has no agent"
-    profile = profile_from_plan(phase["agent"])
+    try:
+        profile = profile_from_plan(_with_secrets(ctx, phase["agent"], phase.get("agent_id")))
+    except _MissingSecret as missing:
+        return {"agent_run_id": agent_run_id, "session_id": None, "error": str(missing)}
     if phase.get("read_only"):
         profile = dataclasses.replace(profile, read_only=True)
     # Taken before the agent starts (a launch found on replay may have started already: then it is later).
@@ -83,6 +86,70 @@ def _launch_agent(
     return launched
 
 
+class _MissingSecret(Exception):
+    """A secret the plan only names has no value at launch, in the live config or the process env."""
+
+
+def _live_config(ctx: EngineContext) -> Any:
+    """The project's configuration as it is now, or None when it cannot be read (the error is the caller's reason)."""
+    from animus.config import discover_config_files, load_config_files
+
+    try:
+        return load_config_files(discover_config_files(ctx.project_root), ctx.project_root)
+    except AnimusError:
+        return None
+
+
+def _with_secrets(ctx: EngineContext, agent: dict[str, Any], agent_id: str | None) -> dict[str, Any]:
+    """The plan's agent dict with each secret placeholder replaced by its value, read now.
+
+    A plan keeps secrets out of the database; their values come from the agent profile's ``env:``
+    in the live config (MCP servers': theirs), else from animus's own environment. A plan recorded
+    before placeholders existed holds values, which are used as they are.
+    """
+    import os
+
+    placeholders = [v for v in agent.get("env", {}).values() if v == _SECRET]
+    placeholders += [v for m in agent.get("mcp_servers", []) for v in m.get("env", {}).values() if v == _SECRET]
+    if not placeholders:
+        return agent
+    config = _live_config(ctx)
+    live_agent = config.agents.get(agent_id) if config is not None and agent_id else None
+
+    def resolve(env: dict[str, str], live: dict[str, str], where: str) -> dict[str, str]:
+        out = {}
+        for name, value in env.items():
+            if value == _SECRET:
+                value = live.get(name) or os.environ.get(name) or ""
+                if not value:
+                    raise _MissingSecret(
+                        f"{where} needs secret {name}, which the run's plan names but does not store, and it is set "
+                        f"neither there in the configuration now nor in animus's environment: put it back in the "
+                        f"configuration or export {name} where animus runs, then `animus workflow resume`"
+                    )
+            out[name] = value
+        return out
+
+    resolved = dict(agent)
+    resolved["env"] = resolve(dict(agent.get("env", {})), dict(live_agent.env) if live_agent else {}, f"agent {agent_id or agent.get('tool')!r}")
+    servers = []
+    for server in agent.get("mcp_servers", []):
+        live_server = config.mcp_servers.get(server["id"]) if config is not None else None
+        servers.append({**server, "env": resolve(dict(server.get("env", {})), dict(live_server.env) if live_server else {}, f"MCP server {server['id']!r}")})
+    resolved["mcp_servers"] = servers
+    return resolved
+
+
+def _secrets(ctx: EngineContext) -> dict[str, str]:
+    """Every secret an agent of this project may see: animus's environment and the live config's ``env:`` maps."""
+    import os
+
+    config = _live_config(ctx)
+    if config is None:
+        return procs.secret_env(os.environ)
+    return procs.secret_env(os.environ, *config.declared_envs(), named=config.api_key_names())
+
+
 def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
     """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
     handle = procs.attach(agent_run_id, ctx.runs_dir)
@@ -92,7 +159,8 @@ def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
     outcome = reader.outcome()
     if outcome is None:
         return {"status": "killed", "reason": f"agent run {agent_run_id} ended without an outcome", "decision": None}
-    data = cast(_AgentOutcome, outcome.to_dict())
+    # masked before it is journaled and stored: agent text (a decision reason, the final message) can echo a key
+    data = cast(_AgentOutcome, json.loads(procs.redact(json.dumps(outcome.to_dict()), _secrets(ctx))))
     decision = data.get("decision") or {}
     data["decision"] = decision if decision.get("verdict") else None
     data["no_decision_reason"] = None if data["decision"] else decision.get("reason")
@@ -112,7 +180,7 @@ def _commit_changes(
     changed = git.changed_since(Path(worktree), baseline_tree) if baseline_tree else None
     if read_only:
         return {"sha": None, "created": False, "changed_paths": changed or []}
-    result = git.commit_all(Path(worktree), message, agent_run_id, base_sha=base_sha)
+    result = git.commit_all(Path(worktree), procs.redact(message, _secrets(ctx)), agent_run_id, base_sha=base_sha)
     committed: _Committed = {"sha": result.sha, "created": result.created}
     if changed is not None:
         committed["changed_paths"] = changed

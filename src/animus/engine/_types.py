@@ -136,6 +136,8 @@ class _Launched(TypedDict):
     session_id: str | None
     # the worktree's content before the agent started (``git.worktree_tree``), for phases that check what it changed
     worktree_tree: NotRequired[str | None]
+    # set when the agent could not start at all (a secret of its plan has no value now): the phase fails with it
+    error: NotRequired[str]
 
 
 @dataclass(frozen=True)

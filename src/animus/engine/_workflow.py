@@ -173,6 +173,9 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
             agent_run_id=this_run, session_id=session_id, resume=resume, decision_only=decision_only,
         ))
         runs.append(this_run)
+        if launched.get("error"):
+            return {"status": "failed", "reason": launched["error"], "decision": None, "agent_runs": runs,
+                    "input_tokens": int(usage["input_tokens"]), "output_tokens": int(usage["output_tokens"]), "cost_usd": float(usage["cost_usd"])}
         if len(runs) == 1:
             baseline = launched.get("worktree_tree")
         out = steps.await_agent(this_run)

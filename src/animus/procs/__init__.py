@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from animus.procs._atomic import write_atomic
-    from animus.procs._env import build_env, is_secret_name, redact, without_own_venv
+    from animus.procs._env import build_env, is_secret, is_secret_name, redact, secret_env, without_own_venv
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
     from animus.procs._proctable import is_alive, signal_process, start_time
@@ -31,11 +31,13 @@ __all__ = [
     "attach",
     "build_env",
     "is_alive",
+    "is_secret",
     "is_secret_name",
     "launch",
     "list_runs",
     "redact",
     "run_program",
+    "secret_env",
     "signal_process",
     "spawn_detached",
     "start_time",
@@ -61,11 +63,13 @@ _HOMES = {
     "attach": "_handle",
     "build_env": "_env",
     "is_alive": "_proctable",
+    "is_secret": "_env",
     "is_secret_name": "_env",
     "launch": "_launch",
     "list_runs": "_sweep",
     "redact": "_env",
     "run_program": "_run",
+    "secret_env": "_env",
     "signal_process": "_proctable",
     "stop": "_handle",
     "spawn_detached": "_run",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 
 #: what every process needs to start at all; kept even with ``env_inherit: none``
@@ -80,13 +80,25 @@ def is_secret_name(name: str) -> bool:
     return name.upper().endswith(_SECRET_SUFFIXES)
 
 
-def _is_secret(name: str, value: str) -> bool:
+def is_secret(name: str, value: str) -> bool:
+    """True when ``name=value`` holds a secret: a secret name, or a URL carrying a password."""
     return is_secret_name(name) or _URL_WITH_PASSWORD.match(value) is not None
+
+
+def secret_env(*envs: Mapping[str, str], named: Iterable[str] = ()) -> dict[str, str]:
+    """Every secret of ``envs`` (and the values of the ``named`` variables, secret names or not) as one map for `redact`.
+
+    The sources overlap (the process env, each agent profile's ``env:``, ``api_key_env`` targets) and
+    may give one name two values, so the keys are made up (``<n>_SECRET``): every value is masked.
+    """
+    forced = set(named)
+    values = {value for env in envs for name, value in env.items() if value and (name in forced or is_secret(name, value))}
+    return {f"{n}_SECRET": value for n, value in enumerate(sorted(values))}
 
 
 def _secret_values(env: Mapping[str, str]) -> list[str]:
     """Values of secret variables long enough to mask, longest first (so no prefix survives a shorter mask)."""
-    values = {value for name, value in env.items() if len(value) >= _MIN_SECRET_LEN and _is_secret(name, value)}
+    values = {value for name, value in env.items() if len(value) >= _MIN_SECRET_LEN and is_secret(name, value)}
     return sorted(values, key=len, reverse=True)
 
 
