@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shlex
 import time
@@ -90,13 +91,34 @@ class _MissingSecret(Exception):
     """A secret the plan only names has no value at launch, in the live config or the process env."""
 
 
+_config_cache: dict[Path, tuple[tuple[tuple[str, int, int], ...], Any]] = {}
+
+
 def _live_config(ctx: EngineContext) -> Any:
-    """The project's configuration as it is now, or None when it cannot be read (the error is the caller's reason)."""
+    """The project's configuration as it is now, or None when it cannot be read (the error is the caller's reason).
+
+    Parsed again only when a config file changed (path, mtime, size): steps ask for it at every
+    launch, await and commit, and a parse costs more than the rest of such a step.
+    """
     from animus.config import discover_config_files, load_config_files
 
+    paths = discover_config_files(ctx.project_root)
+    stamp = tuple((str(p), st.st_mtime_ns, st.st_size) for p in paths if (st := _stat(p)) is not None)
+    cached = _config_cache.get(ctx.project_root)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     try:
-        return load_config_files(discover_config_files(ctx.project_root), ctx.project_root)
+        config = load_config_files(paths, ctx.project_root)
     except AnimusError:
+        config = None
+    _config_cache[ctx.project_root] = (stamp, config)
+    return config
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
         return None
 
 
