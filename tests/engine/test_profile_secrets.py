@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from support.api import build
 from support.engine import IMPL_SCRIPT, drive, make_project
 from support.repo import git
 
@@ -40,6 +41,14 @@ def test_a_profile_env_secret_reaches_the_agent_and_no_output_commit_or_database
         "config show": project.animus("--json", "config", "show").stdout,
         "git log": git(project.repo, "log", "--format=%B", "main"),
     }
+    agent_run = f"{run_id}-implementation-1"
+    api = build(project)
+    with api.client:
+        for path in (f"/api/v1/runs/{agent_run}", f"/api/v1/runs/{agent_run}/log", f"/api/v1/workflow-runs/{run_id}",
+                     f"/api/v1/workflow-runs/{run_id}/phases", f"/api/v1/workflow-runs/{run_id}/decisions", "/api/v1/overview"):
+            response = api.client.get(path, headers={"Authorization": f"Bearer {api.token}"})
+            assert response.status_code == 200, (path, response.text[:300])
+            outputs[f"GET {path}"] = response.text
     for name, out in outputs.items():
         assert out, name
         assert SECRET not in out, name
