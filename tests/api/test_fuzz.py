@@ -19,7 +19,7 @@ def test_the_spec_is_valid_openapi_and_no_generated_request_gets_a_5xx(fresh: Ap
     from schemathesis.generation.modes import GenerationMode
 
     app = fresh.client.app
-    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app, headers={"Host": "127.0.0.1"})
     failures: list[str] = []
     tried = 0
     for result in schema.get_all_operations():
@@ -27,7 +27,8 @@ def test_the_spec_is_valid_openapi_and_no_generated_request_gets_a_5xx(fresh: Ap
         if operation.path in STREAMS:
             continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            strategy = operation.as_strategy(generation_mode=mode, headers={"Authorization": f"Bearer {fresh.token}"})
+            strategy = operation.as_strategy(generation_mode=mode, headers={"Authorization": f"Bearer {fresh.token}",
+                                                                                "Host": "127.0.0.1"})
 
             @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                       suppress_health_check=list(HealthCheck), phases=[hypothesis.Phase.generate])
@@ -36,7 +37,7 @@ def test_the_spec_is_valid_openapi_and_no_generated_request_gets_a_5xx(fresh: Ap
                 nonlocal tried
                 tried += 1
                 response = case.call()
-                if response.status_code >= 500:
+                if response.status_code >= 500 or response.status_code == 421:  # 421: the Host check refused it untested
                     failures.append(f"{case.method} {case.formatted_path} → {response.status_code}: {response.text[:200]}")
 
             try:

@@ -12,6 +12,7 @@ Example::
 from animus.api import _present as present
 from animus.api._app import ENDPOINTS, SecurityHeaders, api_state, create_app
 from animus.api._endpoint import ApiState, Endpoint, RateLimited, Unauthorized, http_status
+from animus.api._hosts import HostGuard
 from animus.api._server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -31,6 +32,7 @@ __all__ = [
     "ENV_HTTP_PORT",
     "ApiState",
     "Endpoint",
+    "HostGuard",
     "RateLimited",
     "SecurityHeaders",
     "ServerHandle",
