@@ -46,3 +46,18 @@ def test_the_spec_is_valid_openapi_and_no_generated_request_gets_a_5xx(fresh: Ap
                 assert mode == GenerationMode.NEGATIVE, operation.path  # nothing invalid to send (no inputs)
     assert tried >= 100
     assert failures == []
+
+
+def test_the_crash_inputs_of_issue_12_are_400s_through_schemathesis(fresh: Api) -> None:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", fresh.client.app, headers={"Host": "127.0.0.1"})
+    headers = {"Authorization": f"Bearer {fresh.token}", "Host": "127.0.0.1"}
+    tasks_list = schema["/api/v1/tasks"]["GET"]
+    tasks_create = schema["/api/v1/tasks"]["POST"]
+    long_query = tasks_list.Case(query={"q": "x" * 60_000}, headers=headers).call()
+    nested = tasks_create.Case(body=b"[" * 100_000 + b"]" * 100_000, media_type="application/octet-stream",
+                               headers=headers).call()
+    assert (long_query.status_code, nested.status_code) == (400, 400), (long_query.text[:200], nested.text[:200])
+    assert "limit is" in long_query.json()["error"]["message"]
+    assert "nested too deeply" in nested.json()["error"]["message"]
