@@ -141,7 +141,7 @@ def test_ipv6_loopback_is_accepted_and_odd_host_headers_are_refused(fresh: Api) 
         assert client.get("/api/v1/tasks", headers={"Host": bad}).status_code == 421, bad
 
 
-def test_allowed_hosts_from_the_config_extend_the_loopback_names(fresh: Api, tmp_path: Path) -> None:
+def test_allowed_hosts_from_the_config_are_answered_with_the_token(fresh: Api, tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
     from animus.api import create_app
@@ -152,7 +152,9 @@ def test_allowed_hosts_from_the_config_extend_the_loopback_names(fresh: Api, tmp
     config = config.model_copy(update={"daemon": config.daemon.model_copy(
         update={"http": config.daemon.http.model_copy(update={"allowed_hosts": ("animus.internal",)})})})
     with TestClient(create_app(proj, config=config, token=fresh.token), base_url="http://127.0.0.1") as client:
-        assert client.get("/api/v1/tasks", headers={"Host": "Animus.Internal:443"}).status_code == 200
+        # a name that is not loopback is how a proxy or another machine reaches us: reads need the token then
+        assert client.get("/api/v1/tasks", headers={"Host": "Animus.Internal:443"}).status_code == 401
+        assert client.get("/api/v1/tasks", headers={"Host": "Animus.Internal:443", **fresh.auth}).status_code == 200
         assert client.get("/api/v1/tasks", headers={"Host": "evil.example"}).status_code == 421
 
 

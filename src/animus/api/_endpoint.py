@@ -198,7 +198,10 @@ def _check_token(state: ApiState, headers: Mapping[str, str]) -> None:
 def _authorize(endpoint: Endpoint, state: ApiState, headers: Mapping[str, str]) -> None:
     if endpoint.auth == "handler":
         return
-    if endpoint.mutation or state.public:
+    from animus.api._hosts import _addressed_by_loopback
+
+    # reads are open only to local clients: not on a public bind, nor through an allowed name (a proxy, the LAN)
+    if endpoint.mutation or state.public or not _addressed_by_loopback(headers.get("host", "")):
         _check_token(state, headers)
 
 

@@ -28,6 +28,11 @@ def _host_name(header: str) -> str | None:
     return name.removesuffix(".") or None
 
 
+def _addressed_by_loopback(header: str) -> bool:
+    """The request named a loopback host (not an allowed name, which is how a proxy or a LAN client reaches us)."""
+    return _host_name(header) in _LOOPBACK_HOST_NAMES
+
+
 def _normalize_host(entry: str) -> str:
     """An ``allowed_hosts`` entry as the check compares it (``[::1]`` → ``::1``, no case, no trailing dot)."""
     return entry.strip().lower().removeprefix("[").removesuffix("]").removesuffix(".")
