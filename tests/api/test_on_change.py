@@ -19,7 +19,7 @@ def test_queue_changes_call_on_change_and_reads_do_not(tmp_path: Path) -> None:
     token = ensure_token(project.state_dir)
     app = create_app(project, config=load_config(project), token=token, on_change=lambda: calls.append("woken"))
     auth = {"Authorization": f"Bearer {token}"}
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/api/v1/queue").status_code == 200
         assert calls == []
         assert client.post("/api/v1/queue", json={"task_id": "TASK-1"}, headers=auth).status_code == 201

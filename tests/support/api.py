@@ -76,4 +76,5 @@ def build(project: EngineProject, *, bind_host: str = "127.0.0.1") -> Api:
     proj = animus_project(project)
     token = ensure_token(proj.state_dir)
     app = create_app(proj, config=load_config(proj), token=token, bind_host=bind_host, poll_secs=0.05)
-    return Api(TestClient(app), token, project, proj.state_dir)
+    # the Host a local client sends; TestClient's default `testserver` is refused like any foreign name
+    return Api(TestClient(app, base_url="http://127.0.0.1"), token, project, proj.state_dir)

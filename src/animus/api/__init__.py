@@ -11,7 +11,16 @@ Example::
 
 from animus.api import _present as present
 from animus.api._app import ENDPOINTS, SecurityHeaders, api_state, create_app
-from animus.api._endpoint import ApiState, Endpoint, RateLimited, Unauthorized, http_status
+from animus.api._endpoint import (
+    ApiState,
+    BodyTimeout,
+    Endpoint,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    http_status,
+)
+from animus.api._hosts import HostGuard
 from animus.api._server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -30,7 +39,10 @@ __all__ = [
     "ENDPOINTS",
     "ENV_HTTP_PORT",
     "ApiState",
+    "BodyTimeout",
     "Endpoint",
+    "HostGuard",
+    "PayloadTooLarge",
     "RateLimited",
     "SecurityHeaders",
     "ServerHandle",

@@ -1,4 +1,4 @@
-"""The Starlette application: the endpoint table, JSON errors for unknown paths, security headers, lifespan."""
+"""The Starlette application: the endpoint table, JSON errors for unknown paths, the Host check, security headers, lifespan."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from animus.api import _events, _queue, _runs, _status, _tasks, _triggers
 from animus.api._endpoint import ApiState, Endpoint, _asgi_endpoint, _error_response
+from animus.api._hosts import HostGuard
 from animus.api._openapi import _openapi_spec
 
 if TYPE_CHECKING:
@@ -70,13 +71,15 @@ def create_app(
     bind_host: str = "127.0.0.1",
     extra_routes: Sequence[BaseRoute] = (),
     poll_secs: float = 0.25,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The HTTP API of ``project`` (``/api/v1/...`` and ``/api/openapi.json``).
 
     ``config`` None reloads ``.animus/workflows.yaml`` on each use; ``on_change`` is called after a
     request changed the queue or a run (the daemon passes one that wakes its dispatch); ``bind_host`` decides whether reads need the token too
     (``serve_in_thread`` sets it from the address it binds); ``extra_routes`` is how the dashboard
-    (``animus.web``) adds its pages.
+    (``animus.web``) adds its pages; ``allowed_hosts`` are Host names answered besides loopback and
+    the bound address (None: ``daemon.http.allowed_hosts`` of the config).
     """
     from animus import __version__
 
@@ -98,10 +101,25 @@ def create_app(
         state.close()
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
-    app.add_middleware(SecurityHeaders)
+    if allowed_hosts is None:
+        allowed_hosts = _configured_hosts(project, config)
+    app.add_middleware(HostGuard, allowed=allowed_hosts, bind_host=lambda: state.bind_host)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: the Host refusal carries the headers too
     app.state.api = state
     app.state.openapi = spec
     return app
+
+
+def _configured_hosts(project: Project, config: WorkflowConfig | None) -> tuple[str, ...]:
+    if config is None:
+        from animus.config import load_config
+        from animus.domain.errors import AnimusError
+
+        try:
+            config = load_config(project)
+        except AnimusError:  # no or broken config: loopback only; the requests that need it say what is wrong
+            return ()
+    return config.daemon.http.allowed_hosts
 
 
 def api_state(app: Any) -> ApiState:

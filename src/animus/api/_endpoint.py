@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("animus.api")
 _MAX_BODY_BYTES = 1_048_576
+_BODY_TIMEOUT_SECS = 30.0  # the whole body, however it trickles in: a stalled upload must not hold a request forever
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -39,8 +41,22 @@ class RateLimited(AnimusError):
     code = "rate_limited"
 
 
+class PayloadTooLarge(AnimusError):
+    """The request body is (or declares to be) over the limit; refused before it is read in full."""
+
+    code = "payload_too_large"
+
+
+class BodyTimeout(AnimusError):
+    """The request body did not arrive in time."""
+
+    code = "request_timeout"
+
+
 _STATUS_BY_ERROR: tuple[tuple[type[AnimusError], int], ...] = (
     (Unauthorized, 401),
+    (PayloadTooLarge, 413),
+    (BodyTimeout, 408),
     (RateLimited, 429),
     (InvalidInput, 400),
     (NotFound, 404),
@@ -161,6 +177,7 @@ class Endpoint:
     status: int = 200
     response: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     auth: str = "default"  # default: token for mutations (and reads when public) | handler: checks itself
+    before_body: Callable[[ApiState, dict[str, str]], object] | None = None  # e.g. 404 an unknown id before reading
     stream: bool = False  # an async SSE handler: gets (Request, ApiState), returns a Response
 
     @property
@@ -189,8 +206,32 @@ def _check_token(state: ApiState, headers: Mapping[str, str]) -> None:
 def _authorize(endpoint: Endpoint, state: ApiState, headers: Mapping[str, str]) -> None:
     if endpoint.auth == "handler":
         return
-    if endpoint.mutation or state.public:
+    from animus.api._hosts import _addressed_by_loopback
+
+    # reads are open only to local clients: not on a public bind, nor through an allowed name (a proxy, the LAN)
+    if endpoint.mutation or state.public or not _addressed_by_loopback(headers.get("host", "")):
         _check_token(state, headers)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed the limit: from Content-Length, or while it streams."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isascii() or not declared.isdigit() or len(declared) > 18):
+        raise InvalidInput("Content-Length must be a number of bytes")
+    if declared is not None and int(declared) > _MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the request body is {declared} bytes; the limit is {_MAX_BODY_BYTES}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(_BODY_TIMEOUT_SECS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > _MAX_BODY_BYTES:
+                    raise PayloadTooLarge(f"the request body is over the limit of {_MAX_BODY_BYTES} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTimeout(f"the request body did not arrive within {_BODY_TIMEOUT_SECS:g}s") from None
+    return b"".join(chunks)
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
@@ -200,6 +241,8 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("the request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
     return data
@@ -209,16 +252,16 @@ def _asgi_endpoint(endpoint: Endpoint, state: ApiState) -> Callable[[Request], A
     """The Starlette endpoint for ``endpoint``: auth, body, the handler in a worker thread, error mapping."""
 
     async def handle(request: Request) -> Response:
+        body_read = not endpoint.mutation
         try:
             _authorize(endpoint, state, request.headers)
             if endpoint.stream:
                 response: Response = await endpoint.handler(request, state)
                 return response
-            raw = b""
-            if endpoint.mutation:
-                raw = await request.body()
-                if len(raw) > _MAX_BODY_BYTES:
-                    raise InvalidInput(f"the request body is {len(raw)} bytes; the limit is {_MAX_BODY_BYTES}")
+            if endpoint.before_body is not None:
+                await run_in_threadpool(endpoint.before_body, state, dict(request.path_params))
+            raw = await _read_body(request) if endpoint.mutation else b""
+            body_read = True
             body = _parse_body(raw) if endpoint.body is not None and endpoint.auth != "handler" else {}
             query_lists: dict[str, list[str]] = {}
             for key, value in request.query_params.multi_items():
@@ -229,6 +272,8 @@ def _asgi_endpoint(endpoint: Endpoint, state: ApiState) -> Callable[[Request], A
             headers = {"Retry-After": str(err.details.get("retry_after", 60))} if isinstance(err, RateLimited) else None
             if isinstance(err, Unauthorized):
                 headers = {"WWW-Authenticate": "Bearer"}
+            if not body_read:  # refused before (or while) reading the body: hang up instead of waiting for the rest
+                headers = {**(headers or {}), "Connection": "close"}
             return _error_response(http_status(err), err.code, err.message, err.hint, headers)
         except Exception as exc:  # an animus bug: answer 500 with no internals, keep the traceback in the log
             _log.exception("internal error in %s %s", endpoint.method, endpoint.path)

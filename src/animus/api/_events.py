@@ -19,6 +19,7 @@ from animus.api._runs import _open_reader, _replay_to
 from animus.domain.errors import InvalidInput, NotFound
 
 _KEEPALIVE_SECS = 15.0
+_MAX_SEQ = 2**63 - 1  # the largest integer SQLite (and a PostgreSQL bigint) can compare with
 _SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -34,8 +35,8 @@ def _resume_point(request: Request, name: str) -> int:
         value = int(raw)
     except ValueError:
         raise InvalidInput(f"Last-Event-ID must be an integer, got {raw[:40]!r}") from None
-    if value < 0:
-        raise InvalidInput("Last-Event-ID must be >= 0")
+    if not 0 <= value <= _MAX_SEQ:
+        raise InvalidInput(f"Last-Event-ID must be between 0 and {_MAX_SEQ}")
     return value
 
 
@@ -117,10 +118,10 @@ async def _agent_stream(request: Request, state: ApiState) -> StreamingResponse:
 _SSE_RESPONSE = {"type": "string", "description": "text/event-stream"}
 ENDPOINTS = (
     Endpoint("GET", "/api/v1/events", _events_stream, "Server-Sent Events of every state change (resume with Last-Event-ID)",
-             "events", query=(_Param("after", {"type": "integer", "minimum": 0}),
+             "events", query=(_Param("after", {"type": "integer", "minimum": 0, "maximum": _MAX_SEQ}),
                               _Param("limit", {"type": "integer", "minimum": 0, "maximum": 1000000})),
              stream=True, response=_SSE_RESPONSE),
     Endpoint("GET", "/api/v1/runs/{agent_run_id}/stream", _agent_stream,
              "Server-Sent Events of one agent run's normalized events, live", "agent runs",
-             query=(_Param("offset", {"type": "integer", "minimum": 0}),), stream=True, response=_SSE_RESPONSE),
+             query=(_Param("offset", {"type": "integer", "minimum": 0, "maximum": _MAX_SEQ}),), stream=True, response=_SSE_RESPONSE),
 )

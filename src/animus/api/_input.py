@@ -35,6 +35,13 @@ def _q_int(query: Mapping[str, str], name: str, default: int, *, low: int = 0, h
     return value
 
 
+def _q_text(value: str | None, name: str, *, max_chars: int = 1000) -> str | None:
+    """A free-text query parameter, bounded before it reaches the database (SQLite refuses long LIKE patterns)."""
+    if value is not None and len(value) > max_chars:
+        raise InvalidInput(f"query parameter {name!r} is {len(value)} characters; the limit is {max_chars}")
+    return value or None
+
+
 def _q_enums(values: list[str], enum_cls: type[Any], what: str) -> tuple[Any, ...]:
     out = []
     for raw in values:

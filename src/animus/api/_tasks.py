@@ -15,11 +15,13 @@ from animus.api._input import (
     _no_unknown,
     _q_enums,
     _q_int,
+    _q_text,
     _task_id,
 )
 from animus.domain.errors import InvalidInput
 from animus.domain.tasks import Priority, TaskStatus, TaskType
 
+_MAX_QUERY_CHARS = 1000  # far above any real search, far below SQLite's 50,000-byte LIKE pattern limit
 _STATUS = {"type": "string", "enum": [s.value for s in TaskStatus]}
 _TYPE = {"type": "string", "enum": [t.value for t in TaskType]}
 _PRIORITY = {"type": "string", "enum": [p.value for p in Priority]}
@@ -70,8 +72,8 @@ def _list_tasks(call: _Call) -> list[dict[str, Any]]:
         statuses=_q_enums(q.get("status", []), TaskStatus, "status"),
         types=_q_enums(q.get("type", []), TaskType, "type"),
         priorities=_q_enums(q.get("priority", []), Priority, "priority"),
-        labels=tuple(q.get("label", [])),
-        text=call.query.get("q") or None,
+        labels=tuple(_q_text(label, "label", max_chars=_MAX_QUERY_CHARS) or "" for label in q.get("label", [])),
+        text=_q_text(call.query.get("q"), "q", max_chars=_MAX_QUERY_CHARS),
         sort=sort,
         limit=_q_int(call.query, "limit", 500, low=0, high=10_000),
         offset=_q_int(call.query, "offset", 0),
@@ -136,8 +138,8 @@ _TASK_LIST = {"type": "array", "items": _TASK_SCHEMA}
 ENDPOINTS = (
     Endpoint("GET", "/api/v1/tasks", _list_tasks, "List tasks (filters combine; repeat a filter for OR)", "tasks",
              query=(_Param("status", _STATUS, repeated=True), _Param("type", _TYPE, repeated=True),
-                    _Param("priority", _PRIORITY, repeated=True), _Param("label", {"type": "string"}, repeated=True),
-                    _Param("q", {"type": "string"}, "text in title or description"),
+                    _Param("priority", _PRIORITY, repeated=True), _Param("label", {"type": "string", "maxLength": _MAX_QUERY_CHARS}, repeated=True),
+                    _Param("q", {"type": "string", "maxLength": _MAX_QUERY_CHARS}, "text in title or description"),
                     _Param("sort", {"type": "string", "enum": ["priority", "id", "created", "updated", "title", "status"]}),
                     _Param("limit", {"type": "integer", "minimum": 0, "maximum": 10000}),
                     _Param("offset", {"type": "integer", "minimum": 0, "maximum": 1000000})),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from animus import services
 from animus.api import _present as present
-from animus.api._endpoint import Endpoint, RateLimited, Unauthorized, _Call, _check_token
+from animus.api._endpoint import ApiState, Endpoint, RateLimited, Unauthorized, _Call, _check_token
 from animus.domain.errors import InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:
@@ -55,8 +55,13 @@ def render_template(template: str, context: dict[str, Any]) -> str:
 
 
 def _trigger(call: _Call) -> WebhookTrigger:
-    wanted = call.path["trigger_id"]
-    for trigger in call.state.workflow_config().triggers:
+    return _enabled_trigger(call.state, call.path)
+
+
+def _enabled_trigger(state: ApiState, path: dict[str, str]) -> WebhookTrigger:
+    """The trigger a request names; run before the body is read, so an unknown id costs no upload."""
+    wanted = path["trigger_id"]
+    for trigger in state.workflow_config().triggers:
         if trigger.id == wanted and trigger.type == "webhook" and trigger.enabled:
             return trigger
     raise NotFound(f"no enabled webhook trigger {wanted[:80]!r}", hint="triggers are configured in .animus/workflows.yaml")
@@ -92,6 +97,8 @@ def _payload(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"the payload is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("the payload is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidInput("the payload must be a JSON object")
     return data
@@ -186,5 +193,5 @@ def _github_task(trigger: WebhookTrigger, event: str, payload: dict[str, Any]) -
 ENDPOINTS = (
     Endpoint("POST", "/api/v1/triggers/{trigger_id}", _fire_trigger,
              "Fire a webhook trigger (X-Animus-Signature: sha256=<hex HMAC of the body>, or the API token)",
-             "triggers", body={"type": "object"}, status=201, auth="handler"),
+             "triggers", body={"type": "object"}, status=201, auth="handler", before_body=_enabled_trigger),
 )

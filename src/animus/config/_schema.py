@@ -405,9 +405,15 @@ class NotificationConfig(_Model):
 
 
 # -- daemon ----------------------------------------------------------------------------------------
+_HostName = Annotated[str, Field(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")]
+
+
 class HttpConfig(_Model):
+    """The API and dashboard listener: where it binds, and which Host names it answers besides loopback."""
+
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 4177
+    allowed_hosts: tuple[_HostName, ...] = ()
 
 
 class DaemonConfig(_Model):
