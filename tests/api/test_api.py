@@ -97,8 +97,10 @@ def test_traversal_ids_are_rejected_without_reading_outside_the_runs_dir(api: Ap
 
 def test_queue_enqueue_hold_release_drop(api: Api) -> None:
     tid = api.post("/api/v1/tasks", {"title": "queued one", "status": "ready"}).json()["id"]
-    entry = api.post("/api/v1/queue", {"task_id": tid, "workflow": "main", "vars": {"k": "v"}})
-    assert entry.status_code == 201 and entry.json()["status"] == "queued" and entry.json()["vars"] == {"k": "v"}
+    refused = api.post("/api/v1/queue", {"task_id": tid, "workflow": "main", "vars": {"k": "v"}})
+    assert refused.status_code == 400 and "unknown variable(s) k for workflow 'main'" in refused.json()["error"]["message"]
+    entry = api.post("/api/v1/queue", {"task_id": tid, "workflow": "main"})
+    assert entry.status_code == 201 and entry.json()["status"] == "queued" and entry.json()["vars"] == {}
     assert api.post("/api/v1/queue", {"task_id": tid}).json()["enqueued_at"] == entry.json()["enqueued_at"]  # idempotent
     assert [e["task_id"] for e in api.get("/api/v1/queue").json()].count(tid) == 1
     assert api.post(f"/api/v1/queue/{tid}/hold").json()["status"] == "held"

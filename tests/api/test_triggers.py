@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
+
+import httpx
 
 from support.api import SECRET, Api
 
 
-def _fire(api: Api, trigger: str, payload: Any, *, secret: str = SECRET, raw: bytes | None = None,
-          headers: dict[str, str] | None = None) -> Any:
+def _signed(trigger: str, body: bytes, *, secret: str = SECRET, at: int | None = None,
+            headers: dict[str, str] | None = None) -> dict[str, str]:
+    """A generic webhook's headers (timestamp + signature over ``timestamp.body``); GitHub's for ``gh``."""
     from animus.api import expected_signature
 
+    sent = {"Content-Type": "application/json"}
+    if trigger == "gh":
+        sent |= {"X-Hub-Signature-256": expected_signature(secret, body),
+                 "X-GitHub-Delivery": f"d-{time.monotonic_ns()}"}
+    else:
+        stamp = str(int(time.time()) if at is None else at)
+        sent |= {"X-Animus-Timestamp": stamp, "X-Animus-Signature": expected_signature(secret, body, timestamp=stamp)}
+    return sent | (headers or {})
+
+
+def _fire(api: Api, trigger: str, payload: Any, *, secret: str = SECRET, raw: bytes | None = None,
+          headers: dict[str, str] | None = None, at: int | None = None) -> Any:
     body = raw if raw is not None else json.dumps(payload).encode()
-    sent = {"Content-Type": "application/json", "X-Animus-Signature": expected_signature(secret, body), **(headers or {})}
+    sent = _signed(trigger, body, secret=secret, at=at, headers=headers)
     return api.client.post(f"/api/v1/triggers/{trigger}", content=body, headers=sent)
 
 
@@ -53,10 +70,7 @@ def test_bad_or_missing_signature_is_401_and_creates_nothing(fresh: Api) -> None
     unsigned = fresh.client.post("/api/v1/triggers/hook", json={"ref": "x"})
     assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "unauthorized"
     body = json.dumps({"ref": "x"}).encode()
-    from animus.api import expected_signature
-
-    tampered = fresh.client.post("/api/v1/triggers/hook", content=body + b" ",
-                                 headers={"X-Animus-Signature": expected_signature(SECRET, body)})
+    tampered = fresh.client.post("/api/v1/triggers/hook", content=body + b" ", headers=_signed("hook", body))
     assert tampered.status_code == 401
     assert _tasks(fresh) == before and fresh.get("/api/v1/queue").json() == []
     assert [o for _, o in _hits(fresh)] == ["bad_signature"] * 3
@@ -125,3 +139,55 @@ def test_templates_only_look_values_up(fresh: Api) -> None:
     context = {"payload": {"a": {"b": [1, {"c": "deep"}]}, "n": None}}
     assert render_template("{{ payload.a.b.1.c }}/{{payload.n}}/{{ payload.missing }}", context) == "deep//"
     assert render_template("{{ payload.__class__ }}{__import__('os')}", context) == "{__import__('os')}"
+
+
+def test_a_replayed_github_delivery_makes_one_task(fresh: Api) -> None:
+    body = json.dumps(_issue(51, ["animus"])).encode()
+    sent = _signed("gh", body, headers={"X-GitHub-Event": "issues", "X-GitHub-Delivery": "72d3162e-cc78-11e3"})
+    codes = [fresh.client.post("/api/v1/triggers/gh", content=body, headers=sent).status_code for _ in range(5)]
+    assert codes == [201, 409, 409, 409, 409]
+    assert len([t for t in _tasks(fresh) if "gh-issue-51" in t["labels"]]) == 1
+    unnamed = {k: v for k, v in sent.items() if k != "X-GitHub-Delivery"}
+    assert fresh.client.post("/api/v1/triggers/gh", content=body, headers=unnamed).status_code == 400
+
+
+def test_a_replayed_or_stale_generic_webhook_makes_one_task(fresh: Api) -> None:
+    body = json.dumps({"title": "once"}).encode()
+    sent = _signed("backlog-hook", body)
+    codes = [fresh.client.post("/api/v1/triggers/backlog-hook", content=body, headers=sent).status_code for _ in range(5)]
+    assert codes == [201, 409, 409, 409, 409]
+    stale = _fire(fresh, "backlog-hook", {"title": "stale"}, at=int(time.time()) - 301)
+    assert stale.status_code == 401 and "X-Animus-Timestamp" in stale.json()["error"]["message"]
+    body_only = fresh.client.post("/api/v1/triggers/backlog-hook", content=body,
+                                  headers={"X-Animus-Signature": sent["X-Animus-Signature"]})
+    assert body_only.status_code == 401  # the timestamp is part of what is signed
+    assert [t["title"] for t in _tasks(fresh) if "trigger-backlog-hook" in t["labels"]] == ["once"]
+
+
+def test_concurrent_signed_calls_on_a_real_server_accept_exactly_the_limit(fresh: Api) -> None:
+    from animus.api import create_app, serve_in_thread
+    from animus.config import load_config
+    from support.api import animus_project
+
+    proj = animus_project(fresh.project)
+    handle = serve_in_thread(create_app(proj, config=load_config(proj), token=fresh.token, poll_secs=0.05), "127.0.0.1", 0)
+    codes: list[int] = []
+    barrier = threading.Barrier(40)
+
+    def fire(i: int) -> None:
+        body = json.dumps({"title": f"race {i}"}).encode()
+        sent = _signed("race-hook", body)
+        with httpx.Client(timeout=30) as client:
+            barrier.wait()
+            codes.append(client.post(f"{handle.url}/api/v1/triggers/race-hook", content=body, headers=sent).status_code)
+
+    try:
+        threads = [threading.Thread(target=fire, args=(i,)) for i in range(40)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        handle.stop()
+    assert sorted(codes) == [201] * 10 + [429] * 30
+    assert len([t for t in _tasks(fresh) if "trigger-race-hook" in t["labels"]]) == 10

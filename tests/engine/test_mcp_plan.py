@@ -50,8 +50,9 @@ def test_build_plan_injects_the_animus_server_with_its_argv_and_env(
 
     assert [s["id"] for s in servers] == ["docs", "animus"]  # the agent's own servers stay first
     animus = servers[1]
-    assert animus["command"] == server_argv(tmp_path) == [
-        sys.executable, "-m", "animus.cli.main", "--project-root", str(tmp_path.resolve()), "mcp", "serve"
+    assert animus["command"] == server_argv(tmp_path, scope="agent") == [
+        sys.executable, "-m", "animus.cli.main", "--project-root", str(tmp_path.resolve()), "mcp", "serve",
+        "--scope", "agent",  # an agent's own server cannot approve its gates or queue work
     ]
     assert animus["env"] == {
         "ANIMUS_HOME": str(tmp_path / "home"),

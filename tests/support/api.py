@@ -23,6 +23,9 @@ triggers:
     config: {secret_env: HOOK_SECRET, enqueue: false}
   - id: tokenhook
     type: webhook
+  - id: race-hook
+    type: webhook
+    config: {secret_env: HOOK_SECRET, rate_limit_per_minute: 10, enqueue: false}
   - id: gh
     type: webhook
     workflow_ref: main

@@ -99,7 +99,7 @@ def takes_animus_mcp(tool: str, isolate_home: bool = True) -> bool:
 
 
 def animus_mcp_server(project_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> McpServer:
-    """``animus mcp serve`` for ``project_root``, with the env that points it at this project's state and database.
+    """``animus mcp serve --scope agent`` for ``project_root`` (no approve, reject or enqueue), with the env that points it at this project's state and database.
 
     The agent's own env never inherits ANIMUS_*, so the server gets them explicitly.
     """
@@ -108,7 +108,7 @@ def animus_mcp_server(project_root: str | os.PathLike[str], environ: Mapping[str
     environ = os.environ if environ is None else environ
     env = {ENV_HOME: str(animus_home()), ENV_PROJECT_ROOT: str(Path(project_root).resolve())}
     env.update({name: environ[name] for name in _ANIMUS_MCP_ENV if environ.get(name)})
-    return McpServer(id=ANIMUS_MCP_ID, command=mcp_server_argv(project_root), env=env)
+    return McpServer(id=ANIMUS_MCP_ID, command=mcp_server_argv(project_root, scope="agent"), env=env)
 
 
 def profile_from_config(

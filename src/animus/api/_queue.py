@@ -33,9 +33,9 @@ def _enqueue(call: _Call) -> dict[str, Any]:
     _no_unknown(body, set(_ENQUEUE_BODY["properties"]))
     task = _task_id(_b_str(body, "task_id", required=True) or "")
     workflow = _b_str(body, "workflow") or None
-    config = call.state.workflow_config() if workflow is not None else None
-    queued = services.enqueue(call.store(), task, workflow=workflow, variables=_b_str_map(body, "vars"),
-                              source=_API_SOURCE, config=config)
+    variables = _b_str_map(body, "vars")
+    config = call.state.workflow_config() if workflow is not None or variables else None  # as the CLI checks
+    queued = services.enqueue(call.store(), task, workflow=workflow, variables=variables, source=_API_SOURCE, config=config)
     call.state.queue_changed()
     return present._queue_entry(queued.entry)
 

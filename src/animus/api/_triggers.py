@@ -1,4 +1,4 @@
-"""Webhook triggers: `POST /api/v1/triggers/<id>` checks an HMAC signature, rate-limits, and turns the payload into a task.
+"""Webhook triggers: `POST /api/v1/triggers/<id>` checks an HMAC signature, refuses replays, rate-limits, and turns the payload into a task.
 
 Plain webhooks render the trigger's ``config.task`` title/description templates (``{{ payload.path }}``);
 GitHub webhooks (``config.github``) turn an ``issues`` event carrying the configured label into a task
@@ -12,13 +12,14 @@ import hmac
 import json
 import os
 import re
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from animus import services
 from animus.api import _present as present
 from animus.api._endpoint import ApiState, Endpoint, RateLimited, Unauthorized, _Call, _check_token
-from animus.domain.errors import InvalidInput, NotFound, Unavailable
+from animus.domain.errors import AnimusError, Conflict, InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from animus.config import WebhookTrigger
@@ -26,13 +27,17 @@ if TYPE_CHECKING:
 
 _SIGNATURE_HEADER = "x-animus-signature"
 _GITHUB_SIGNATURE_HEADER = "x-hub-signature-256"
+_TIMESTAMP_HEADER = "x-animus-timestamp"
+_GITHUB_DELIVERY_HEADER = "x-github-delivery"
+_MAX_TIMESTAMP_AGE_SECS = 300  # a signed generic call older (or further ahead) than this is refused
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
 _MAX_FIELD_CHARS = 20_000
-_COUNTED_OUTCOMES = ("created", "ignored", "duplicate")  # what the rate limit counts (refusals do not)
 
 
-def expected_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def expected_signature(secret: str, body: bytes, *, timestamp: str | None = None) -> str:
+    """``sha256=<hex HMAC>`` of the body, or of ``timestamp + "." + body`` (the generic webhook's replay guard)."""
+    signed = body if timestamp is None else timestamp.encode("utf-8", "replace") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
 def render_template(template: str, context: dict[str, Any]) -> str:
@@ -67,29 +72,43 @@ def _enabled_trigger(state: ApiState, path: dict[str, str]) -> WebhookTrigger:
     raise NotFound(f"no enabled webhook trigger {wanted[:80]!r}", hint="triggers are configured in .animus/workflows.yaml")
 
 
-def _authenticate(call: _Call, trigger: WebhookTrigger) -> None:
+def _authenticate(call: _Call, trigger: WebhookTrigger) -> str | None:
+    """Check the caller; returns the key that makes this delivery unique (``None``: nothing to remember)."""
+    github = trigger.config.github is not None
+    delivery = call.headers.get(_GITHUB_DELIVERY_HEADER, "").strip()[:200] if github else ""
     secret_env = trigger.config.secret_env
     if secret_env is None:
         _check_token(call.state, call.headers)  # no shared secret: only holders of the API token may fire it
-        return
+        return f"github:{delivery}" if delivery else None
     secret = os.environ.get(secret_env)
     if not secret:
         raise Unavailable(f"trigger {trigger.id!r}: the secret variable {secret_env} is not set in the server's environment")
     presented = call.headers.get(_SIGNATURE_HEADER) or call.headers.get(_GITHUB_SIGNATURE_HEADER) or ""
-    if not hmac.compare_digest(presented.encode("utf-8", "replace"), expected_signature(secret, call.raw_body).encode()):
+    timestamp = None if github else call.headers.get(_TIMESTAMP_HEADER, "").strip()
+    if not hmac.compare_digest(presented.encode("utf-8", "replace"),
+                               expected_signature(secret, call.raw_body, timestamp=timestamp).encode()):
         call.store().record_trigger_hit(trigger.id, "bad_signature")
-        raise Unauthorized(f"trigger {trigger.id!r}: missing or wrong {_SIGNATURE_HEADER} (sha256=<hex HMAC of the body>)")
+        signed = "the body" if github else 'X-Animus-Timestamp + "." + the body'
+        raise Unauthorized(f"trigger {trigger.id!r}: missing or wrong {_SIGNATURE_HEADER} (sha256=<hex HMAC of {signed}>)")
+    if github:
+        if not delivery:
+            raise InvalidInput(f"trigger {trigger.id!r}: a GitHub delivery needs its {_GITHUB_DELIVERY_HEADER} header")
+        return f"github:{delivery}"
+    assert timestamp is not None
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > _MAX_TIMESTAMP_AGE_SECS:
+        call.store().record_trigger_hit(trigger.id, "stale")
+        raise Unauthorized(f"trigger {trigger.id!r}: X-Animus-Timestamp must be the Unix time in seconds, "
+                           f"within {_MAX_TIMESTAMP_AGE_SECS} s of the server's clock")
+    return "sig:" + presented.removeprefix("sha256=")
 
 
-def _rate_limit(store: Store, trigger: WebhookTrigger) -> None:
-    since = (datetime.now(UTC) - timedelta(seconds=60)).isoformat(timespec="microseconds")
-    hits = store.count_trigger_hits(trigger.id, since=since, outcomes=_COUNTED_OUTCOMES)
-    if hits >= trigger.config.rate_limit_per_minute:
-        store.record_trigger_hit(trigger.id, "rate_limited")
-        raise RateLimited(
-            f"trigger {trigger.id!r} accepts {trigger.config.rate_limit_per_minute} request(s) per minute",
-            details={"retry_after": 60},
-        )
+def _admission_refused(trigger: WebhookTrigger, admission: str) -> AnimusError:
+    if admission == "replayed":
+        return Conflict(f"trigger {trigger.id!r}: this delivery was already accepted (a replay)")
+    return RateLimited(
+        f"trigger {trigger.id!r} accepts {trigger.config.rate_limit_per_minute} request(s) per minute",
+        details={"retry_after": 60},
+    )
 
 
 def _payload(raw: bytes) -> dict[str, Any]:
@@ -105,40 +124,52 @@ def _payload(raw: bytes) -> dict[str, Any]:
 
 
 def _fire_trigger(call: _Call) -> Any:
+    trigger = _trigger(call)
+    delivery = _authenticate(call, trigger)
+    payload = _payload(call.raw_body)
+    store = call.store()
+    # admission, task and queue entry commit together: concurrent calls cannot pass the limit, and a
+    # call that fails after its admission (a bad GitHub payload) is neither counted nor remembered
+    with store.transaction():
+        admission = store.admit_trigger_hit(trigger.id, limit=trigger.config.rate_limit_per_minute, delivery=delivery)
+        if admission == "admitted":
+            response, queued = _accept(call, store, trigger, payload)
+    if admission != "admitted":
+        raise _admission_refused(trigger, admission)
+    if queued:
+        call.state.queue_changed()
+    return response
+
+
+def _accept(call: _Call, store: Store, trigger: WebhookTrigger, payload: dict[str, Any]) -> tuple[Any, bool]:
     from starlette.responses import JSONResponse
 
-    trigger = _trigger(call)
-    _authenticate(call, trigger)
-    store = call.store()
-    _rate_limit(store, trigger)
-    payload = _payload(call.raw_body)
     if trigger.config.github is not None:
         event = call.headers.get("x-github-event", "")
         if event == "ping":
-            store.record_trigger_hit(trigger.id, "ignored", "ping")
-            return JSONResponse({"ok": True, "ignored": "ping"}, status_code=200)
+            store.settle_trigger_hit(trigger.id, "ignored", "ping")
+            return JSONResponse({"ok": True, "ignored": "ping"}, status_code=200), False
         new, reason = _github_task(trigger, event, payload)
     else:
         new, reason = _plain_task(trigger, payload), ""
     if new is None:
-        store.record_trigger_hit(trigger.id, "ignored", reason)
-        return JSONResponse({"ok": True, "ignored": reason}, status_code=202)
+        store.settle_trigger_hit(trigger.id, "ignored", reason)
+        return JSONResponse({"ok": True, "ignored": reason}, status_code=202), False
     link = next((label for label in new.labels if label.startswith("gh-issue-")), None)
     if link is not None:
         from animus.store import TaskQuery
 
         existing = store.list_tasks(TaskQuery(labels=(link,), limit=1))
         if existing:
-            store.record_trigger_hit(trigger.id, "duplicate", existing[0].id)
-            return JSONResponse({"ok": True, "task": present._task(existing[0]), "queued": False, "duplicate": True})
+            store.settle_trigger_hit(trigger.id, "duplicate", existing[0].id)
+            return JSONResponse({"ok": True, "task": present._task(existing[0]), "queued": False, "duplicate": True}), False
     task = store.create_task(new)
     queued = False
     if trigger.config.enqueue:
         services.enqueue(store, task.id, workflow=trigger.workflow_ref, variables={}, source="webhook")
-        call.state.queue_changed()
         queued = True
-    store.record_trigger_hit(trigger.id, "created", task.id)
-    return JSONResponse({"ok": True, "task": present._task(task), "queued": queued}, status_code=201)
+    store.settle_trigger_hit(trigger.id, "created", task.id)
+    return JSONResponse({"ok": True, "task": present._task(task), "queued": queued}, status_code=201), queued
 
 
 def _plain_task(trigger: WebhookTrigger, payload: dict[str, Any]) -> Any:
@@ -192,6 +223,7 @@ def _github_task(trigger: WebhookTrigger, event: str, payload: dict[str, Any]) -
 
 ENDPOINTS = (
     Endpoint("POST", "/api/v1/triggers/{trigger_id}", _fire_trigger,
-             "Fire a webhook trigger (X-Animus-Signature: sha256=<hex HMAC of the body>, or the API token)",
+             "Fire a webhook trigger (X-Animus-Timestamp: <unix s>, X-Animus-Signature: sha256=<hex HMAC of timestamp.body>;"
+             " GitHub: X-Hub-Signature-256 and X-GitHub-Delivery; or the API token)",
              "triggers", body={"type": "object"}, status=201, auth="handler", before_body=_enabled_trigger),
 )

@@ -14,13 +14,16 @@ def mcp() -> None:
     """Serve animus as an MCP server (stdio) for agents and editors."""
 
 
-@mcp.command("serve", epilog=example("animus mcp serve", "claude mcp add animus -- animus --project-root . mcp serve"))
+@mcp.command("serve", epilog=example("animus mcp serve", "claude mcp add animus -- animus --project-root . mcp serve",
+                                      "animus mcp serve --scope agent   # what agents get: no approve/reject/enqueue"))
+@click.option("--scope", type=click.Choice(["full", "agent"]), default="full", show_default=True,
+              help="full: every tool (a person's editor); agent: no tool that decides a gate or queues work.")
 @common_options
-def serve(app: AppContext) -> None:
+def serve(app: AppContext, scope: str) -> None:
     """Speak MCP on stdin/stdout until the client disconnects (tools: tasks, queue, workflows, run logs)."""
     from animus.mcp import serve_stdio
 
-    serve_stdio(app.project())
+    serve_stdio(app.project(), scope="agent" if scope == "agent" else "full")
 
 
 @mcp.command("config", epilog=example("animus mcp config", "animus mcp config --json > .mcp.json"))

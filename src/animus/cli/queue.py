@@ -31,14 +31,12 @@ def _entry_line(d: dict[str, Any], verb: str) -> None:
 def enqueue(app: AppContext, task_id: str, workflow: str | None, variables: tuple[str, ...]) -> None:
     """Queue a task for the daemon (priority order, FIFO within a priority; at most once per task)."""
     from animus import services
+    from animus.config import load_config_if_present
     from animus.engine import parse_vars
 
     values = parse_vars(variables)
-    config = None
-    if workflow:
-        from animus.config import load_config
-
-        config = load_config(app.project())
+    # a named workflow and variables are checked now, not at dispatch; a plain enqueue works while the config is broken
+    config = load_config_if_present(app.project()) if workflow or values else None
     queued = services.enqueue(app.store(), task_id, workflow=workflow, variables=values, source="cli", config=config)
     created = queued.created
     paused = _dispatch_paused(app)

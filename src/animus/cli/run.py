@@ -205,9 +205,9 @@ def run(app: AppContext, task_id: str, workflow: str | None, variables: tuple[st
 
     config = load_config(app.project())
     values = parse_vars(variables)
-    app.store().get_task(task_id)  # an unknown task is exit 3 before anything else
-    if workflow:
-        config.workflow(workflow)  # an unknown workflow is exit 3 here, not a refusal in the daemon's log
+    task = app.store().get_task(task_id)  # an unknown task is exit 3 before anything else
+    # an unknown workflow (exit 3) or a refused variable (exit 2) is reported here, not in the daemon's log
+    config.workflow(workflow or task.workflow or config.default_workflow).check_variables(values)
     if read_info(app.project().state_dir) is not None:
         follow_daemon_run(app, task_id, workflow, values)
         return

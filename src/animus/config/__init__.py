@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from animus.config._daemon_info import DaemonInfo, read_daemon_info
-    from animus.config._loader import CONFIG_RELPATH, discover_config_files, load_config, load_config_files
+    from animus.config._loader import (
+        CONFIG_RELPATH,
+        discover_config_files,
+        load_config,
+        load_config_files,
+        load_config_if_present,
+    )
     from animus.config._schema import (
         AgentConfig,
         CommandSpec,
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
         ReworkRule,
         ScheduleConfig,
         ScheduledTask,
+        VariableSpec,
         WebhookConfig,
         WebhookTaskTemplate,
         WebhookTrigger,
@@ -69,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "ScheduleConfig": "_schema",
     "ScheduledTask": "_schema",
     "SkipCondition": "_skip_if",
+    "VariableSpec": "_schema",
     "WebhookConfig": "_schema",
     "WebhookTaskTemplate": "_schema",
     "WebhookTrigger": "_schema",
@@ -79,6 +87,7 @@ _EXPORTS: dict[str, str] = {
     "discover_config_files": "_loader",
     "load_config": "_loader",
     "load_config_files": "_loader",
+    "load_config_if_present": "_loader",
     "parse_skip_if": "_skip_if",
     "read_daemon_info": "_daemon_info",
     "render_default_config": "_template",
@@ -109,6 +118,7 @@ __all__ = [
     "ScheduleConfig",
     "ScheduledTask",
     "SkipCondition",
+    "VariableSpec",
     "WebhookConfig",
     "WebhookTaskTemplate",
     "WebhookTrigger",
@@ -119,6 +129,7 @@ __all__ = [
     "discover_config_files",
     "load_config",
     "load_config_files",
+    "load_config_if_present",
     "parse_skip_if",
     "read_daemon_info",
     "render_default_config",

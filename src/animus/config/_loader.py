@@ -35,6 +35,11 @@ def load_config(project: Project) -> WorkflowConfig:
 
 
 # -- 1. discover -----------------------------------------------------------------------------------
+def load_config_if_present(project: Project) -> WorkflowConfig | None:
+    """``load_config``, or ``None`` for a project without configuration files (nothing can run there yet)."""
+    return load_config(project) if discover_config_files(project.root) else None
+
+
 def discover_config_files(root: Path) -> list[Path]:
     """``.animus/workflows.yaml`` first, then ``.animus/workflows/*.yaml`` sorted by name."""
     main = root / CONFIG_RELPATH

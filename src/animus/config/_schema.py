@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from animus.config._skip_if import SkipCondition, parse_skip_if
-from animus.domain.errors import NotFound
+from animus.domain.errors import InvalidInput, NotFound
 from animus.domain.tools import AgentTool
 
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -276,6 +277,37 @@ class PhaseEntry(_Model):
         return [parse_skip_if(expr) for expr in self.skip_if]
 
 
+def _full_pattern(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid pattern {value!r}: {exc}") from None
+    return value
+
+
+class VariableSpec(_Model):
+    """A declared workflow variable: its default and the values a run may give it.
+
+    Values reach command argv, so without a ``pattern`` a value must not start with ``-`` (it would be
+    read as an option); with one, the whole value must match it.
+    """
+
+    default: str = ""
+    pattern: Annotated[str | None, AfterValidator(_full_pattern)] = None
+    description: str = ""
+
+    def check(self, name: str, value: str) -> None:
+        if self.pattern is not None:
+            if re.fullmatch(self.pattern, value) is None:
+                raise InvalidInput(f"variable {name}={value[:80]!r} does not match its pattern {self.pattern!r}")
+        elif value.startswith("-"):
+            raise InvalidInput(
+                f"variable {name}={value[:80]!r} starts with '-', which a command would read as an option",
+                hint=f"declare `variables: {{{name}: {{pattern: ...}}}}` in the workflow to allow such values",
+            )
+
+
 class WorkflowDef(_Model):
     """A named list of phases with its landing policy and variables."""
 
@@ -283,7 +315,27 @@ class WorkflowDef(_Model):
     description: str = ""
     phases: Annotated[tuple[_WorkflowEntry, ...], Field(min_length=1)]
     post_success: PostSuccess = PostSuccess()
-    variables: dict[Annotated[str, AfterValidator(_var_name)], str] = {}
+    # NAME: default (the plain form) or NAME: {default, pattern, description}
+    variables: dict[Annotated[str, AfterValidator(_var_name)], str | VariableSpec] = {}
+
+    def variable_specs(self) -> dict[str, VariableSpec]:
+        return {name: spec if isinstance(spec, VariableSpec) else VariableSpec(default=spec)
+                for name, spec in self.variables.items()}
+
+    def variable_defaults(self) -> dict[str, str]:
+        return {name: spec.default for name, spec in self.variable_specs().items()}
+
+    def check_variables(self, values: Mapping[str, str]) -> None:
+        """Refuse (InvalidInput) a variable the workflow does not declare or a value its declaration does not accept."""
+        specs = self.variable_specs()
+        unknown = sorted(set(values) - set(specs))
+        if unknown:
+            raise InvalidInput(
+                f"unknown variable(s) {', '.join(unknown)} for workflow {self.id!r}"
+                + (f" (declared: {', '.join(sorted(specs))})" if specs else " (it declares none)")
+            )
+        for name, value in values.items():
+            specs[name].check(name, value)
 
 
 # -- schedules and triggers ------------------------------------------------------------------------

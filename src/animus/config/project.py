@@ -164,9 +164,13 @@ def _main_from_gitfile(worktree: Path, dotgit: Path) -> Path:
     return common.parent if common.name == ".git" else common
 
 
-def mcp_server_argv(project_root: str | os.PathLike[str]) -> list[str]:
-    """The argv of ``animus mcp serve`` for ``project_root`` (this interpreter, so a venv install works too)."""
-    return [sys.executable, "-m", "animus.cli.main", "--project-root", str(Path(project_root).resolve()), "mcp", "serve"]
+def mcp_server_argv(project_root: str | os.PathLike[str], *, scope: str = "full") -> list[str]:
+    """The argv of ``animus mcp serve`` for ``project_root`` (this interpreter, so a venv install works too).
+
+    ``scope="agent"`` is what agents get injected: their server has no tool that passes a gate or starts work.
+    """
+    argv = [sys.executable, "-m", "animus.cli.main", "--project-root", str(Path(project_root).resolve()), "mcp", "serve"]
+    return argv if scope == "full" else [*argv, "--scope", scope]
 
 
 def resolve_project(project_root: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Project:

@@ -39,13 +39,8 @@ def build_plan(
     """
     workflow = config.workflow(workflow_id)
     entries = config.expanded_phases(workflow_id)
-    declared = dict(workflow.variables)
-    unknown = sorted(set(variables or {}) - set(declared))
-    if unknown:
-        raise InvalidInput(
-            f"unknown variable(s) {', '.join(unknown)} for workflow {workflow_id!r}"
-            + (f" (declared: {', '.join(sorted(declared))})" if declared else " (it declares none)")
-        )
+    workflow.check_variables(variables or {})  # unknown names and unaccepted values, before anything runs
+    declared = workflow.variable_defaults()
     phases: list[PhaseSpec] = []
     for index, entry in enumerate(entries):
         phase = config.phases[entry.phase]

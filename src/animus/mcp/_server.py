@@ -11,7 +11,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from animus import services
 from animus.domain.errors import AnimusError, InvalidInput, NotFound
@@ -25,19 +25,28 @@ if TYPE_CHECKING:
     from animus.store import Store
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+McpScope = Literal["full", "agent"]
+MCP_SCOPES: tuple[McpScope, ...] = ("full", "agent")
+# what an agent's own server must not offer: passing a human gate, or starting work nobody asked for
+AGENT_WITHHELD_TOOLS = frozenset({"workflow_approve", "workflow_reject", "queue_enqueue"})
 SERVER_NAME = "animus"
 INSTRUCTIONS = (
     "animus orchestrates coding agents over a task store. Use task_* tools to read and update tasks "
     "(ids look like TASK-12), queue_* to hand tasks to the daemon, workflow_* to inspect runs and decide "
     "manual gates, and run_log_tail to read an agent run's recent output."
 )
+AGENT_INSTRUCTIONS = (
+    "animus orchestrates coding agents over a task store. Use task_* tools to read, create and update tasks "
+    "(ids look like TASK-12), queue_list and workflow_* to inspect the queue and runs, and run_log_tail to read "
+    "an agent run's recent output. Gates are decided and work is queued by people, not from here."
+)
 
 
-def server_argv(project_root: str | os.PathLike[str]) -> list[str]:
-    """The argv that starts this server for ``project_root`` (what agent CLIs get in their MCP config)."""
+def server_argv(project_root: str | os.PathLike[str], *, scope: McpScope = "full") -> list[str]:
+    """The argv that starts this server for ``project_root`` (``scope="agent"``: what agent CLIs get injected)."""
     from animus.config.project import mcp_server_argv
 
-    return mcp_server_argv(project_root)
+    return mcp_server_argv(project_root, scope=scope)
 
 
 class _Services:
@@ -61,11 +70,16 @@ def _enum(enum_cls: type[Any], value: str | None, what: str) -> Any:
     return None if value is None else parse_enum(enum_cls, value, what)
 
 
-def _tool(server: MCPServer[Any]) -> Callable[[_F], _F]:
-    """Register a tool whose animus errors reach the client as ``code: message`` (the SDK hides other text)."""
+def _tool(server: MCPServer[Any], scope: McpScope) -> Callable[[_F], _F]:
+    """Register a tool whose animus errors reach the client as ``code: message`` (the SDK hides other text).
+
+    In the agent scope the withheld tools are not registered at all, so an agent can neither list nor call them.
+    """
     from mcp.server.mcpserver.exceptions import ToolError
 
     def register(fn: _F) -> _F:
+        if scope == "agent" and fn.__name__ in AGENT_WITHHELD_TOOLS:
+            return fn
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -79,13 +93,14 @@ def _tool(server: MCPServer[Any]) -> Callable[[_F], _F]:
     return register
 
 
-def build_server(project: Project) -> MCPServer[Any]:
-    """An ``MCPServer`` with animus's tools bound to ``project``."""
+def build_server(project: Project, *, scope: McpScope = "full") -> MCPServer[Any]:
+    """An ``MCPServer`` with animus's tools bound to ``project`` (``scope="agent"``: without AGENT_WITHHELD_TOOLS)."""
     from mcp.server.mcpserver import MCPServer
 
     shared = _Services(project)
-    server: MCPServer[Any] = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
-    tool = _tool(server)
+    instructions = INSTRUCTIONS if scope == "full" else AGENT_INSTRUCTIONS
+    server: MCPServer[Any] = MCPServer(SERVER_NAME, instructions=instructions, log_level="WARNING")
+    tool = _tool(server, scope)
 
     @tool
     def task_list(status: list[str] | None = None, label: str | None = None, text: str | None = None,
@@ -140,8 +155,12 @@ def build_server(project: Project) -> MCPServer[Any]:
     @tool
     def queue_enqueue(task_id: str, workflow: str | None = None, vars: dict[str, str] | None = None) -> dict[str, Any]:
         """Queue a task for the daemon (idempotent: a queued task keeps its place; refused while it has an active run)."""
+        from animus.config import load_config_if_present
+
+        # the same checks as the CLI and the API: the workflow exists, it declares these variables and accepts them
+        config = load_config_if_present(shared.project) if workflow or vars else None
         queued = services.enqueue(shared.store(), parse_task_id(task_id), workflow=workflow, variables=dict(vars or {}),
-                             source="cli")
+                                  source="cli", config=config)
         return {**queued.entry.to_dict(), "created": queued.created}
 
     @tool
@@ -192,6 +211,6 @@ def build_server(project: Project) -> MCPServer[Any]:
     return server
 
 
-def serve_stdio(project: Project) -> None:
+def serve_stdio(project: Project, *, scope: McpScope = "full") -> None:
     """Serve ``project`` over stdin/stdout until the client closes the stream."""
-    build_server(project).run("stdio")
+    build_server(project, scope=scope).run("stdio")

@@ -53,10 +53,12 @@ def enqueue(
     """Queue ``task_id`` for the daemon (idempotent per task).
 
     Refused (Conflict) when the task has an active run that the queue does not hold: the daemon
-    would only find that run again. ``config``, when given, checks that ``workflow`` exists.
+    would only find that run again. ``config``, when given, checks that the workflow exists (NotFound)
+    and that it declares ``variables`` and accepts their values (InvalidInput), as a run's plan will.
     """
-    if workflow is not None and config is not None:
-        config.workflow(workflow)  # NotFound naming the known workflows
+    if config is not None:
+        workflow_id = workflow or store.get_task(task_id).workflow or config.default_workflow
+        config.workflow(workflow_id).check_variables(variables or {})
     active = store.active_run_for_task(task_id)
     if active is not None and store.queue_entry(task_id) is None:
         raise Conflict(f"{task_id} already has an active run {active.id}", hint="`animus status` shows it")

@@ -15,7 +15,17 @@ from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
 from animus.store._outbox import OUTBOX_STATUSES, OutboxItem, outbox_summary
 from animus.store._queue import QueueEntry
-from animus.store._store import ENV_DATABASE_URL, Store, database_url, open_store, redact_url
+from animus.store._store import (
+    ENV_DATABASE_URL,
+    TRIGGER_COUNTED_OUTCOMES,
+    TRIGGER_DELIVERY_RETENTION,
+    TRIGGER_HIT_RETENTION,
+    Store,
+    TriggerAdmission,
+    database_url,
+    open_store,
+    redact_url,
+)
 from animus.store._tasks import SORT_KEYS, NewTask, TaskPatch, TaskQuery, now_iso
 
 __all__ = [
@@ -24,6 +34,9 @@ __all__ = [
     "MIGRATIONS",
     "OUTBOX_STATUSES",
     "SORT_KEYS",
+    "TRIGGER_COUNTED_OUTCOMES",
+    "TRIGGER_DELIVERY_RETENTION",
+    "TRIGGER_HIT_RETENTION",
     "Connection",
     "NewTask",
     "OutboxItem",
@@ -34,6 +47,7 @@ __all__ = [
     "Store",
     "TaskPatch",
     "TaskQuery",
+    "TriggerAdmission",
     "database_url",
     "now_iso",
     "open_store",

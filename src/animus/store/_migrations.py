@@ -203,6 +203,19 @@ MIGRATIONS = (
             "CREATE INDEX trigger_hits_recent ON trigger_hits (trigger_id, at)",
         ),
     ),
+    _Migration(
+        5,
+        "webhook deliveries remembered against replays",
+        (
+            """CREATE TABLE trigger_deliveries (
+                trigger_id TEXT NOT NULL,
+                delivery TEXT NOT NULL,
+                at TEXT NOT NULL,
+                PRIMARY KEY (trigger_id, delivery)
+            )""",
+            "CREATE INDEX trigger_deliveries_age ON trigger_deliveries (trigger_id, at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, PhaseStatus, RunStatus, WorkflowRun
@@ -223,13 +224,59 @@ class Store:
 
     # -- webhook trigger hits --------------------------------------------------------------------------
     def record_trigger_hit(self, trigger_id: str, outcome: str, detail: str = "") -> None:
+        with self.conn.transaction():
+            self.conn.execute(
+                "INSERT INTO trigger_hits (trigger_id, at, outcome, detail) VALUES (:t, :at, :o, :d)",
+                {"t": trigger_id, "at": _tasks.now_iso(), "o": outcome, "d": detail[:1000]},
+            )
+            self.conn.execute("DELETE FROM trigger_hits WHERE trigger_id = :t AND at < :cutoff",
+                              {"t": trigger_id, "cutoff": _ago(TRIGGER_HIT_RETENTION)})
+
+    def admit_trigger_hit(
+        self, trigger_id: str, *, limit: int, window: timedelta = timedelta(minutes=1), delivery: str | None = None
+    ) -> TriggerAdmission:
+        """Admit one webhook call, or say why not: one transaction, so concurrent callers cannot race past ``limit``.
+
+        ``admitted`` records a hit the limit counts (at most ``limit`` per ``window``) and remembers
+        ``delivery`` (a GitHub delivery id, a signature digest); a delivery seen before is ``replayed``,
+        a full window ``rate_limited`` (both recorded, neither counted). Inside a caller's
+        ``transaction()`` the admission rolls back with it, so a call that then fails is not counted.
+        Hits older than a day and deliveries older than a week are pruned here.
+        """
+        now = _tasks.now_iso()
+        params: dict[str, Any] = {"t": trigger_id, "at": now, "delivery": delivery or "", "lock": f"trigger:{trigger_id}"}
+        with self.conn.transaction():
+            # a per-trigger row lock serialises admissions on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)
+            self.conn.execute("INSERT INTO counters (name, value) VALUES (:lock, 1) "
+                              "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1", params)
+            self.conn.execute("DELETE FROM trigger_hits WHERE trigger_id = :t AND at < :cutoff",
+                              {"t": trigger_id, "cutoff": _ago(TRIGGER_HIT_RETENTION)})
+            self.conn.execute("DELETE FROM trigger_deliveries WHERE trigger_id = :t AND at < :cutoff",
+                              {"t": trigger_id, "cutoff": _ago(TRIGGER_DELIVERY_RETENTION)})
+            verdict: TriggerAdmission = "admitted"
+            if delivery and self.conn.execute(
+                "SELECT 1 AS x FROM trigger_deliveries WHERE trigger_id = :t AND delivery = :delivery", params
+            ):
+                verdict = "replayed"
+            elif self.count_trigger_hits(trigger_id, since=_ago(window), outcomes=TRIGGER_COUNTED_OUTCOMES) >= limit:
+                verdict = "rate_limited"
+            elif delivery:
+                self.conn.execute("INSERT INTO trigger_deliveries (trigger_id, delivery, at) VALUES (:t, :delivery, :at)",
+                                  params)
+            self.conn.execute("INSERT INTO trigger_hits (trigger_id, at, outcome, detail) VALUES (:t, :at, :o, :d)",
+                              {**params, "o": verdict, "d": (delivery or "")[:1000]})
+        return verdict
+
+    def settle_trigger_hit(self, trigger_id: str, outcome: str, detail: str = "") -> None:
+        """Give the admission just made (in the caller's transaction) its outcome: created, ignored, duplicate."""
         self.conn.execute(
-            "INSERT INTO trigger_hits (trigger_id, at, outcome, detail) VALUES (:t, :at, :o, :d)",
-            {"t": trigger_id, "at": _tasks.now_iso(), "o": outcome, "d": detail[:1000]},
+            "UPDATE trigger_hits SET outcome = :o, detail = :d WHERE trigger_id = :t AND outcome = 'admitted'"
+            " AND at = (SELECT MAX(at) FROM trigger_hits WHERE trigger_id = :t AND outcome = 'admitted')",
+            {"t": trigger_id, "o": outcome, "d": detail[:1000]},
         )
 
     def count_trigger_hits(self, trigger_id: str, *, since: str, outcomes: tuple[str, ...]) -> int:
-        """Hits of ``trigger_id`` after ``since`` (ISO time) with one of ``outcomes`` (the rate limit counts these)."""
+        """Hits of ``trigger_id`` after ``since`` (ISO time) with one of ``outcomes`` (the rate limit counts TRIGGER_COUNTED_OUTCOMES)."""
         params: dict[str, Any] = {"t": trigger_id, "since": since}
         names = []
         for i, outcome in enumerate(outcomes):
@@ -241,6 +288,16 @@ class Store:
             params,
         )
         return int(rows[0]["n"])
+
+
+TriggerAdmission = Literal["admitted", "replayed", "rate_limited"]
+TRIGGER_COUNTED_OUTCOMES = ("admitted", "created", "ignored", "duplicate")  # refusals are not counted
+TRIGGER_HIT_RETENTION = timedelta(days=1)
+TRIGGER_DELIVERY_RETENTION = timedelta(days=7)  # GitHub deliveries carry no timestamp: remember them longer
+
+
+def _ago(delta: timedelta) -> str:
+    return (datetime.now(UTC) - delta).isoformat(timespec="microseconds")
 
 
 def database_url(db_path: Path | None = None) -> str:
