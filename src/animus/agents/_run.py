@@ -61,7 +61,7 @@ def start_agent_run(
     env = procs.build_env(environ, inv.env_extra, inherit=profile.env_inherit)
     inv = _locate_binary(adapter, profile, inv, env.get("PATH"), environ)
     for directory in inv.dirs_to_create:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        procs.private_dir(directory)
     for path, text in inv.files_to_write.items():
         _write_private(path, text)
     run_labels = {**dict(labels or {}), "tool": profile.tool}
@@ -113,7 +113,7 @@ def _write_private(path: Path, text: str) -> None:
             return
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    procs.private_dir(path.parent)
     procs.write_atomic(path, text, mode=0o600)
 
 

@@ -101,9 +101,12 @@ class ApiState:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
+                from animus import procs
                 from animus.store import open_store
 
-                self._store = open_store(db_path=self.project.db_path)
+                layout = self.project.layout
+                procs.private_dir(layout.state_dir, top=layout.private_top)
+                self._store = open_store(db_path=layout.db_path)
             return self._store
 
     def workflow_config(self) -> WorkflowConfig:

@@ -23,7 +23,7 @@ def ensure_token(state_dir: Path) -> str:
             return text
     except FileNotFoundError:
         pass
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    procs.private_dir(state_dir, top=StateLayout(state_dir).private_top)
     token = secrets.token_urlsafe(32)
     # first writer wins: two first uses racing must end with one token, the one already there
     if not procs.write_atomic(path, token + "\n", mode=0o600, first_wins=True):

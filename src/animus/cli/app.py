@@ -42,9 +42,12 @@ class AppContext:
 
     def store(self) -> Store:
         if self._store is None:
+            from animus import procs
             from animus.store import open_store
 
-            self._store = open_store(db_path=self.project().db_path)
+            layout = self.project().layout
+            procs.private_dir(layout.state_dir, top=layout.private_top)
+            self._store = open_store(db_path=layout.db_path)
         return self._store
 
     def close(self) -> None:

@@ -57,7 +57,9 @@ def run_checks(app: AppContext) -> list[Check]:
     checks.append(Check("project", "ok", str(project.root)))
 
     try:
-        project.state_dir.mkdir(parents=True, exist_ok=True)
+        from animus import procs
+
+        procs.private_dir(project.state_dir, top=project.layout.private_top)
         with tempfile.NamedTemporaryFile(dir=project.state_dir, prefix=".doctor-"):
             pass
         checks.append(Check("state dir", "ok", f"{project.state_dir} (writable)"))

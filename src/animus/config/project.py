@@ -23,6 +23,12 @@ class StateLayout:
     state_dir: Path
 
     @property
+    def private_top(self) -> Path:
+        """The highest directory animus owns here: ``$ANIMUS_HOME`` when the state dir is in it (both are kept 0700)."""
+        home = animus_home()
+        return home if self.state_dir.parent == home else self.state_dir
+
+    @property
     def db_path(self) -> Path:
         """The embedded SQLite database (unless ``ANIMUS_DATABASE_URL`` names another)."""
         return self.state_dir / "animus.db"

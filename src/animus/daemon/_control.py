@@ -10,6 +10,7 @@ from typing import Any
 
 from animus import procs
 from animus.config import DaemonInfo
+from animus.config.project import StateLayout
 from animus.daemon._info import log_path, read_info
 from animus.domain.errors import Conflict, Unavailable
 
@@ -42,7 +43,9 @@ def start_detached(
     if existing is not None:
         raise running_conflict(existing)
     log = log_path(state_dir)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    layout = StateLayout(state_dir)
+    procs.private_dir(log.parent, top=layout.private_top)
+    procs.private_file(log)
     offset = log.stat().st_size if log.exists() else 0
     argv = [sys.executable, "-m", "animus.cli.main", "daemon", "start", "--foreground", "--project-root", str(root)]
     if pool_size:

@@ -24,7 +24,7 @@ def log_path(state_dir: Path) -> Path:
 
 
 def _write_info(state_dir: Path, info: DaemonInfo) -> None:
-    procs.write_atomic(info_path(state_dir), json.dumps(asdict(info), indent=2) + "\n")
+    procs.write_atomic(info_path(state_dir), json.dumps(asdict(info), indent=2) + "\n", mode=0o600)
 
 
 def read_info(state_dir: Path, *, live_only: bool = True) -> DaemonInfo | None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from animus import procs
 from animus.config import DaemonInfo
+from animus.config.project import StateLayout
 from animus.daemon._dispatch import Dispatcher, _kv
 from animus.daemon._info import _remove_info, _write_info, log_path
 from animus.daemon._reconcile import reconcile_before_launch
@@ -41,9 +42,9 @@ _log = logging.getLogger("animus.daemon")
 def _setup_logging(state_dir: Path) -> None:
     """``key=value`` lines to ``<state>/logs/daemon.log``, and to stderr unless stderr already is that file."""
     path = log_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    procs.private_dir(path.parent, top=StateLayout(state_dir).private_top)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    handlers: list[logging.Handler] = [logging.FileHandler(path)]
+    handlers: list[logging.Handler] = [logging.FileHandler(procs.private_file(path))]
     try:
         same = os.path.samestat(os.fstat(2), os.stat(path))
     except OSError:
@@ -308,7 +309,7 @@ def _mtime(path: Path) -> float:
 
 
 def _mkdir(path: Path) -> bool:
-    path.mkdir(parents=True, exist_ok=True)
+    procs.private_dir(path)
     return True
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from animus import procs
 from animus.domain.errors import AnimusError, Conflict, InvalidInput
 from animus.domain.runs import RunStatus, WorkflowRun, check_run_transition
 from animus.domain.tasks import TaskStatus
@@ -219,7 +220,7 @@ def _continues_at(run: WorkflowRun, phases: list[Any]) -> dict[str, Any]:
 
 
 def _ensure_logs(ctx: EngineContext) -> bool:
-    ctx.layout.logs_dir.mkdir(parents=True, exist_ok=True)
+    procs.private_dir(ctx.layout.logs_dir, top=ctx.layout.private_top)
     return True
 
 

@@ -38,9 +38,9 @@ def executor_id(state_dir: Path) -> str:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         pass
-    state_dir.mkdir(parents=True, exist_ok=True)
+    procs.private_dir(state_dir, top=StateLayout(state_dir).private_top)
     candidate = f"{socket.gethostname().split('.')[0]}-{uuid.uuid4().hex[:10]}"
-    procs.write_atomic(path, candidate + "\n", first_wins=True)  # a racer reads the winner's id
+    procs.write_atomic(path, candidate + "\n", mode=0o600, first_wins=True)  # a racer reads the winner's id
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -53,8 +53,8 @@ class ExecutorLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        procs.private_dir(self.path.parent, top=StateLayout(self.path.parent).private_top)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -103,7 +103,7 @@ def start_engine(ctx: EngineContext, *, log_file: Path | None = None) -> Any:
     _context = ctx
     logger = logging.getLogger("dbos")
     if not logger.handlers:
-        handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.NullHandler()
+        handler: logging.Handler = logging.FileHandler(procs.private_file(log_file)) if log_file else logging.NullHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger.addHandler(handler)
     url = _dbos_url(ctx.db_url)

@@ -251,7 +251,7 @@ def _run_command(ctx: EngineContext, phase: PhaseSpec, worktree: str, variables:
 
 
 def _write_command_log(log: Path, argv: list[str], ended: str, stdout: str, stderr: str) -> None:
-    log.parent.mkdir(parents=True, exist_ok=True)
+    procs.private_dir(log.parent, top=log.parent.parent)
     text = f"$ {shlex.join(argv)}\n{ended}\n--- stdout ---\n{stdout}" + ("" if stdout.endswith("\n") or not stdout else "\n")
     text += f"--- stderr ---\n{stderr}" + ("" if stderr.endswith("\n") or not stderr else "\n")
     procs.write_atomic(log, text, mode=0o600)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from animus import procs
 from animus.domain.errors import Conflict, GitError, InvalidInput, NotFound
 from animus.git._command import (
     _find_trailer_commit,
@@ -323,7 +324,7 @@ def _temporary_worktree(repo: Repo, parent: Path, name: str, commit: str) -> Ite
     """A detached worktree at ``parent/name`` for the duration of the block (leftovers of a crash replaced)."""
     path = Path(parent) / name
     remove_worktree(repo.root, path)
-    parent.mkdir(parents=True, exist_ok=True)
+    procs.private_dir(parent)
     _run_git(["worktree", "add", "--detach", "--quiet", str(path), commit], repo.root)
     try:
         yield path

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from animus import procs
 from animus.domain.errors import Conflict, GitError, InvalidInput, NotFound
 from animus.git._command import _out, _run_git
 from animus.git._lock import _locked
@@ -152,7 +153,7 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
         _run_git(["worktree", "prune"], repo.root)
     if os.path.lexists(path):
         _remove_leftover(repo, path, worktrees_dir)
-    worktrees_dir.mkdir(parents=True, exist_ok=True)
+    procs.private_dir(worktrees_dir)  # 0700 shuts the worktrees; their files keep the user's umask
     if repo.branch_exists(branch):
         _run_git(["worktree", "add", str(path), branch], repo.root)
         return Worktree(path, branch, _base(repo, target_sha, branch), created=True)

@@ -60,9 +60,12 @@ class _Services:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
+                from animus import procs
                 from animus.store import open_store
 
-                self._store = open_store(db_path=self.project.db_path)
+                layout = self.project.layout
+                procs.private_dir(layout.state_dir, top=layout.private_top)
+                self._store = open_store(db_path=layout.db_path)
             return self._store
 
 

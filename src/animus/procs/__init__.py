@@ -7,7 +7,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from animus.procs._atomic import write_atomic
+    from animus.procs._atomic import private_dir, private_file, write_atomic
     from animus.procs._env import build_env, is_secret, is_secret_name, redact, secret_env, without_own_venv
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
@@ -35,6 +35,8 @@ __all__ = [
     "is_secret_name",
     "launch",
     "list_runs",
+    "private_dir",
+    "private_file",
     "redact",
     "run_program",
     "secret_env",
@@ -67,6 +69,8 @@ _HOMES = {
     "is_secret_name": "_env",
     "launch": "_launch",
     "list_runs": "_sweep",
+    "private_dir": "_atomic",
+    "private_file": "_atomic",
     "redact": "_env",
     "run_program": "_run",
     "secret_env": "_env",

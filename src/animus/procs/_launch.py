@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import animus
 from animus.domain.errors import SpawnError
 from animus.procs import _rundir as rd
+from animus.procs._atomic import private_dir, private_file
 from animus.procs._env import redact
 from animus.procs._handle import RunHandle
 from animus.procs._proctable import is_alive, start_time
@@ -34,7 +35,7 @@ def launch(spec: RunSpec, runs_dir: Path) -> RunHandle:
     agent cannot be started.
     """
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(runs_dir)
     handle = RunHandle(spec.run_id, runs_dir)
     try:
         # mkdir is the claim: of two launchers of one run id exactly one gets here
@@ -103,7 +104,7 @@ def _start_supervisor(spec: RunSpec, run_dir: Path) -> int:
     argv = [sys.executable, "-S", "-c", _SUPERVISOR_BOOT, str(run_dir.resolve())]
     try:
         # the log from the first instant, so a supervisor that cannot even import says why
-        with open(run_dir / rd._SUPERVISOR_LOG, "ab") as log_file:
+        with open(private_file(run_dir / rd._SUPERVISOR_LOG), "ab") as log_file:
             proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,

@@ -8,6 +8,7 @@ same text for every driver; dialect differences live in ``_migrations.py`` only.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -51,6 +52,21 @@ def _sqlite_path_from_url(url: str) -> Path:
     return Path(path)
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (its ``-wal``/``-shm`` files copy that mode).
+
+    ``procs.private_file`` does the same for the other state files; the store, on procs' row, keeps
+    these few lines to itself. A file made wider by an older version is tightened.
+    """
+    # Never open (and close) an existing database file: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, SQLite's included (a connection of DBOS's, say).
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
 class SqliteConnection:
     """stdlib sqlite3 in autocommit mode; ``transaction()`` issues BEGIN IMMEDIATE explicitly.
 
@@ -64,7 +80,8 @@ class SqliteConnection:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(path)
             self._conn = sqlite3.connect(
                 str(path), isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
             )
