@@ -44,7 +44,8 @@ def test_a_profile_env_secret_reaches_the_agent_and_no_output_commit_or_database
     agent_run = f"{run_id}-implementation-1"
     api = build(project)
     with api.client:
-        for path in (f"/api/v1/runs/{agent_run}", f"/api/v1/runs/{agent_run}/log", f"/api/v1/workflow-runs/{run_id}",
+        for path in (f"/api/v1/runs/{agent_run}", f"/api/v1/runs/{agent_run}/log", f"/api/v1/runs/{agent_run}/stream",
+                     f"/api/v1/workflow-runs/{run_id}",
                      f"/api/v1/workflow-runs/{run_id}/phases", f"/api/v1/workflow-runs/{run_id}/decisions", "/api/v1/overview"):
             response = api.client.get(path, headers={"Authorization": f"Bearer {api.token}"})
             assert response.status_code == 200, (path, response.text[:300])
