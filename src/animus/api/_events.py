@@ -82,12 +82,13 @@ async def _agent_stream(request: Request, state: ApiState) -> StreamingResponse:
     offset = _resume_point(request, "offset")
     reader = await run_in_threadpool(_open_reader, runs_dir, run_id)
     reader.cursor = await run_in_threadpool(_replay_to, reader, offset)
+    secrets = await run_in_threadpool(lambda: state.secrets_env)  # once per stream, not per event line
 
     def read() -> tuple[list[tuple[int, dict[str, Any]]], str]:
         events: list[tuple[int, dict[str, Any]]] = []
         for line, end in reader.handle.follow(reader.cursor.offset, wait=False):
             for event in reader.adapter.parse_line(line, reader.cursor.state):
-                events.append((end, present._agent_event(event, state.secrets_env)))
+                events.append((end, present._agent_event(event, secrets)))
             reader.cursor.offset = end
         return events, str(reader.handle.state().status)
 
