@@ -476,6 +476,25 @@ class DaemonConfig(_Model):
     auto_run_ready: bool = False
     prune_worktrees: bool = False
     http: HttpConfig = HttpConfig()
+    #: a member whose heartbeat is older than this is declared dead by a live peer (PostgreSQL fleets)
+    lease_secs: Annotated[float, Field(ge=1, le=3600)] = 15.0
+    #: runs at once across every daemon of the project (None: the sum of their pools); PostgreSQL only
+    global_concurrency: Annotated[int, Field(ge=1)] | None = None
+
+
+_ProjectId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
+
+
+class ProjectConfig(_Model):
+    """The project's identity across clones and hosts (else the normalized URL of the landing remote)."""
+
+    id: _ProjectId | None = None
+
+
+class LandingConfig(_Model):
+    """Where task branches travel between hosts and landings are pushed (PostgreSQL fleets)."""
+
+    remote: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "origin"
 
 
 # -- the whole file --------------------------------------------------------------------------------
@@ -491,6 +510,8 @@ class WorkflowConfig(_Model):
     triggers: tuple[_TriggerConfig, ...] = ()
     notifications: tuple[NotificationConfig, ...] = ()
     daemon: DaemonConfig = DaemonConfig()
+    project: ProjectConfig = ProjectConfig()
+    landing: LandingConfig = LandingConfig()
 
     def workflow(self, workflow_id: str) -> WorkflowDef:
         for wf in self.workflows:

@@ -106,6 +106,9 @@ class WorkflowRun:
     started_at: str | None
     ended_at: str | None
     updated_at: str
+    #: the executor (daemon) running the run now, and how often it changed hands (fencing: DESIGN.md 9)
+    owner: str | None = None
+    owner_epoch: int = 0
 
     @property
     def dbos_workflow_id(self) -> str:
@@ -135,6 +138,8 @@ class WorkflowRun:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "updated_at": self.updated_at,
+            "owner": self.owner,
+            "owner_epoch": self.owner_epoch,
         }
         if with_plan:
             data["plan"] = self.plan

@@ -12,6 +12,7 @@ from animus.store import _queue as queue
 from animus.store import _runs as runs
 from animus.store import _tasks as tasks
 from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection, sqlite_engine
+from animus.store._fleet import MEMBER_STATES, Member
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
 from animus.store._outbox import OUTBOX_STATUSES, OutboxItem, outbox_summary
 from animus.store._queue import QueueEntry
@@ -31,6 +32,7 @@ from animus.store._tasks import SORT_KEYS, NewTask, TaskPatch, TaskQuery, now_is
 __all__ = [
     "ENV_DATABASE_URL",
     "LATEST_VERSION",
+    "MEMBER_STATES",
     "MIGRATIONS",
     "OUTBOX_STATUSES",
     "SORT_KEYS",
@@ -38,6 +40,7 @@ __all__ = [
     "TRIGGER_DELIVERY_RETENTION",
     "TRIGGER_HIT_RETENTION",
     "Connection",
+    "Member",
     "NewTask",
     "OutboxItem",
     "QueueEntry",

@@ -216,6 +216,33 @@ MIGRATIONS = (
             "CREATE INDEX trigger_deliveries_age ON trigger_deliveries (trigger_id, at)",
         ),
     ),
+    _Migration(
+        6,
+        "fleet: members, run owners and epochs, the project's identity",
+        (
+            """CREATE TABLE members (
+                executor_id TEXT PRIMARY KEY,
+                project_id TEXT NOT NULL,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                clone_path TEXT NOT NULL,
+                animus_version TEXT NOT NULL,
+                engine_version TEXT NOT NULL,
+                pool_size INTEGER NOT NULL,
+                started_at TEXT NOT NULL,
+                heartbeat DOUBLE PRECISION NOT NULL,
+                state TEXT NOT NULL,
+                handed_off INTEGER NOT NULL DEFAULT 0,
+                declared_by TEXT,
+                declared_at TEXT,
+                taken_over_at TEXT
+            )""",
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "ALTER TABLE workflow_runs ADD COLUMN owner TEXT",
+            "ALTER TABLE workflow_runs ADD COLUMN owner_epoch INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX workflow_runs_owner ON workflow_runs (owner, status)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

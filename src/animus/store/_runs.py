@@ -66,6 +66,8 @@ def _run(row: _Row) -> WorkflowRun:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         updated_at=row["updated_at"],
+        owner=row.get("owner"),
+        owner_epoch=int(row.get("owner_epoch") or 0),
     )
 
 

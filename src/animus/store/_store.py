@@ -12,8 +12,9 @@ from typing import Any, Literal
 from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, PhaseStatus, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
-from animus.store import _outbox, _queue, _runs, _tasks
+from animus.store import _fleet, _outbox, _queue, _runs, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, _sqlite_path_from_url
+from animus.store._fleet import Member
 from animus.store._migrations import LATEST_VERSION, _current_version, _migrate
 from animus.store._outbox import OutboxItem
 from animus.store._queue import QueueEntry
@@ -191,6 +192,52 @@ class Store:
 
     def change_marker(self) -> tuple[Any, ...]:
         return _queue._change_marker(self.conn)
+
+    # -- the fleet (see animus.store._fleet) -----------------------------------------------------------
+    def db_now(self) -> float:
+        """The database's clock (epoch seconds): what heartbeats and leases are measured on."""
+        return _fleet._db_now(self.conn)
+
+    def bind_project(self, project_id: str) -> str:
+        """Record the project this database serves the first time; the id recorded (compare it with yours)."""
+        return _fleet._bind_project(self.conn, project_id)
+
+    def bound_project(self) -> str | None:
+        return _fleet._bound_project(self.conn)
+
+    def register_member(self, **member: Any) -> None:
+        _fleet._register(self.conn, member)
+
+    def heartbeat(self, executor_id: str) -> bool:
+        return _fleet._heartbeat(self.conn, executor_id)
+
+    def declare_expired(self, by: str, lease_secs: float) -> list[str]:
+        return _fleet._declare_expired(self.conn, by, lease_secs)
+
+    def mark_member_stopped(self, executor_id: str, *, handed_off: bool) -> None:
+        _fleet._mark_stopped(self.conn, executor_id, handed_off=handed_off)
+
+    def members_to_take_over(self, lease_secs: float) -> list[Member]:
+        return _fleet._to_take_over(self.conn, lease_secs)
+
+    def mark_taken_over(self, executor_id: str, by: str) -> bool:
+        return _fleet._mark_taken_over(self.conn, executor_id, by)
+
+    def members(self) -> list[Member]:
+        return _fleet._members(self.conn)
+
+    def runs_by_owner(self) -> dict[str, list[str]]:
+        return _fleet._runs_by_owner(self.conn)
+
+    def claim_run(self, run_id: str, executor_id: str) -> int:
+        return _fleet._claim_run(self.conn, run_id, executor_id)
+
+    def run_owner(self, run_id: str, *, lock: bool = False) -> tuple[str | None, int]:
+        return _fleet._run_owner(self.conn, run_id, lock=lock)
+
+    def claim_dispatchable(self, limit: int) -> list[QueueEntry]:
+        """Call inside ``transaction()``: the claimed entries stay locked (PostgreSQL) until it commits."""
+        return _fleet._claim_dispatchable(self.conn, limit)
 
     # -- schedule fires -----------------------------------------------------------------------------
     def last_fire(self, schedule_id: str) -> str | None:
