@@ -78,6 +78,37 @@ def status(app: AppContext) -> None:
     app.emit(data, render_daemon)
 
 
+@daemon.command("list", epilog=example("animus daemon list", "animus --json daemon list"))
+@common_options
+def list_members(app: AppContext) -> None:
+    """Every daemon of the project's fleet (one database): alive, dead or stopped, its heartbeat and runs.
+
+    On SQLite the fleet is this clone's daemon; on PostgreSQL it is every clone's (docs/scaling.md).
+    """
+    from animus.config import load_config_if_present
+    from animus.services import fleet_members
+
+    config = load_config_if_present(app.project())
+    lease = config.daemon.lease_secs if config is not None else 15.0
+    members = fleet_members(app.store(), lease)
+    app.emit({"lease_secs": lease, "members": members}, render_members)
+
+
+def render_members(data: dict[str, Any]) -> None:
+    members = data["members"]
+    if not members:
+        console().print("no daemon has run against this database yet  (start one with `animus daemon start`)")
+        return
+    for m in members:
+        runs = f"{len(m['runs'])} run(s)" + (f": {', '.join(m['runs'][:5])}" if m["runs"] else "")
+        declared = "" if m["declared"] or m["state"] != "dead" else " (lease ran out; no peer declared it yet)"
+        console().print(
+            f"{m['executor_id']}  {m['state']}{declared}  host {m['host']}  pid {m['pid']}  pool {m['pool_size']}  "
+            f"heartbeat {m['heartbeat_age_secs']}s ago  {runs}", markup=False,
+        )
+        console().print(f"  clone {m['clone_path']}  animus {m['animus_version']}  engine {m['engine_version']}", markup=False)
+
+
 def render_daemon(d: dict[str, Any]) -> None:
     if not d["running"]:
         console().print("daemon: not running  (start it with `animus daemon start`)")

@@ -101,10 +101,39 @@ def run_checks(app: AppContext) -> list[Check]:
                         "database", "fail", detail + f", expected v{LATEST_VERSION}", "upgrade animus", code="internal"
                     )
                 )
+            if config is not None:
+                checks += _fleet_checks(project.root, config, store)
     except AnimusError as err:
         checks.append(Check("database", "fail", err.message, err.hint or "check ANIMUS_DATABASE_URL", code=err.code))
     if config is not None:
         checks += _agent_checks(config, project.root)
+    return checks
+
+
+def _fleet_checks(root: Path, config: WorkflowConfig, store: Any) -> list[Check]:
+    """The project's identity (docs/scaling.md), whether the database agrees, and whether takeover can work."""
+    from animus import services
+
+    identity = services.project_identity(root, config)
+    checks = [Check("project id", "ok", f"{identity.id} (from {identity.source})", required=False)]
+    if store.dialect != "postgresql":
+        return checks
+    bound = store.bound_project()
+    others = sorted({m.project_id for m in store.members()} - {identity.id})
+    if bound is not None and bound != identity.id:
+        checks.append(Check("fleet", "fail", f"this database serves project {bound!r}, this clone is {identity.id!r}",
+                            "give every clone the same `project.id` in .animus/workflows.yaml, or use a database of its own",
+                            code="conflict"))
+    elif others:
+        checks.append(Check("fleet", "warn", f"members of this database name other project ids: {', '.join(others)}",
+                            "set the same `project.id` in every clone's .animus/workflows.yaml", required=False))
+    if identity.source == "path" or (identity.source == "config" and identity.remote_url is None):
+        checks.append(Check("takeover", "warn", f"no remote {config.landing.remote!r}: a run stays on the host that started it",
+                            f"add one (`git remote add {config.landing.remote} URL`) or set landing.remote; takeover needs it",
+                            required=False))
+    else:
+        checks.append(Check("takeover", "ok", f"task branches travel by {config.landing.remote!r} "
+                            f"(lease {config.daemon.lease_secs:g}s)", required=False))
     return checks
 
 

@@ -14,11 +14,15 @@ from animus.cli.app import AppContext, common_options, console, example
 def status(app: AppContext) -> None:
     """Daemon, pool, queue, running agents, recent results, open gates."""
     from animus import services
+    from animus.config import load_config_if_present
     from animus.daemon import daemon_section
 
     project = app.project()
-    data = services.status_report(app.store(), daemon_section(project.state_dir), project.runs_dir)
-    app.emit(dict(data), _render)
+    store = app.store()
+    data: dict[str, Any] = dict(services.status_report(store, daemon_section(project.state_dir), project.runs_dir))
+    config = load_config_if_present(project)
+    data["fleet"] = services.fleet_members(store, config.daemon.lease_secs if config is not None else 15.0)
+    app.emit(data, _render)
 
 
 def _render(d: dict[str, Any]) -> None:
@@ -29,6 +33,11 @@ def _render(d: dict[str, Any]) -> None:
 
     out = console()
     render_daemon(d["daemon"])
+    fleet = d.get("fleet") or []
+    if len(fleet) > 1 or any(m["state"] != "alive" for m in fleet if m["executor_id"] != d["daemon"].get("executor_id")):
+        counts = {s: sum(1 for m in fleet if m["state"] == s) for s in ("alive", "dead", "stopped")}
+        out.print(f"fleet:  {counts['alive']} alive, {counts['dead']} dead, {counts['stopped']} stopped  "
+                  "(`animus daemon list` for each)")
     pool, q = d["pool"], d["queue"]
     if pool["size"] is not None:
         out.print(f"pool:   {pool['used']}/{pool['size']} in use")

@@ -17,6 +17,7 @@ from animus.domain.runs import RunStatus
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
+    from animus.domain.runs import WorkflowRun
     from animus.engine import EngineContext, RunQueue
     from animus.store import QueueEntry, Store
 
@@ -42,12 +43,16 @@ class Dispatcher:
         config: Callable[[], WorkflowConfig],
         runs: RunQueue,
         pool_size: int,
+        *,
+        capacity: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.ctx = ctx
         self.config = config
         self.runs = runs
         self.pool_size = pool_size
+        #: runs the whole fleet may have dispatched at once (one daemon: its pool)
+        self.capacity = capacity or (lambda: pool_size)
 
     # -- the fast pass ------------------------------------------------------------------------------
     def dispatch(self, *, take_work: bool = True) -> int:
@@ -59,16 +64,23 @@ class Dispatcher:
                 _log.info(_kv(event="run_ended", task=entry.task_id, run=entry.run_id, status=run_status))
             else:
                 active += 1
-        free = self.pool_size - active
+        free = self.capacity() - active
         if not take_work or free <= 0:
             return 0
-        started = 0
-        for entry in self.store.dispatchable(free):
-            if self._start(entry):
-                started += 1
-        return started
+        started: list[tuple[WorkflowRun, QueueEntry]] = []
+        # One transaction: the entries claimed (locked on PostgreSQL, skipped by every other daemon),
+        # their runs created and the entries marked dispatched commit together; the workflows are
+        # submitted after it (a crash in between: ``check_workflows`` submits them, same ids).
+        with self.store.transaction():
+            for entry in self.store.claim_dispatchable(free):
+                run = self._start(entry)
+                if run is not None:
+                    started.append((run, entry))
+        for run, entry in started:
+            self.runs.submit(run, entry.priority_rank)
+        return len(started)
 
-    def _start(self, entry: QueueEntry) -> bool:
+    def _start(self, entry: QueueEntry) -> WorkflowRun | None:
         from animus.engine import prepare_run
 
         try:
@@ -79,15 +91,14 @@ class Dispatcher:
         except (Conflict, NotFound) as err:
             self.store.remove_queue_entry(entry.task_id, f"not dispatchable: {err.message}")
             _log.warning(_kv(event="dispatch_refused", task=entry.task_id, reason=err.message))
-            return False
+            return None
         except AnimusError as err:
             self.store.remove_queue_entry(entry.task_id, f"not dispatchable: {err.message}")
             _log.error(_kv(event="dispatch_failed", task=entry.task_id, reason=err.message))
-            return False
+            return None
         self.store.mark_dispatched(entry.task_id, run.id)
-        self.runs.submit(run, entry.priority_rank)
         _log.info(_kv(event="dispatched", task=entry.task_id, run=run.id, new=created, priority=entry.priority_rank))
-        return True
+        return run
 
     # -- the slow pass ------------------------------------------------------------------------------
     def check_workflows(self) -> None:

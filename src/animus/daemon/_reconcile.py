@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 _log = logging.getLogger("animus.daemon")
 
 
-def known_agent_runs(store: Store, ctx: EngineContext) -> set[str]:
+def known_agent_runs(store: Store, ctx: EngineContext, executor_id: str | None = None) -> set[str]:
     """Agent run ids that some active workflow run owns (by phase row, or by the run's ``workflow_run`` label).
 
     Runs without a ``workflow_run`` label were started by hand (`animus agent run`) and are not ours to kill.
+    With ``executor_id``, a run another daemon owns now (it took the run over) owns no agent here.
     """
     from animus import procs
 
-    active = {r.id for r in store.list_runs(statuses=tuple(ACTIVE_RUN_STATUSES), limit=1_000_000)}
+    active = {r.id for r in store.list_runs(statuses=tuple(ACTIVE_RUN_STATUSES), limit=1_000_000)
+              if executor_id is None or r.owner in (None, executor_id)}
     known: set[str] = set()
     for run_id in active:
         known.update(p.agent_run_id for p in store.phase_runs(run_id) if p.agent_run_id)
@@ -42,7 +44,9 @@ def known_agent_runs(store: Store, ctx: EngineContext) -> set[str]:
     return known
 
 
-def reconcile_before_launch(store: Store, ctx: EngineContext, *, prune_worktrees: bool) -> list[dict[str, Any]]:
+def reconcile_before_launch(
+    store: Store, ctx: EngineContext, *, prune_worktrees: bool, executor_id: str | None = None
+) -> list[dict[str, Any]]:
     """The start-up repairs that need no DBOS; each action is logged and returned."""
     from animus import procs
 
@@ -52,7 +56,7 @@ def reconcile_before_launch(store: Store, ctx: EngineContext, *, prune_worktrees
         actions.append(fields)
         _log.info(_kv(event="reconcile", **fields))
 
-    killed = procs.sweep_orphans(ctx.runs_dir, known_agent_runs(store, ctx))
+    killed = procs.sweep_orphans(ctx.runs_dir, known_agent_runs(store, ctx, executor_id))
     if killed:
         act(action="kill_orphans", pids=",".join(map(str, killed)))
     for entry, run_status in store.dispatched_with_runs():

@@ -23,9 +23,10 @@ from animus import procs
 from animus.config import DaemonInfo
 from animus.config.project import StateLayout
 from animus.daemon._dispatch import Dispatcher, _kv
+from animus.daemon._fleet import Membership
 from animus.daemon._info import _remove_info, _write_info, log_path
 from animus.daemon._reconcile import reconcile_before_launch
-from animus.domain.errors import AnimusError, ConfigError
+from animus.domain.errors import AnimusError, ConfigError, Conflict
 
 if TYPE_CHECKING:
     from animus.config import WorkflowConfig
@@ -84,6 +85,8 @@ class Daemon:
         self.config_error: str | None = None
         self._info: DaemonInfo | None = None
         self._engine_started = False
+        self.membership: Membership | None = None
+        self.ctx: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def run(self) -> int:
@@ -107,6 +110,7 @@ class Daemon:
         self.draining = True
 
     def startup(self) -> None:
+        from animus import services
         from animus.engine import EngineContext, ExecutorLock, RunQueue, executor_id, start_engine
         from animus.store import open_store
 
@@ -116,13 +120,37 @@ class Daemon:
         self.store = open_store(db_path=self.project.db_path)
         config = self.config()
         pool_size = self.pool_override or config.daemon.pool_size
-        ctx = EngineContext(self.project.root, state_dir, self.store.url)
-        _log.info(_kv(event="starting", pid=os.getpid(), root=self.project.root, pool_size=pool_size))
-        reconcile_before_launch(self.store, ctx, prune_worktrees=config.daemon.prune_worktrees)
+        fleet = self.store.dialect == "postgresql"
+        identity = services.project_identity(self.project.root, config)
+        if fleet:
+            bound = self.store.bind_project(identity.id)
+            if bound != identity.id:
+                raise Conflict(
+                    f"this database serves project {bound!r}, and this clone is project {identity.id!r} ({identity.source})",
+                    details={"database_project": bound, "project": identity.id},
+                    hint="give every clone the same `project.id` in .animus/workflows.yaml, or point this one at its own database",
+                )
+        # a fleet lands through the remote and pushes task branches there; without one it stays on one host
+        remote = config.landing.remote if fleet and identity.remote_url is not None else None
+        ctx = self.ctx = EngineContext(self.project.root, state_dir, self.store.url, remote=remote)
+        me = executor_id(state_dir)
+        _log.info(_kv(event="starting", pid=os.getpid(), root=self.project.root, pool_size=pool_size, project=identity.id,
+                      fleet=fleet, remote=remote or "-"))
+        reconcile_before_launch(self.store, ctx, prune_worktrees=config.daemon.prune_worktrees, executor_id=me)
         workflow = start_engine(ctx, log_file=self.project.layout.engine_log if _mkdir(self.project.logs_dir) else None)
         self._engine_started = True
-        runs = RunQueue(workflow, pool_size=pool_size, poll_secs=_DBOS_QUEUE_POLL_SECS)
-        self.dispatcher = Dispatcher(self.store, ctx, self.config, runs, pool_size)
+        global_limit = config.daemon.global_concurrency if fleet else None
+        runs = RunQueue(workflow, pool_size=pool_size, poll_secs=_DBOS_QUEUE_POLL_SECS, global_concurrency=global_limit)
+        self.membership = Membership(self.store.url, ctx, executor_id=me, project_id=identity.id, pool_size=pool_size,
+                                     lease_secs=config.daemon.lease_secs, fleet=fleet)
+        self.membership.start(self.store)
+        membership = self.membership
+
+        def capacity() -> int:
+            limit = membership.capacity if fleet else pool_size
+            return min(limit, global_limit) if global_limit else limit
+
+        self.dispatcher = Dispatcher(self.store, ctx, self.config, runs, pool_size, capacity=capacity)
         self.dispatcher.check_workflows()
         self.http = self._start_http(config)
         self._start_notifier()
@@ -197,17 +225,43 @@ class Daemon:
         if self.notifier is not None:
             self.notifier.join(timeout=5)
 
+        handing_off = self._hands_off()
         if self._engine_started:
             try:
                 stop_engine()
             except Exception as exc:  # shutting down anyway; the next start recovers
                 _log.warning(_kv(event="engine_stop_failed", error=f"{type(exc).__name__}: {exc}"))
+        if self.membership is not None and self.store is not None:
+            if handing_off:
+                self._hand_off()
+            self.membership.stop(self.store, handed_off=handing_off)
         _remove_info(self.project.state_dir, os.getpid())
         if self.store is not None:
             self.store.close()
         if self.lock is not None:
             self.lock.release()
         _log.info(_kv(event="stopped", pid=os.getpid(), drained=self.draining))
+
+    def _hands_off(self) -> bool:
+        """On a clean stop with a live peer, this daemon's runs go to the peers at once (no lease to wait for)."""
+        if self.membership is None or self.store is None or not self.membership.fleet:
+            return False
+        try:
+            return bool(self.membership.live_peers(self.store))
+        except AnimusError:
+            return False
+
+    def _hand_off(self) -> None:
+        """Stop the agents of this daemon's runs (a peer retries them as counted attempts) once DBOS stopped here."""
+        from animus.engine import stop_agents_of_runs
+
+        assert self.membership is not None and self.store is not None
+        try:
+            mine = set(self.store.runs_by_owner().get(self.membership.executor_id, []))
+            killed = stop_agents_of_runs(self.ctx, mine)
+            _log.info(_kv(event="handed_off", runs=len(mine), agents_killed=len(killed)))
+        except AnimusError as err:
+            _log.warning(_kv(event="hand_off_failed", error=err.message))
 
     # -- the faces: HTTP API + dashboard, notifications, file watchers ----------------------------------
     def _start_http(self, config: WorkflowConfig) -> Any:

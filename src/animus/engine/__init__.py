@@ -10,6 +10,7 @@ from animus.engine._executor import (
     prepare_run,
     workflow_error,
 )
+from animus.engine._fleet import stop_agents_of_runs, take_over
 from animus.engine._gates import judge_agent, judge_command, judge_manual, route
 from animus.engine._plan import build_plan, profile_from_plan
 from animus.engine._prompts import render_prompt
@@ -63,7 +64,9 @@ __all__ = [
     "route",
     "start_engine",
     "state_of",
+    "stop_agents_of_runs",
     "stop_engine",
+    "take_over",
     "task_snapshot",
     "workflow_error",
 ]

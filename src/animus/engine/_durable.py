@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from animus.domain.runs import PhaseStatus, RunStatus
-from animus.engine import _steps, _txns
+from animus.engine import _fleet, _steps, _txns
 from animus.engine._faults import _fault_point
 from animus.engine._types import (
     Judgement,
@@ -67,6 +67,7 @@ class _Steps:
         def bound(fn: Callable[..., Any]) -> Callable[..., Any]:
             return lambda *args, **kwargs: fn(context(), *args, **kwargs)
 
+        self._context = context
         self._load = step("animus.load", bound(_txns._load_run))
         self._now = step("animus.now", lambda: time.time())
         self._worktree = step("animus.worktree", bound(_steps._prepare_worktree))
@@ -83,6 +84,16 @@ class _Steps:
         self._phase_end = tx("animus.tx.phase_end", _txns._phase_end)
         self._complete = tx("animus.tx.complete", _txns._complete)
         self._stop = tx("animus.tx.stop", _txns._stop)
+
+    # -- not steps: they run at every execution of the workflow, on the daemon executing it now ---------
+    def claim(self, run_id: str) -> int:
+        """Make this executor the run's owner (``_fleet``); the owner epoch."""
+        return _fleet._claim(_txns._engine_store(self._context()), run_id)
+
+    def localize(self, worktree: _Worktree, *, task_id: str) -> _Worktree:
+        """The recorded worktree as this host has it: a run taken over from another host gets its own,
+        re-made from the task branch that host pushed (``_steps._local_worktree``)."""
+        return _steps._local_worktree(self._context(), worktree, task_id)
 
     # -- steps: each checks the world before acting (``_steps.py``) -----------------------------------
     def load(self, run_id: str) -> _LoadedRun:

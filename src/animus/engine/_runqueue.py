@@ -34,11 +34,15 @@ class WorkflowCheck:
 class RunQueue:
     """Workflows of dispatched runs, run by this executor at most ``pool_size`` at a time."""
 
-    def __init__(self, workflow: Callable[[str], _RunResult], *, pool_size: int, poll_secs: float) -> None:
+    def __init__(
+        self, workflow: Callable[[str], _RunResult], *, pool_size: int, poll_secs: float, global_concurrency: int | None = None
+    ) -> None:
         from dbos import DBOS
 
         self.workflow = workflow
-        DBOS.register_queue(QUEUE_NAME, worker_concurrency=pool_size, polling_interval_sec=poll_secs)
+        # worker_concurrency holds per process; global_concurrency across every daemon (on PostgreSQL only: research §3)
+        DBOS.register_queue(QUEUE_NAME, worker_concurrency=pool_size, global_concurrency=global_concurrency,
+                            polling_interval_sec=poll_secs)
 
     def submit(self, run: WorkflowRun, priority_rank: int) -> bool:
         """Put the run's workflow on the queue unless a workflow with its id exists already."""

@@ -101,6 +101,9 @@ def start_engine(ctx: EngineContext, *, log_file: Path | None = None) -> Any:
     from animus.engine._workflow import _register
 
     _context = ctx
+    from animus.engine._fleet import _Identity
+
+    _Identity.executor_id = executor_id(ctx.state_dir)
     logger = logging.getLogger("dbos")
     if not logger.handlers:
         handler: logging.Handler = logging.FileHandler(procs.private_file(log_file)) if log_file else logging.NullHandler()

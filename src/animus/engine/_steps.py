@@ -18,8 +18,9 @@ from typing import Any, cast
 
 from animus import agents, git, procs
 from animus.config.project import InStateDir
-from animus.domain.errors import AnimusError, Conflict
+from animus.domain.errors import AnimusError, Conflict, NotFound
 from animus.domain.runs import Verdict
+from animus.engine import _fleet
 from animus.engine._plan import _SECRET, profile_from_plan
 from animus.engine._prompts import _excerpt, _expand_vars, render_prompt
 from animus.engine._types import (
@@ -47,12 +48,34 @@ class EngineContext(InStateDir):
     project_root: Path
     state_dir: Path
     db_url: str
+    #: the remote task branches travel by and landings are pushed to; None: one host (SQLite, or no remote)
+    remote: str | None = None
 
 
 def _prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> _Worktree:
-    wt = git.prepare_worktree(ctx.project_root, task_id, ctx.worktrees_dir, target_branch)
     target = target_branch or git.Repo(ctx.project_root).current_branch()
+    if ctx.remote:
+        # a fleet's target is the remote's: start from its tip, which every host can fetch
+        git.fetch_branch(ctx.project_root, target, ctx.remote)
+    wt = git.prepare_worktree(ctx.project_root, task_id, ctx.worktrees_dir, target_branch)
+    if ctx.remote:
+        _fleet._fence_step(ctx)
+        git.push_task_branch(ctx.project_root, wt.branch, ctx.remote)  # so a peer can take the run over from here
     return {"path": str(wt.path), "branch": wt.branch, "base_sha": wt.base_sha, "target_branch": target}
+
+
+def _local_worktree(ctx: EngineContext, worktree: _Worktree, task_id: str) -> _Worktree:
+    """The run's worktree on this host (not a step: it runs at every execution of the workflow).
+
+    On the host that made it, the recorded worktree as it is. On a host that took the run over,
+    this host's ``worktrees/<task>``, re-made from the task branch the other host pushed after
+    its last committed step (or from the recorded base when it pushed none).
+    """
+    local = ctx.worktrees_dir / task_id
+    if not ctx.remote or (Path(worktree["path"]) == local and local.exists()):
+        return worktree
+    wt = git.restore_worktree(ctx.project_root, task_id, ctx.worktrees_dir, base_sha=worktree["base_sha"], remote=ctx.remote)
+    return {**worktree, "path": str(wt.path), "branch": wt.branch}
 
 
 def _launch_agent(
@@ -174,7 +197,13 @@ def _secrets(ctx: EngineContext) -> dict[str, str]:
 
 def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
     """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
-    handle = procs.attach(agent_run_id, ctx.runs_dir)
+    try:
+        handle = procs.attach(agent_run_id, ctx.runs_dir)
+    except NotFound:
+        # Launched on a host that was lost (this daemon took the run over): the attempt died with it, and
+        # so did the CLI's session files, so it is retried as a new counted attempt, never resumed.
+        return {"status": "lost", "reason": f"agent run {agent_run_id} ran on a host that was lost; retried here",
+                "decision": None}
     exit_record = handle.wait()
     reader = agents.RunReader(agent_run_id, ctx.runs_dir)
     reader.drain()  # the run has ended: stream its whole log, keeping only the running tally
@@ -203,6 +232,9 @@ def _commit_changes(
     if read_only:
         return {"sha": None, "created": False, "changed_paths": changed or []}
     result = git.commit_all(Path(worktree), procs.redact(message, _secrets(ctx)), agent_run_id, base_sha=base_sha)
+    if ctx.remote:
+        _fleet._fence_step(ctx)
+        git.push_task_branch(Path(worktree), git.Repo(Path(worktree)).current_branch(), ctx.remote)
     committed: _Committed = {"sha": result.sha, "created": result.created}
     if changed is not None:
         committed["changed_paths"] = changed
@@ -293,6 +325,13 @@ def _land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: _Worktre
         pr = git.ensure_pull_request(ctx.project_root, worktree["branch"], target, title, body)
         return {"status": "pr", "sha": None, "conflict_files": [], "pr_url": pr.url}
     message = f"{title}\n\nLanded by animus run {run_id}."
+    if ctx.remote:
+        _fleet._fence_step(ctx)
+        result = git.land_remote(
+            ctx.project_root, worktree["branch"], target, merge.get("strategy", "merge"), message, run_id,
+            remote=ctx.remote, worktrees_dir=ctx.worktrees_dir, base_sha=worktree["base_sha"],
+        )
+        return {"status": result.status, "sha": result.sha, "conflict_files": result.conflict_files, "pr_url": None}
     try:
         result = git.land(
             ctx.project_root, worktree["branch"], target, merge.get("strategy", "merge"), message, run_id,

@@ -1,6 +1,7 @@
 """The run's state changes, each one datasource transaction recorded with its step (exactly once).
 
 Every function takes the store over the transaction's connection first; ``_workflow.register`` binds them to DBOS.
+Each first checks, under the run row's lock, that this executor still owns the run (``_fleet._fence``).
 A run a user cancelled stays cancelled: no transaction moves it out of that status.
 """
 
@@ -11,6 +12,7 @@ from typing import Any, cast
 
 from animus.domain.runs import DecisionRecord, PhaseStatus, RunStatus, Verdict, WorkflowRun, check_run_transition
 from animus.domain.tasks import TRANSITIONS, TaskStatus
+from animus.engine._fleet import _fence
 from animus.engine._steps import EngineContext
 from animus.engine._types import (
     Judgement,
@@ -81,6 +83,7 @@ def _block_task(store: Store, task_id: str, reason: str) -> None:
 
 
 def _begin(store: Store, run_id: str, worktree: _Worktree) -> _Moved:
+    _fence(store, run_id)
     run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
@@ -97,6 +100,7 @@ def _begin(store: Store, run_id: str, worktree: _Worktree) -> _Moved:
 def _phase_start(
     store: Store, run_id: str, index: int, phase_id: str, attempt: int, mode: str, status: str, agent_run_id: str | None = None
 ) -> _PhaseStarted:
+    _fence(store, run_id)
     run = store.get_run(run_id)
     seq = store.start_phase(run_id, phase_id, attempt, mode, PhaseStatus(status))
     if agent_run_id:
@@ -112,11 +116,13 @@ def _phase_start(
 
 
 def _phase_agent(store: Store, run_id: str, seq: int, agent_run_id: str) -> dict[str, Any]:
+    _fence(store, run_id)
     store.update_phase(run_id, seq, agent_run_id=agent_run_id)
     return {"agent_run_id": agent_run_id}
 
 
 def _waiting(store: Store, run_id: str, seq: int) -> _Moved:
+    _fence(store, run_id)
     run = store.get_run(run_id)
     store.update_phase(run_id, seq, status=PhaseStatus.WAITING)
     if run.status != RunStatus.CANCELLED:
@@ -135,6 +141,7 @@ def _phase_end(
     summary: _PhaseSummary,
 ) -> _Moved:
     """Record the decision, close the phase row and move the run — in one transaction."""
+    _fence(store, run_id)
     run = store.get_run(run_id)
     assert run.plan is not None
     phase = run.plan["phases"][index]
@@ -205,6 +212,7 @@ def _phase_end(
 
 
 def _complete(store: Store, run_id: str, landed: _Landing) -> _Moved:
+    _fence(store, run_id)
     run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value}
@@ -241,6 +249,7 @@ def _stop(
     routed: Route | None = None,
 ) -> _Moved:
     """End the run (``failed``/``merge_conflict``), or send a conflicting landing back for rework."""
+    _fence(store, run_id)
     run = store.get_run(run_id)
     if run.status == RunStatus.CANCELLED:
         return {"status": RunStatus.CANCELLED.value, "state": cast(RunState, run.state)}

@@ -55,6 +55,7 @@ def _register(ds: Any, context: Callable[[], Any]) -> Callable[[str], _RunResult
 
     @DBOS.workflow(name=_WORKFLOW_NAME, max_recovery_attempts=1000)
     def run_workflow(run_id: str) -> _RunResult:
+        steps.claim(run_id)  # not a step: every execution, on whichever daemon dequeued it, claims the run
         return _run(steps, run_id)
 
     _Registered.workflow, _Registered.steps = run_workflow, steps
@@ -77,7 +78,8 @@ def _run(steps: _Steps, run_id: str) -> _RunResult:
         return {"run_id": run_id, "status": loaded["status"]}
     plan, task = loaded["plan"], loaded["task"]
     merge = plan["merge"]
-    worktree = steps.prepare_worktree(task_id=task["id"], target_branch=merge["target_branch"] if merge else None)
+    recorded = steps.prepare_worktree(task_id=task["id"], target_branch=merge["target_branch"] if merge else None)
+    worktree = steps.localize(recorded, task_id=task["id"])  # on the host running it now (after a takeover: re-made)
     steps.begin(run_id, worktree=worktree)
     run = _Run(run_id, plan, task, worktree)
     state, index = loaded["state"], int(loaded["phase_index"])

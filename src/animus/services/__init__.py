@@ -7,6 +7,7 @@ Example::
     services.decide_gate(store, run_id, None, approve=True)  # the gate open now
 """
 
+from animus.services._fleet import ProjectIdentity, fleet_members, project_identity
 from animus.services._gates import GateDecision, decide_gate, open_gate
 from animus.services._queue import (
     DROPPED_REASON,
@@ -45,6 +46,7 @@ __all__ = [
     "GateRow",
     "Overview",
     "PoolUse",
+    "ProjectIdentity",
     "QueueDepth",
     "StatusReport",
     "StatusSnapshot",
@@ -55,10 +57,12 @@ __all__ = [
     "decide_gate",
     "drop_queued",
     "enqueue",
+    "fleet_members",
     "hold",
     "list_queue",
     "open_gate",
     "overview",
+    "project_identity",
     "queue_run",
     "release",
     "resume_run",
