@@ -68,6 +68,16 @@ def test_chaos_ten_sigkills_lose_nothing_and_repeat_nothing(project_factory: Cal
     assert counts["kills"] == 10 and counts["approvals"] >= 1
 
 
+def test_chaos_ten_sigkills_on_postgresql(project_factory: Callable[..., Project], pg_database: str) -> None:
+    """The same chaos with the daemon on PostgreSQL (a fleet of one: member row, run claims, owner fences)."""
+    seed = _seed()
+    print(f"chaos seed: {seed} (rerun with ANIMUS_CHAOS_SEED={seed})")
+    project = project_factory(pool=4, **_scripts(seed, 120))
+    counts = _check(project, chaos(project, tasks=20, kills=10, seed=seed, timeout=200))
+    assert counts["kills"] == 10 and counts["approvals"] >= 1
+    assert not (project.state_dir / "animus.db").exists()  # it really ran on PostgreSQL
+
+
 @pytest.mark.slow
 def test_chaos_hundred_sigkills(project_factory: Callable[..., Project]) -> None:
     seed = _seed()

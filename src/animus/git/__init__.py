@@ -3,6 +3,7 @@
 from animus.git._commit import RUN_TRAILER, CommitResult, commit_all, find_commit_by_trailer
 from animus.git._diff import DiffStat, changed_files, changed_since, diff_stat, worktree_tree
 from animus.git._land import LAND_TRAILER, LandResult, LandStatus, LandStrategy, land
+from animus.git._land_remote import land_remote
 from animus.git._pull_request import PullRequest, ensure_pull_request, find_pull_request
 from animus.git._remote import PushResult, push_branch, remote_branch_sha
 from animus.git._repo import Repo
@@ -40,6 +41,7 @@ __all__ = [
     "find_commit_by_trailer",
     "find_pull_request",
     "land",
+    "land_remote",
     "list_worktrees",
     "prepare_worktree",
     "prune_worktrees",
