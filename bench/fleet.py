@@ -274,7 +274,7 @@ def drain(base: Path, n_daemons: int) -> tuple[float, str]:
 
 def split(url: str, daemons: list[Daemon]) -> str:
     runs = int(query(url, "SELECT COUNT(*) AS n FROM workflow_runs")[0]["n"])
-    twice = "" if runs <= TASKS else f"; {runs} runs for {TASKS} tasks: some tasks ran more than once"
+    twice = "" if runs <= TASKS else f"; {runs} runs for {TASKS} tasks: a task was run more than once"
     if len(daemons) == 1:
         return f" ({twice[2:]})" if twice else ""
     per = {r["executor_id"]: int(r["n"]) for r in query(
@@ -428,9 +428,9 @@ def _takeover_once(url: str, a: Any, b: Any, owner_mode: bool) -> float:
 
     def taken_over() -> bool:
         if by_owner:
-            rows = query(url, "SELECT id FROM workflow_runs WHERE id = ANY(%(ids)s) AND owner = %(b)s AND owner_epoch > %(e)s",
-                         {"ids": list(victims), "b": b.executor, "e": min(victims.values())})
-            return bool(rows)
+            rows = query(url, "SELECT id, owner_epoch FROM workflow_runs WHERE id = ANY(%(ids)s) AND owner = %(b)s",
+                         {"ids": list(victims), "b": b.executor})
+            return any(int(r["owner_epoch"]) > victims[r["id"]] for r in rows)
         now = _progress(url, list(victims))
         return any(now.get(run) != state for run, state in before.items())
 
