@@ -5,7 +5,15 @@ from animus.git._diff import DiffStat, changed_files, changed_since, diff_stat, 
 from animus.git._land import LAND_TRAILER, LandResult, LandStatus, LandStrategy, land
 from animus.git._land_remote import land_remote
 from animus.git._pull_request import PullRequest, ensure_pull_request, find_pull_request
-from animus.git._remote import PushResult, push_branch, remote_branch_sha
+from animus.git._remote import (
+    PushResult,
+    fetch_branch,
+    normalize_remote_url,
+    push_branch,
+    push_task_branch,
+    remote_branch_sha,
+    remote_url,
+)
 from animus.git._repo import Repo
 from animus.git._worktree import (
     BRANCH_PREFIX,
@@ -38,15 +46,19 @@ __all__ = [
     "commit_all",
     "diff_stat",
     "ensure_pull_request",
+    "fetch_branch",
     "find_commit_by_trailer",
     "find_pull_request",
     "land",
     "land_remote",
     "list_worktrees",
+    "normalize_remote_url",
     "prepare_worktree",
     "prune_worktrees",
     "push_branch",
+    "push_task_branch",
     "remote_branch_sha",
+    "remote_url",
     "remove_worktree",
     "worktree_tree",
 ]

@@ -109,18 +109,38 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
     killed ``git worktree add`` is removed and made again. Nothing outside ``worktrees_dir`` is deleted.
     """
     repo = Repo(Path(repo_root))
-    if not task_id or task_id in (".", "..") or "/" in task_id or "\\" in task_id or "\0" in task_id:
-        raise InvalidInput(f"task id {task_id!r} cannot name a worktree directory")
+    path = _task_path(task_id, worktrees_dir)
     branch = branch_for_task(task_id)
-    worktrees_dir = Path(worktrees_dir)
-    path = worktrees_dir / task_id
     target = target_branch or _checked_out_branch(repo)
     try:
         target_sha = repo.head_sha(f"refs/heads/{target}")
     except GitError:
         raise NotFound(f"target branch {target!r} does not exist in {repo.root}", hint="create it or name another") from None
+    entries, entry = _settle(repo, path, Path(worktrees_dir))
+    if entry is not None:
+        _require_holds(entry, path, branch)
+        return Worktree(path, branch, _base(repo, target_sha, branch), created=False)
+    _require_free(entries, branch)
+    if repo.branch_exists(branch):
+        _add_worktree(repo, path, branch, Path(worktrees_dir), entries, None)
+        return Worktree(path, branch, _base(repo, target_sha, branch), created=True)
+    _add_worktree(repo, path, branch, Path(worktrees_dir), entries, target_sha)
+    return Worktree(path, branch, target_sha, created=True)  # a branch made at target_sha forks there
 
-    # One look at the worktree list serves every check below (each git process costs milliseconds).
+
+def _task_path(task_id: str, worktrees_dir: Path) -> Path:
+    """``worktrees_dir/<task_id>``, refusing ids that would name another directory."""
+    if not task_id or task_id in (".", "..") or "/" in task_id or "\\" in task_id or "\0" in task_id:
+        raise InvalidInput(f"task id {task_id!r} cannot name a worktree directory")
+    return Path(worktrees_dir) / task_id
+
+
+def _settle(repo: Repo, path: Path, worktrees_dir: Path) -> tuple[list[WorktreeEntry], WorktreeEntry | None]:
+    """The worktree list, and the usable worktree registered at ``path`` (if any), after crash cleanup.
+
+    A registration whose directory vanished is pruned; a worktree a killed ``git worktree add`` left
+    ``initializing`` is removed. One look at the list serves every check (each git process costs ms).
+    """
     entries = list_worktrees(repo.root)
     entry = _entry_at(entries, path)
     if entry is not None and (entry.prunable or not path.exists()):
@@ -132,33 +152,47 @@ def prepare_worktree(repo_root: Path, task_id: str, worktrees_dir: Path, target_
         _run_git(["worktree", "prune"], repo.root)
         _remove_inside(path, worktrees_dir)
         entry = None
-    if entry is not None:
-        if not entry.holds(branch):
-            on = f"branch {entry.branch!r}" if entry.branch else "a detached HEAD"
-            raise Conflict(
-                f"worktree {path} has {on} checked out, not the task branch {branch!r}",
-                hint=f"run `git -C {path} checkout {branch}`, or remove the worktree and retry",
-            )
-        return Worktree(path, branch, _base(repo, target_sha, branch), created=False)
-
-    if entries and _entry_at(entries, path) is not None:
+    if entry is None and _entry_at(entries, path) is not None:
         entries = list_worktrees(repo.root)  # the entry at ``path`` was pruned or removed above: look again
+    return entries, entry
+
+
+def _require_holds(entry: WorktreeEntry, path: Path, branch: str) -> None:
+    """Conflict unless the worktree at ``path`` has ``branch`` checked out (or is rebasing it)."""
+    if not entry.holds(branch):
+        on = f"branch {entry.branch!r}" if entry.branch else "a detached HEAD"
+        raise Conflict(
+            f"worktree {path} has {on} checked out, not the task branch {branch!r}",
+            hint=f"run `git -C {path} checkout {branch}`, or remove the worktree and retry",
+        )
+
+
+def _require_free(entries: list[WorktreeEntry], branch: str) -> None:
+    """Conflict when ``branch`` is checked out in a live worktree (git allows it in one place only)."""
     elsewhere = next((e for e in entries if e.holds(branch)), None)
     if elsewhere is not None and not elsewhere.prunable:
         raise Conflict(
             f"branch {branch!r} is already checked out at {elsewhere.path}",
             hint=f"check out another branch there, or run `git worktree remove {elsewhere.path}`",
         )
+
+
+def _add_worktree(
+    repo: Repo, path: Path, branch: str, worktrees_dir: Path, entries: list[WorktreeEntry], start: str | None
+) -> None:
+    """``git worktree add`` at ``path``: the existing ``branch`` (``start`` None) or a new one made at ``start``.
+
+    Stale registrations are pruned and a leftover directory at ``path`` is removed first, if it is ours.
+    """
     if any(e.prunable for e in entries):
         _run_git(["worktree", "prune"], repo.root)
     if os.path.lexists(path):
         _remove_leftover(repo, path, worktrees_dir)
     procs.private_dir(worktrees_dir)  # 0700 shuts the worktrees; their files keep the user's umask
-    if repo.branch_exists(branch):
+    if start is None:
         _run_git(["worktree", "add", str(path), branch], repo.root)
-        return Worktree(path, branch, _base(repo, target_sha, branch), created=True)
-    _run_git(["worktree", "add", "--no-track", "-b", branch, str(path), target_sha], repo.root)
-    return Worktree(path, branch, target_sha, created=True)  # a branch made at target_sha forks there
+    else:
+        _run_git(["worktree", "add", "--no-track", "-b", branch, str(path), start], repo.root)
 
 
 @_locked
