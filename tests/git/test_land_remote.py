@@ -40,7 +40,7 @@ def _task_branch(clone: Path, name: str, path: str, content: str = "x\n") -> str
     git(wt, "add", ".")
     git(wt, "commit", "-q", "-m", f"work {name}")
     git(clone, "worktree", "remove", "--force", str(wt))
-    return git(clone, "rev-parse", f"origin/main").strip()
+    return git(clone, "rev-parse", "origin/main").strip()
 
 
 def _landings(origin: Path) -> list[str]:

@@ -232,9 +232,10 @@ def _commit_changes(
     if read_only:
         return {"sha": None, "created": False, "changed_paths": changed or []}
     result = git.commit_all(Path(worktree), procs.redact(message, _secrets(ctx)), agent_run_id, base_sha=base_sha)
-    if ctx.remote:
+    branch = git.Repo(Path(worktree)).current_branch() if ctx.remote else None
+    if ctx.remote and branch:
         _fleet._fence_step(ctx)
-        git.push_task_branch(Path(worktree), git.Repo(Path(worktree)).current_branch(), ctx.remote)
+        git.push_task_branch(Path(worktree), branch, ctx.remote)  # a peer that takes the run over starts from here
     committed: _Committed = {"sha": result.sha, "created": result.created}
     if changed is not None:
         committed["changed_paths"] = changed
