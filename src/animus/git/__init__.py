@@ -13,7 +13,9 @@ from animus.git._remote import (
     remote_branch_sha,
     remote_url,
 )
+from animus.git._remote_land import land_remote
 from animus.git._repo import Repo
+from animus.git._restore import restore_worktree
 from animus.git._worktree import (
     BRANCH_PREFIX,
     Worktree,
@@ -49,6 +51,7 @@ __all__ = [
     "find_commit_by_trailer",
     "find_pull_request",
     "land",
+    "land_remote",
     "list_worktrees",
     "normalize_remote_url",
     "prepare_worktree",
@@ -58,5 +61,6 @@ __all__ = [
     "remote_branch_sha",
     "remote_url",
     "remove_worktree",
+    "restore_worktree",
     "worktree_tree",
 ]
