@@ -71,3 +71,49 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
     return Sandbox(tmp_path)
+
+
+class Clones:
+    """A bare ``origin`` (branch ``main``, one commit) and two clones of it, ``a`` and ``b``, as two hosts.
+
+    Each clone has its own worktrees directory, as each host's daemon has its own state directory.
+    """
+
+    def __init__(self, base: Path) -> None:
+        from support.repo import git, make_repo
+
+        self.git = git
+        seed = make_repo(base / "seed")
+        self.origin = base / "origin.git"
+        git(base, "init", "-q", "--bare", "-b", "main", str(self.origin))
+        git(seed, "push", "-q", str(self.origin), "main")
+        self.a = base / "a"
+        self.b = base / "b"
+        for clone in (self.a, self.b):
+            git(base, "clone", "-q", str(self.origin), str(clone))
+        self.wt_a = base / "state-a" / "worktrees"
+        self.wt_b = base / "state-b" / "worktrees"
+        self.base_sha = self.sha(self.origin, "main")
+
+    def sha(self, repo: Path, ref: str) -> str:
+        return self.git(repo, "rev-parse", ref).strip()
+
+    def work(self, repo: Path, worktrees: Path, task: str, files: dict[str, str]) -> Path:
+        """Task ``task`` prepared in ``repo`` with one commit (run id ``run-<task>``) writing ``files``."""
+        from animus.git import commit_all, prepare_worktree
+
+        wt = prepare_worktree(repo, task, worktrees, "main")
+        for name, text in files.items():
+            (wt.path / name).write_text(text)
+        commit_all(wt.path, f"work on {task}", f"run-{task}")
+        return wt.path
+
+    def count(self, repo: Path, ref: str, trailer: str) -> int:
+        """How many commits on ``ref`` carry the line ``trailer`` exactly (plain ids: no regex characters)."""
+        log = self.git(repo, "log", f"--grep=^{trailer}$", "--format=%H", ref)
+        return len(log.split())
+
+
+@pytest.fixture
+def clones(tmp_path: Path) -> Clones:
+    return Clones(tmp_path)

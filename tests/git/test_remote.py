@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from animus.domain.errors import GitError, Unavailable
-from animus.git import commit_all, ensure_pull_request, prepare_worktree, push_branch, remote_branch_sha
+from animus.domain.errors import GitError, InvalidInput, Unavailable
+from animus.git import (
+    commit_all,
+    ensure_pull_request,
+    fetch_branch,
+    normalize_remote_url,
+    prepare_worktree,
+    push_branch,
+    push_task_branch,
+    remote_branch_sha,
+    remote_url,
+)
 from support.fake_gh import install_fake_gh
 
 if TYPE_CHECKING:
-    from conftest import Sandbox
+    from conftest import Clones, Sandbox
 
 
 
@@ -112,3 +123,79 @@ def test_pull_request_created_by_a_gh_that_then_failed_is_found(
 def test_missing_gh_is_unavailable(sandbox: Sandbox, tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="GitHub CLI"):
         ensure_pull_request(sandbox.root, "animus/t1", "main", "t", "b", gh=str(tmp_path / "no-gh"))
+
+
+@pytest.mark.parametrize(
+    ("url", "normal"),
+    [
+        ("git@github.com:Org/Repo.git", "github.com/org/repo"),
+        ("ssh://git@github.com/Org/Repo", "github.com/org/repo"),
+        ("ssh://git@github.com:22/Org/Repo.git", "github.com/org/repo"),
+        ("https://user:tok@GitHub.com/Org/Repo.git/", "github.com/org/repo"),
+        ("https://github.com:443/Org/Repo", "github.com/org/repo"),
+        ("git://github.com/Org/Repo.git", "github.com/org/repo"),
+        ("https://GitLab.com/Group/Sub/Proj.git", "gitlab.com/group/sub/proj"),
+        ("git@bitbucket.org:Team/Repo.git", "bitbucket.org/team/repo"),
+        ("https://Git.Example.com/Team/Proj.git", "git.example.com/Team/Proj"),  # case kept off the known hosts
+        ("ssh://git@git.example.com:2222/Team/Proj.git", "git.example.com:2222/Team/Proj"),
+        ("git.example.com:Team/Proj", "git.example.com/Team/Proj"),
+        ("user:secret@git.example.com:Team/Proj", "git.example.com/Team/Proj"),
+        ("ssh://[::1]:2222/srv/x.git", "[::1]:2222/srv/x"),
+        ("https://github.com", "github.com"),
+        ("file:///srv/git/project.git/", "file:/srv/git/project"),
+        ("/srv/git/project.git", "file:/srv/git/project"),
+        ("/srv/git/project/.git", "file:/srv/git/project"),
+        ("file:///srv/git/with%20space.git", "file:/srv/git/with space"),
+    ],
+)
+def test_normalize_remote_url(url: str, normal: str) -> None:
+    assert normalize_remote_url(url) == normal
+    assert "tok" not in normal and "secret" not in normal
+
+
+def test_normalize_remote_url_resolves_local_paths_the_same_for_every_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = tmp_path / "real" / "origin.git"
+    bare.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    spellings = [str(bare), f"{bare}/", "real/origin.git", "link/origin.git", f"file://{tmp_path}/link/origin.git"]
+    assert {normalize_remote_url(s) for s in spellings} == {f"file:{os.path.realpath(tmp_path)}/real/origin"}
+    with pytest.raises(InvalidInput):
+        normalize_remote_url("  ")
+
+
+def test_remote_url_is_none_without_the_remote(sandbox: Sandbox) -> None:
+    assert remote_url(sandbox.root) is None
+    origin = _with_origin(sandbox)
+    assert remote_url(sandbox.root) == str(origin)
+    assert remote_url(sandbox.root, "upstream") is None
+
+
+def test_fetch_branch_returns_the_remote_tip_or_none(clones: Clones) -> None:
+    assert fetch_branch(clones.a, "animus/nobody") is None
+    clones.work(clones.b, clones.wt_b, "t1", {"f.txt": "f\n"})
+    pushed = push_task_branch(clones.b, "animus/t1")
+    assert fetch_branch(clones.a, "animus/t1") == pushed.sha == clones.sha(clones.a, "refs/remotes/origin/animus/t1")
+    clones.git(clones.origin, "branch", "-D", "animus/t1")
+    assert fetch_branch(clones.a, "animus/t1") is None
+    assert clones.git(clones.a, "for-each-ref", "refs/remotes/origin/animus") == ""  # no stale tracking ref
+    with pytest.raises(GitError, match="fetch"):
+        fetch_branch(clones.a, "main", "nowhere")
+
+
+def test_push_task_branch_is_a_no_op_when_the_remote_has_the_commit(clones: Clones) -> None:
+    wt = clones.work(clones.a, clones.wt_a, "t1", {"f.txt": "f\n"})
+    first = push_task_branch(clones.a, "animus/t1")
+    again = push_task_branch(clones.a, "animus/t1")
+    assert (first.pushed, again.pushed) == (True, False)
+    assert first.sha == again.sha == clones.sha(clones.origin, "animus/t1")
+    clones.git(wt, "commit", "-q", "--amend", "-m", "rewritten")  # a rebase landing rewrites the branch
+    rewritten = push_task_branch(clones.a, "animus/t1")
+    assert rewritten.pushed and clones.sha(clones.origin, "animus/t1") == clones.sha(wt, "HEAD") != first.sha
+
+
+def test_push_task_branch_refuses_other_branches(clones: Clones) -> None:
+    with pytest.raises(InvalidInput, match="task branch"):
+        push_task_branch(clones.a, "main")

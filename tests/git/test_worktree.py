@@ -10,10 +10,19 @@ from typing import TYPE_CHECKING
 import pytest
 
 from animus.domain.errors import Conflict, GitError, InvalidInput
-from animus.git import Repo, branch_for_task, list_worktrees, prepare_worktree, prune_worktrees, remove_worktree
+from animus.git import (
+    Repo,
+    branch_for_task,
+    list_worktrees,
+    prepare_worktree,
+    prune_worktrees,
+    push_task_branch,
+    remove_worktree,
+    restore_worktree,
+)
 
 if TYPE_CHECKING:
-    from conftest import Sandbox  # tests/git/conftest.py, handed out by the `sandbox` fixture
+    from conftest import Clones, Sandbox  # tests/git/conftest.py, handed out by the `sandbox` fixture
 
 
 def test_prepare_creates_branch_from_checked_out_branch_and_worktree(sandbox: Sandbox) -> None:
@@ -163,3 +172,70 @@ def test_remove_refuses_the_main_worktree_and_foreign_directories(sandbox: Sandb
     with pytest.raises(Conflict):
         remove_worktree(sandbox.root, foreign)
     assert (foreign / "f.txt").exists()
+
+
+def test_restore_recreates_the_task_branch_another_clone_pushed(clones: Clones) -> None:
+    wt_a = clones.work(clones.a, clones.wt_a, "T1", {"work.txt": "from a\n"})
+    push_task_branch(clones.a, "animus/t1")
+    restored = restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha)
+    assert (restored.path, restored.branch, restored.base_sha, restored.created) == (
+        clones.wt_b / "T1",
+        "animus/t1",
+        clones.base_sha,
+        True,
+    )
+    assert clones.sha(restored.path, "HEAD") == clones.sha(wt_a, "HEAD")
+    assert (restored.path / "work.txt").read_text() == "from a\n"
+    assert clones.git(restored.path, "symbolic-ref", "--short", "HEAD").strip() == "animus/t1"
+    again = restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha)
+    assert (again.path, again.created) == (restored.path, False)
+    # A goes on and pushes again: B's worktree, behind and clean, is fast-forwarded in place
+    (wt_a / "more.txt").write_text("more\n")
+    clones.git(wt_a, "add", "-A")
+    clones.git(wt_a, "commit", "-q", "-m", "more")
+    push_task_branch(clones.a, "animus/t1")
+    moved = restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha)
+    assert not moved.created and clones.sha(moved.path, "HEAD") == clones.sha(wt_a, "HEAD")
+    assert (moved.path / "more.txt").exists()
+
+
+def test_restore_keeps_a_worktree_that_is_ahead_and_refuses_one_that_diverged(clones: Clones) -> None:
+    clones.work(clones.a, clones.wt_a, "T1", {"work.txt": "from a\n"})
+    push_task_branch(clones.a, "animus/t1")
+    wt_b = restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha).path
+    (wt_b / "b.txt").write_text("b\n")
+    clones.git(wt_b, "add", "-A")
+    clones.git(wt_b, "commit", "-q", "-m", "b goes on")
+    ahead = clones.sha(wt_b, "HEAD")
+    assert clones.sha(restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha).path, "HEAD") == ahead
+    clones.git(clones.wt_a / "T1", "commit", "-q", "--allow-empty", "-m", "a goes on too")
+    push_task_branch(clones.a, "animus/t1")
+    with pytest.raises(Conflict, match="lacks"):
+        restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha)
+    assert clones.sha(wt_b, "HEAD") == ahead
+    # without its worktree the local branch yields to the remote one
+    remove_worktree(clones.b, wt_b)
+    taken = restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha)
+    assert taken.created and clones.sha(taken.path, "HEAD") == clones.sha(clones.a, "animus/t1")
+
+
+def test_restore_without_a_pushed_branch_starts_at_base_fetching_it_if_needed(clones: Clones) -> None:
+    clones.git(clones.a, "commit", "-q", "--allow-empty", "-m", "main moves on")
+    clones.git(clones.a, "push", "-q", "origin", "main")
+    base = clones.sha(clones.a, "main")  # B never fetched it
+    restored = restore_worktree(clones.b, "T2", clones.wt_b, base_sha=base)
+    assert restored.created and restored.base_sha == base == clones.sha(restored.path, "HEAD")
+    with pytest.raises(GitError, match="base commit"):
+        restore_worktree(clones.b, "T3", clones.wt_b, base_sha="1" * 40)
+    assert not (clones.wt_b / "T3").exists()
+
+
+def test_restore_after_a_crash_between_branch_and_worktree(clones: Clones) -> None:
+    clones.work(clones.a, clones.wt_a, "T1", {"work.txt": "from a\n"})
+    push_task_branch(clones.a, "animus/t1")
+    clones.git(clones.b, "branch", "animus/t1", clones.base_sha)  # a stale local branch, no worktree
+    (clones.wt_b / "T1").mkdir(parents=True)
+    (clones.wt_b / "T1" / "half.txt").write_text("half made\n")  # a leftover directory git does not know
+    restored = restore_worktree(clones.b, "T1", clones.wt_b, base_sha=clones.base_sha)
+    assert restored.created and clones.sha(restored.path, "HEAD") == clones.sha(clones.a, "animus/t1")
+    assert not (restored.path / "half.txt").exists()

@@ -14,7 +14,9 @@ from animus.git._remote import (
     remote_branch_sha,
     remote_url,
 )
+from animus.git._remote_land import land_remote
 from animus.git._repo import Repo
+from animus.git._restore import restore_worktree
 from animus.git._worktree import (
     BRANCH_PREFIX,
     Worktree,
@@ -60,5 +62,6 @@ __all__ = [
     "remote_branch_sha",
     "remote_url",
     "remove_worktree",
+    "restore_worktree",
     "worktree_tree",
 ]
