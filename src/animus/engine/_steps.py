@@ -54,7 +54,7 @@ class EngineContext(InStateDir):
 
 def _prepare_worktree(ctx: EngineContext, task_id: str, target_branch: str | None) -> _Worktree:
     target = target_branch or git.Repo(ctx.project_root).current_branch()
-    if ctx.remote:
+    if ctx.remote and target:
         # a fleet's target is the remote's: start from its tip, which every host can fetch
         git.fetch_branch(ctx.project_root, target, ctx.remote)
     wt = git.prepare_worktree(ctx.project_root, task_id, ctx.worktrees_dir, target_branch)

@@ -3,7 +3,6 @@
 from animus.git._commit import RUN_TRAILER, CommitResult, commit_all, find_commit_by_trailer
 from animus.git._diff import DiffStat, changed_files, changed_since, diff_stat, worktree_tree
 from animus.git._land import LAND_TRAILER, LandResult, LandStatus, LandStrategy, land
-from animus.git._land_remote import land_remote
 from animus.git._pull_request import PullRequest, ensure_pull_request, find_pull_request
 from animus.git._remote import (
     PushResult,
