@@ -41,7 +41,9 @@ class RunQueue:
 
         self.workflow = workflow
         # worker_concurrency holds per process; global_concurrency across every daemon (on PostgreSQL only: research §3)
-        DBOS.register_queue(QUEUE_NAME, worker_concurrency=pool_size, global_concurrency=global_concurrency,
+        # (DBOS refuses a global limit below the per-process one: a pool above it could never fill anyway)
+        local = min(pool_size, global_concurrency) if global_concurrency else pool_size
+        DBOS.register_queue(QUEUE_NAME, worker_concurrency=local, global_concurrency=global_concurrency,
                             polling_interval_sec=poll_secs)
 
     def submit(self, run: WorkflowRun, priority_rank: int) -> bool:
