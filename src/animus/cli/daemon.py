@@ -85,13 +85,23 @@ def list_members(app: AppContext) -> None:
 
     On SQLite the fleet is this clone's daemon; on PostgreSQL it is every clone's (docs/scaling.md).
     """
-    from animus.config import load_config_if_present
     from animus.services import fleet_members
 
-    config = load_config_if_present(app.project())
-    lease = config.daemon.lease_secs if config is not None else 15.0
+    lease = lease_secs(app)
     members = fleet_members(app.store(), lease)
     app.emit({"lease_secs": lease, "members": members}, render_members)
+
+
+def lease_secs(app: AppContext) -> float:
+    """``daemon.lease_secs`` of the configuration on disk; the default while it is missing or invalid (status still works)."""
+    from animus.config import DaemonConfig, load_config_if_present
+    from animus.domain.errors import AnimusError
+
+    try:
+        config = load_config_if_present(app.project())
+    except AnimusError:
+        config = None
+    return config.daemon.lease_secs if config is not None else DaemonConfig().lease_secs
 
 
 def render_members(data: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from animus.config import DaemonInfo  # re-exported: its home is config, beside the state layout
 from animus.daemon._control import log_tail, running_conflict, start_detached, stop_daemon
 from animus.daemon._dispatch import Dispatcher
+from animus.daemon._fleet import Membership, beat_secs
 from animus.daemon._follow import enqueue_and_follow
 from animus.daemon._info import info_path, log_path, read_info
 from animus.daemon._reconcile import known_agent_runs, reconcile_before_launch
@@ -15,6 +16,8 @@ __all__ = [
     "Daemon",
     "DaemonInfo",
     "Dispatcher",
+    "Membership",
+    "beat_secs",
     "daemon_section",
     "due_minute",
     "enqueue_and_follow",
