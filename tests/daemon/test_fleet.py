@@ -163,6 +163,9 @@ def test_two_clones_are_one_project_and_a_stranger_is_refused(tmp_path: Path, pg
     assert {m["project_id"] for m in members} == {"file:" + str(fleet.origin.resolve())[: -len(".git")]}
     status = a.animus("--json", "status").json()
     assert len(status["fleet"]) == 2
+    checks = {c["name"]: c for c in b.animus("--json", "doctor").json()["checks"]}
+    assert checks["project id"]["detail"].startswith(members[0]["project_id"] + " (from remote)")
+    assert checks["takeover"]["status"] == "ok" and "fleet" not in checks
     # another repository pointed at the same database is refused
     from support.repo import make_repo
 
@@ -174,3 +177,7 @@ def test_two_clones_are_one_project_and_a_stranger_is_refused(tmp_path: Path, pg
     env = {**a.env, "ANIMUS_HOME": str(tmp_path / "stranger-home")}
     refused = run_animus(["daemon", "start", "--foreground"], cwd=stranger, env=env, timeout=60)
     assert refused.code == 4 and "this database serves project" in refused.stderr, refused.stderr
+    told = run_animus(["--json", "doctor"], cwd=stranger, env=env, timeout=60)
+    checks = {c["name"]: c for c in told.json()["checks"]}
+    assert told.code == 4 and checks["fleet"]["status"] == "fail"  # doctor says why, before anyone starts it
+    assert checks["takeover"]["status"] == "warn"  # and that without a remote a run cannot move hosts
