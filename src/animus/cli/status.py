@@ -14,14 +14,13 @@ from animus.cli.app import AppContext, common_options, console, example
 def status(app: AppContext) -> None:
     """Daemon, pool, queue, running agents, recent results, open gates."""
     from animus import services
-    from animus.config import load_config_if_present
+    from animus.cli.daemon import lease_secs
     from animus.daemon import daemon_section
 
     project = app.project()
     store = app.store()
     data: dict[str, Any] = dict(services.status_report(store, daemon_section(project.state_dir), project.runs_dir))
-    config = load_config_if_present(project)
-    data["fleet"] = services.fleet_members(store, config.daemon.lease_secs if config is not None else 15.0)
+    data["fleet"] = services.fleet_members(store, lease_secs(app))
     app.emit(data, _render)
 
 
