@@ -192,7 +192,8 @@ workflows:
 """
 
 
-def chaos(project: Project, *, tasks: int, kills: int, seed: int, timeout: float) -> dict[str, Any]:
+def chaos(project: Project, *, tasks: int, kills: int, seed: int, timeout: float,
+          gap: tuple[float, float] = (0.3, 2.5)) -> dict[str, Any]:
     """Run ``tasks`` tasks (one through a manual gate) while SIGKILLing the daemon ``kills`` times; count what happened.
 
     The project's scripts must give every invocation its own file (``unique_impl_script``).
@@ -214,7 +215,7 @@ def chaos(project: Project, *, tasks: int, kills: int, seed: int, timeout: float
     started = time.monotonic()
     start(project)
     killed = approvals = 0
-    next_kill = time.monotonic() + rng.uniform(0.3, 2.5)
+    next_kill = time.monotonic() + rng.uniform(*gap)
     deadline = started + timeout
     while time.monotonic() < deadline:
         statuses = task_statuses(project)
@@ -225,7 +226,7 @@ def chaos(project: Project, *, tasks: int, kills: int, seed: int, timeout: float
             kill(project)
             killed += 1
             start(project)
-            next_kill = time.monotonic() + rng.uniform(0.3, 2.5)
+            next_kill = time.monotonic() + rng.uniform(*gap)
         time.sleep(0.1)
     else:
         raise AssertionError(f"chaos seed={seed}: not finished in {timeout}s: {task_statuses(project)}; {_failures(project)}")

@@ -8,6 +8,7 @@ reconcile of dispatched entries finds no workflow and submits it (same id, so at
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,8 @@ class Dispatcher:
         # One transaction: the entries claimed (locked on PostgreSQL, skipped by every other daemon),
         # their runs created and the entries marked dispatched commit together; the workflows are
         # submitted after it (a crash in between: ``check_workflows`` submits them, same ids).
-        with self.store.transaction():
+        # (On SQLite there is one daemon: no transaction, so DBOS's writes never wait on a plan being built.)
+        with self.store.transaction() if self.store.dialect == "postgresql" else contextlib.nullcontext():
             for entry in self.store.claim_dispatchable(free):
                 run = self._start(entry)
                 if run is not None:
