@@ -266,7 +266,8 @@ def drain(base: Path, n_daemons: int) -> tuple[float, str]:
                                  f"{dead[0].log_tail()}")
                 stuck = sum(v for k, v in counts.items() if k in ("blocked", "cancelled"))
                 if stuck:
-                    raise Failed(f"{stuck} tasks ended blocked/cancelled, not done ({counts})")
+                    why = query(url, "SELECT task_id, failure_reason FROM workflow_runs WHERE failure_reason IS NOT NULL LIMIT 3")
+                    raise Failed(f"{stuck} tasks ended blocked/cancelled, not done ({counts}): {why}")
                 if time.monotonic() > deadline:
                     raise Failed(f"not drained after {TIMEOUT} s: {counts}")
                 time.sleep(0.2)

@@ -62,3 +62,15 @@ def pg_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+# The longest tests, started first: the two workers then share the rest, instead of one worker
+# finishing the list while the other still runs a chaos test that came late (the suite's wall time).
+_LONG_FIRST = ("test_chaos.py::test_chaos_hundred_sigkills", "test_chaos.py::", "test_fleet.py::", "test_fresh_clone.py::")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((n for n, part in enumerate(_LONG_FIRST) if part in item.nodeid), len(_LONG_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order

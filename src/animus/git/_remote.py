@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from animus.domain.errors import GitError, InvalidInput
 from animus.git._command import _NETWORK_TIMEOUT, _git_failure, _out, _run_git
+from animus.git._lock import _locked
 from animus.git._repo import Repo
 from animus.git._worktree import BRANCH_PREFIX
 
@@ -183,13 +184,16 @@ def _strip_git_suffix(path: str) -> str:
     return path.rstrip("/")
 
 
+@_locked
 def fetch_branch(repo_root: Path, branch: str, remote: str = "origin") -> str | None:
     """Fetch ``refs/heads/<branch>`` from ``remote`` into ``refs/remotes/<remote>/<branch>``; its sha.
 
     None when the remote has no such branch: that is an answer, not an error (a task nobody pushed
     yet). The tracking ref is then deleted if it was left from an earlier fetch, so it never claims a
     branch the remote no longer has. The fetch is forced (``+``): a remote task branch may have been
-    rewritten by a rebase landing, and the tracking ref must follow it.
+    rewritten by a rebase landing, and the tracking ref must follow it. Under the repository lock:
+    a fetch checks every worktree's HEAD, and one half-made by a concurrent ``worktree add`` (or
+    half-removed) fails it with "bad object worktrees/…/HEAD".
     """
     root = Path(repo_root)
     tracking = f"refs/remotes/{remote}/{branch}"
@@ -204,6 +208,7 @@ def fetch_branch(repo_root: Path, branch: str, remote: str = "origin") -> str | 
     return _out(["rev-parse", "--verify", "--end-of-options", f"{tracking}^{{commit}}"], root)
 
 
+@_locked
 def push_task_branch(repo_root: Path, branch: str, remote: str = "origin") -> PushResult:
     """Publish the local task branch on ``remote`` so another host can take the task over.
 
