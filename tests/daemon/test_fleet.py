@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.fleet import Fleet, iso_secs, make_fleet, overlaps, wait_for
+from support.repo import git
 
 
 @pytest.fixture
@@ -79,6 +80,24 @@ def test_a_lost_host_is_taken_over_and_every_task_lands_once(tmp_path: Path, pg_
     assert set(per_task) == set(ids)
     assert {t: overlaps(iv) for t, iv in per_task.items()} == {t: 1 for t in ids}
     assert "event=takeover" in b.log() and f"executor={me_a}" in b.log()
+
+
+def test_an_attempt_whose_edits_died_with_its_host_is_run_again_not_landed_empty(
+    tmp_path: Path, pg_database: str, fleets: list[Fleet]
+) -> None:
+    # A's agent finishes; A dies before committing its edits (they never reach the pushed branch)
+    fleet = make_fleet(tmp_path, pg_database, pool=1, lease=2, sleeps=[0.2], tasks=1)
+    fleets.append(fleet)
+    a, b = fleet.hosts
+    a.start(env={"ANIMUS_FAULT": "animus.git.commit:before"})
+    ids = _enqueue_all(fleet)
+    wait_for(lambda: not a.alive() and a.agent_runs(), 60, "A to run the agent and die before its commit")
+    b.start()
+    wait_for(lambda: all(s == "done" for s in fleet.statuses().values()), 120, "B to finish the task")
+    _landed_once(fleet, ids)
+    assert "work/f1.txt" in git(fleet.origin, "ls-tree", "-r", "--name-only", "main")  # B's retry did the work
+    assert [r["id"] for r in a.agent_runs()] == ["TASK-1.main.1-implementation-1"]
+    assert [r["id"] for r in b.agent_runs()] == ["TASK-1.main.1-implementation-1.2"]  # a counted retry, on B
 
 
 def test_a_paused_daemon_is_fenced_when_it_wakes(tmp_path: Path, pg_database: str, fleets: list[Fleet]) -> None:

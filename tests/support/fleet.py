@@ -11,6 +11,7 @@ from typing import Any
 
 from support.cli import run_animus
 from support.daemon import wait_for
+from support.engine import live_run_processes
 from support.repo import git
 
 CONFIG = """\
@@ -72,11 +73,22 @@ class Host:
         except (OSError, ValueError):
             return None
 
+    def alive(self) -> bool:
+        """Whether this host's daemon process runs (daemon.json stays behind a SIGKILL)."""
+        info = self.info()
+        if info is None:
+            return False
+        try:
+            stat = Path(f"/proc/{info['pid']}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
     def executor_id(self) -> str:
         return (self.state_dir / "executor-id").read_text().strip()
 
-    def start(self) -> dict[str, Any]:
-        result = self.animus("daemon", "start", "--json", timeout=90)
+    def start(self, env: dict[str, str] | None = None) -> dict[str, Any]:
+        result = run_animus(["daemon", "start", "--json"], cwd=self.clone, env={**self.env, **(env or {})}, timeout=90)
         assert result.code == 0, (result.stdout, result.stderr, self.log()[-3000:])
         return dict(result.json())
 
@@ -94,21 +106,7 @@ class Host:
 
     def agent_pids(self) -> list[int]:
         """Live processes of this host's agent runs (matched on their ANIMUS_RUN_DIR marker)."""
-        marker = (str(self.state_dir / "runs") + "/").encode()
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                environ = (entry / "environ").read_bytes()
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                continue
-            if any(item.startswith(b"ANIMUS_RUN_DIR=" + marker) for item in environ.split(b"\0")):
-                found.append(int(entry.name))
-        return found
+        return live_run_processes(self, "")  # it reads only ``state_dir``
 
     def agent_runs(self) -> list[dict[str, Any]]:
         """This host's agent runs: id, task label, when it started and (if it ended) how and when."""

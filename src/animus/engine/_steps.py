@@ -227,7 +227,14 @@ def _commit_changes(
     """Commit the attempt's work; with ``baseline_tree`` say what it changed, and with ``read_only`` never commit.
 
     A read-only phase's changes stay in the worktree, uncommitted, so a replay sees them again.
+    On a run taken over from a lost host, an agent run that ran there left its edits there: unless
+    its commit reached the pushed branch, the attempt is ``lost`` (retried), never committed empty.
     """
+    if ctx.remote and not (ctx.runs_dir / agent_run_id).is_dir():
+        if read_only:
+            return {"sha": None, "created": False, "changed_paths": []}
+        found = git.find_commit_by_trailer(Path(worktree), agent_run_id, base_sha)
+        return {"sha": found, "created": False} if found else {"sha": None, "created": False, "lost": True}
     changed = git.changed_since(Path(worktree), baseline_tree) if baseline_tree else None
     if read_only:
         return {"sha": None, "created": False, "changed_paths": changed or []}

@@ -189,6 +189,7 @@ class _Committed(TypedDict):
     sha: str | None
     created: bool
     changed_paths: NotRequired[list[str]]  # since the launch's snapshot, when it took one
+    lost: NotRequired[bool]  # taken over: the agent ran on a lost host and its edits never reached a commit
 
 
 class _CommandResult(TypedDict):

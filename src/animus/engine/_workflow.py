@@ -201,6 +201,13 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
                 read_only = bool(phase.get("read_only"))
                 commit = steps.commit(worktree=run.worktree["path"], message=message, agent_run_id=this_run,
                                       base_sha=run.worktree["base_sha"], baseline_tree=baseline, read_only=read_only)
+                if commit.get("lost"):  # taken over: the attempt's edits stayed on the host that was lost
+                    if tries >= max_tries:
+                        return {**out, **summed, "status": "failed", "agent_runs": runs,  # type: ignore[typeddict-item]
+                                "reason": f"agent failed {tries} time(s); last: its changes were lost with its host"}
+                    resume = False
+                    DBOS.sleep(min(60.0, 2.0 ** (tries - 1)))
+                    continue
                 result: _AgentPhaseResult = {**out, **summed, "commit_sha": commit["sha"], "agent_runs": runs}  # type: ignore[typeddict-item]
                 if "changed_paths" in commit:
                     result["changed_paths"] = commit["changed_paths"]
