@@ -56,8 +56,6 @@ class Membership:
         self.capacity = pool_size  # runs the fleet may run at once (the dispatcher reads it)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._store: Store | None = None
-        self.fenced_count = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self, store: Store) -> None:
@@ -76,16 +74,19 @@ class Membership:
         except AnimusError as err:
             _log.warning(_kv(event="member_stop_failed", error=err.message))
 
-    def live_peers(self, store: Store) -> list[Member]:
+    def _alive(self, store: Store) -> list[Member]:
+        """Members alive by their row and their lease (this daemon included)."""
         now = store.db_now()
-        return [m for m in store.members() if m.executor_id != self.executor_id and m.state == "alive"
-                and now - m.heartbeat <= self.lease_secs]
+        return [m for m in store.members() if m.state == "alive" and now - m.heartbeat <= self.lease_secs]
+
+    def live_peers(self, store: Store) -> list[Member]:
+        return [m for m in self._alive(store) if m.executor_id != self.executor_id]
 
     # -- the beat -----------------------------------------------------------------------------------
     def _loop(self) -> None:
         from animus.store import open_store
 
-        store = self._store = open_store(self.db_url)
+        store = open_store(self.db_url)
         beats = 0
         try:
             while not self._stop.wait(beat_secs(self.lease_secs)):
@@ -121,16 +122,12 @@ class Membership:
                              by=self.executor_id))
 
     def _update_capacity(self, store: Store) -> None:
-        now = store.db_now()
-        alive = [m for m in store.members() if m.state == "alive" and now - m.heartbeat <= self.lease_secs]
-        self.capacity = max(1, sum(m.pool_size for m in alive)) if alive else int(self.row["pool_size"])
+        alive = self._alive(store)
+        self.capacity = sum(m.pool_size for m in alive) if alive else int(self.row["pool_size"])
 
     def _fenced(self, store: Store) -> None:
         """This daemon's row is not alive: a peer declared it dead and took its runs. Stop their agents, rejoin."""
-        self.fenced_count += 1
-        owned = store.runs_by_owner()
-        foreign = {run for owner, runs in owned.items() if owner and owner != self.executor_id for run in runs}
-        killed = self._stop_agents(foreign)
+        killed = self._stop_agents(self._foreign(store.runs_by_owner()))
         _log.error(_kv(event="fenced", executor=self.executor_id, reason="declared dead by a peer after missing the lease "
                        "(paused or cut off); its runs were taken over, their transactions are refused here",
                        agents_killed=len(killed)))
@@ -143,14 +140,17 @@ class Membership:
 
         owned = store.runs_by_owner()
         active = {run for runs in owned.values() for run in runs}
-        foreign = {run for owner, runs in owned.items() if owner and owner != self.executor_id for run in runs}
         running_here = {s.labels.get("workflow_run") for s in procs.list_runs(self.ctx.runs_dir) if s.status == "running"}
         ended = {run for run in running_here if run and run not in active}
-        killed = self._stop_agents(foreign | ended)
+        killed = self._stop_agents(self._foreign(owned) | ended)
         if killed:
             _log.warning(_kv(event="foreign_agents_stopped", pids=",".join(map(str, killed))))
+
+    def _foreign(self, owned: dict[str, list[str]]) -> set[str]:
+        """Active runs another daemon owns now."""
+        return {run for owner, runs in owned.items() if owner and owner != self.executor_id for run in runs}
 
     def _stop_agents(self, run_ids: set[str]) -> list[int]:
         from animus.engine import stop_agents_of_runs
 
-        return stop_agents_of_runs(self.ctx, run_ids) if run_ids else []
+        return stop_agents_of_runs(self.ctx, run_ids)

@@ -63,7 +63,7 @@ def _fence(store: Store, run_id: str, *, lock: bool = True) -> None:
         _log.warning(f"event=fenced run={run_id} executor={me} owner={owner} epoch={epoch} "
                      f"reason='another daemon took this run over; this one stops following it'")
         try:
-            _stop_local_agents(_current_context(), {run_id})
+            stop_agents_of_runs(_current_context(), {run_id})
         except Exception as exc:  # the refusal below matters more than the clean-up
             _log.warning(f"event=fence_cleanup_failed run={run_id} error={type(exc).__name__}")
         raise DBOSWorkflowConflictIDError(f"{_WORKFLOW_PREFIX}{run_id}")
@@ -89,8 +89,9 @@ def _fence_step(ctx: Any) -> None:
     _fence_current(_engine_store(ctx))
 
 
-def _stop_local_agents(ctx: Any, run_ids: set[str]) -> list[int]:
-    """Kill the agent processes on this host that work for ``run_ids`` (their whole trees); the pids killed."""
+def stop_agents_of_runs(ctx: Any, run_ids: set[str]) -> list[int]:
+    """Kill this host's agent processes (whole trees) of ``run_ids`` — runs another daemon owns now, or
+    runs handed off at a stop; the pids killed."""
     from animus import procs
 
     if not run_ids:
@@ -102,10 +103,6 @@ def _stop_local_agents(ctx: Any, run_ids: set[str]) -> list[int]:
     keep = {p.name for p in ctx.runs_dir.iterdir()} - theirs if ctx.runs_dir.is_dir() else set()
     return procs.sweep_orphans(ctx.runs_dir, keep)
 
-
-def stop_agents_of_runs(ctx: Any, run_ids: set[str]) -> list[int]:
-    """Kill this host's agents of ``run_ids`` (runs another daemon owns now, or runs handed off at a stop)."""
-    return _stop_local_agents(ctx, run_ids)
 
 
 def take_over(executor_ids: list[str]) -> int:
