@@ -19,16 +19,23 @@ if TYPE_CHECKING:
         load_config_if_present,
     )
     from animus.config._schema import (
+        SOURCE_TYPES,
         AgentConfig,
         CommandSpec,
         DaemonConfig,
         DecisionContract,
         FileWatcherConfig,
         FileWatcherTrigger,
+        GitHubConfig,
         GithubIssuesConfig,
+        GitHubSource,
+        GitHubStatusLabels,
         HttpConfig,
         LandingConfig,
+        LinearSource,
+        LinearStateMap,
         ManualSpec,
+        MarkdownSource,
         McpServerConfig,
         MergeSpec,
         NotificationConfig,
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
         PhaseEntry,
         PhaseOptions,
         PostSuccess,
+        PrLoopConfig,
         ProjectConfig,
         ReworkRule,
         ScheduleConfig,
@@ -54,6 +62,14 @@ if TYPE_CHECKING:
     from animus.config._template import DEFAULT_TEST_COMMAND, render_default_config
 
 _EXPORTS: dict[str, str] = {
+    "SOURCE_TYPES": "_schema",
+    "PrLoopConfig": "_schema",
+    "MarkdownSource": "_schema",
+    "LinearStateMap": "_schema",
+    "LinearSource": "_schema",
+    "GitHubStatusLabels": "_schema",
+    "GitHubSource": "_schema",
+    "GitHubConfig": "_schema",
     "AgentConfig": "_schema",
     "CONFIG_RELPATH": "_loader",
     "CommandSpec": "_schema",
@@ -98,6 +114,14 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "SOURCE_TYPES",
+    "PrLoopConfig",
+    "MarkdownSource",
+    "LinearStateMap",
+    "LinearSource",
+    "GitHubStatusLabels",
+    "GitHubSource",
+    "GitHubConfig",
     "CONFIG_RELPATH",
     "DEFAULT_TEST_COMMAND",
     "AgentConfig",

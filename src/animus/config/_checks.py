@@ -253,7 +253,7 @@ class _Checker:
     # -- schedules and triggers ------------------------------------------------------------------
     def schedules_and_triggers(self) -> None:
         known = set(self.workflow_index)
-        for section in ("schedules", "triggers"):
+        for section in ("schedules", "triggers", "sources"):
             for i, item in enumerate(_items(self.data.get(section))):
                 if not isinstance(item, dict):
                     continue

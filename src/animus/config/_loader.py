@@ -19,8 +19,8 @@ CONFIG_RELPATH = ".animus/workflows.yaml"
 _EXTRA_CONFIG_GLOB = ".animus/workflows/*.yaml"
 
 _BY_ID_MAPS = ("agents", "phases", "mcp_servers")
-_BY_ID_LISTS = {"workflows": "workflow", "schedules": "schedule", "triggers": "trigger"}
-_PER_KEY_MAPS = ("daemon",)
+_BY_ID_LISTS = {"workflows": "workflow", "schedules": "schedule", "triggers": "trigger", "sources": "source"}
+_PER_KEY_MAPS = ("daemon", "github")
 
 
 def load_config(project: Project) -> WorkflowConfig:

@@ -52,6 +52,19 @@ def _url(value: str) -> str:
     return value
 
 
+def _github_repo(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$", value) or value.endswith((".git", "/")):
+        raise ValueError(f"invalid repository {value!r}: expected owner/name, e.g. acme/app")
+    return value
+
+
+def _repo_folder(value: str) -> str:
+    parts = value.replace("\\", "/").strip("/").split("/")
+    if not value.strip() or value.startswith("/") or any(part in ("", "..") for part in parts if part != "."):
+        raise ValueError(f"invalid folder {value!r}: give a folder inside the repository, e.g. tasks/")
+    return value
+
+
 def _program(value: str) -> str:
     if not value.strip() or value != value.strip() or "\0" in value:
         raise ValueError(f"invalid program {value!r}: give a name on PATH or a path, e.g. ~/bin/claude")
@@ -104,6 +117,7 @@ _EnvName = Annotated[str, AfterValidator(_env_name)]
 _EnvKey = Annotated[str, AfterValidator(_env_key)]
 _Argv = Annotated[tuple[str, ...], AfterValidator(_argv)]
 _PositiveInt = Annotated[int, Field(gt=0)]
+_GitHubRepo = Annotated[str, AfterValidator(_github_repo)]
 
 
 class _Model(BaseModel):
@@ -249,6 +263,24 @@ _WorkflowEntry = Annotated[
 ]
 
 
+class PrLoopConfig(_Model):
+    """What a run does after it opened its pull request: wait on checks and reviews, rework, merge."""
+
+    #: reworks the PR's checks and reviews may ask for before the run is escalated
+    max_reworks: Annotated[int, Field(ge=0, le=100)] = 3
+    #: wait for every check run on the head commit to finish before approving or merging
+    wait_for_checks: bool = True
+    #: merge through the API once approved and green (guarded by the head SHA the checks ran on)
+    auto_merge: bool = False
+    merge_method: Literal["merge", "squash", "rebase"] = "merge"
+    #: an approval is needed before auto_merge (false: green checks are enough)
+    require_approval: bool = True
+    #: how often the PR is polled (webhooks wake the run sooner)
+    poll_secs: Annotated[float, Field(ge=1, le=86400)] = 60.0
+    #: the phase a rework goes back to (null: the first agent phase)
+    rework_phase: _Ident | None = None
+
+
 class MergeSpec(_Model):
     """How a successful run lands: strategy, target (null: the branch checked out at run time), PR."""
 
@@ -256,6 +288,8 @@ class MergeSpec(_Model):
     target_branch: str | None = None
     create_pr: bool = False
     cleanup_worktree: bool = True
+    #: with create_pr: the loop after the PR exists (null: the run ends when the PR is open)
+    pr_loop: PrLoopConfig | None = PrLoopConfig()
 
 
 class PostSuccess(_Model):
@@ -497,6 +531,90 @@ class LandingConfig(_Model):
     remote: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "origin"
 
 
+class GitHubConfig(_Model):
+    """The GitHub repository pull requests go to, and the API and token every GitHub call uses by default."""
+
+    #: owner/name (null: read from the landing remote's URL)
+    repo: _GitHubRepo | None = None
+    api_url: Annotated[str, AfterValidator(_url)] = "https://api.github.com"
+    token_env: _EnvName = "GITHUB_TOKEN"
+
+
+# -- task sources ----------------------------------------------------------------------------------
+_Priority = Literal["critical", "high", "medium", "low"]
+_LabelName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class GitHubStatusLabels(_Model):
+    """The labels a GitHub issue carries while its run is running, after it landed, and when it is blocked."""
+
+    running: _LabelName = "animus:running"
+    done: _LabelName = "animus:done"
+    blocked: _LabelName = "animus:blocked"
+
+
+class _SourceBase(_Model):
+    id: _Ident
+    enabled: bool = True
+    #: the workflow an imported task runs (null: default_workflow)
+    workflow_ref: _Ident | None = None
+    #: label (GitHub, Markdown) or Linear priority number → task priority
+    priority_map: dict[str, _Priority] = {}
+    #: imported tasks are queued at once (false: they wait in the backlog)
+    enqueue: bool = True
+    poll_secs: Annotated[float, Field(ge=1, le=86400)] = 60.0
+
+
+class GitHubSource(_SourceBase):
+    """Open GitHub issues that carry every label in ``labels`` become tasks."""
+
+    type: Literal["github"]
+    #: owner/name (null: github.repo, else the landing remote's repository)
+    repo: _GitHubRepo | None = None
+    labels: tuple[_LabelName, ...] = ()
+    assignee: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    state: Literal["open"] = "open"
+    #: null: github.api_url
+    api_url: Annotated[str, AfterValidator(_url)] | None = None
+    #: null: github.token_env
+    token_env: _EnvName | None = None
+    status_labels: GitHubStatusLabels = GitHubStatusLabels()
+    close_on_land: bool = False
+
+
+class LinearStateMap(_Model):
+    """The Linear workflow-state names an issue moves to (null: leave the state alone)."""
+
+    running: str | None = "In Progress"
+    done: str | None = "Done"
+    blocked: str | None = None
+
+
+class LinearSource(_SourceBase):
+    """Linear issues of ``team`` in one of ``states`` (names) and carrying every label in ``labels``."""
+
+    type: Literal["linear"]
+    team: Annotated[str, Field(min_length=1, max_length=100)]
+    states: tuple[Annotated[str, Field(min_length=1)], ...] = ("Todo",)
+    labels: tuple[_LabelName, ...] = ()
+    api_url: Annotated[str, AfterValidator(_url)] = "https://api.linear.app/graphql"
+    token_env: _EnvName = "LINEAR_API_KEY"
+    state_map: LinearStateMap = LinearStateMap()
+
+
+class MarkdownSource(_SourceBase):
+    """One Markdown file per task in a folder of the repository, with YAML front matter."""
+
+    type: Literal["markdown"]
+    path: Annotated[str, AfterValidator(_repo_folder)] = "tasks/"
+    #: write ``status:`` back into the file and commit it on the target branch
+    write_status: bool = True
+
+
+_SourceConfig = Annotated[Union[GitHubSource, LinearSource, MarkdownSource], Field(discriminator="type")]  # noqa: UP007
+SOURCE_TYPES = ("github", "linear", "markdown")
+
+
 # -- the whole file --------------------------------------------------------------------------------
 class WorkflowConfig(_Model):
     """The merged, validated configuration of one project."""
@@ -512,6 +630,15 @@ class WorkflowConfig(_Model):
     daemon: DaemonConfig = DaemonConfig()
     project: ProjectConfig = ProjectConfig()
     landing: LandingConfig = LandingConfig()
+    github: GitHubConfig = GitHubConfig()
+    sources: tuple[_SourceConfig, ...] = ()
+
+    def source(self, source_id: str) -> GitHubSource | LinearSource | MarkdownSource:
+        for item in self.sources:
+            if item.id == source_id:
+                return item
+        known = ", ".join(item.id for item in self.sources) or "none"
+        raise NotFound(f"no source {source_id!r} in the configuration (have: {known})")
 
     def workflow(self, workflow_id: str) -> WorkflowDef:
         for wf in self.workflows:

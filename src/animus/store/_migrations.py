@@ -243,6 +243,40 @@ MIGRATIONS = (
             "CREATE INDEX workflow_runs_owner ON workflow_runs (owner, status)",
         ),
     ),
+    _Migration(
+        7,
+        "task sources",
+        (
+            # one row per upstream item: the primary key is what makes an item become exactly one task
+            """CREATE TABLE source_items (
+                source_id TEXT NOT NULL,
+                external_id TEXT NOT NULL,
+                task_id TEXT NOT NULL UNIQUE,
+                key TEXT NOT NULL DEFAULT '',
+                url TEXT NOT NULL DEFAULT '',
+                fingerprint TEXT NOT NULL DEFAULT '',
+                upstream_open INTEGER NOT NULL DEFAULT 1,
+                upstream_updated_at TEXT NOT NULL DEFAULT '',
+                data TEXT NOT NULL DEFAULT '{}',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (source_id, external_id)
+            )""",
+            """CREATE TABLE source_state (
+                source_id TEXT PRIMARY KEY,
+                cursor TEXT,
+                last_sync_at TEXT,
+                last_ok_at TEXT,
+                last_error TEXT,
+                errors_in_a_row INTEGER NOT NULL DEFAULT 0,
+                next_poll_at TEXT NOT NULL DEFAULT '',
+                imported INTEGER NOT NULL DEFAULT 0,
+                updated INTEGER NOT NULL DEFAULT 0,
+                cancelled INTEGER NOT NULL DEFAULT 0,
+                problems TEXT NOT NULL DEFAULT '[]'
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
