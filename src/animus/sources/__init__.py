@@ -1,0 +1,23 @@
+"""Task sources: GitHub issues, Linear and Markdown files become tasks, and hear back how their runs went."""
+
+from animus.sources._types import (
+    STATUS_KINDS,
+    ExternalItem,
+    FetchResult,
+    SourceAdapter,
+    SourceContext,
+    StatusKind,
+    StatusUpdate,
+    status_marker,
+)
+
+__all__ = [
+    "STATUS_KINDS",
+    "ExternalItem",
+    "FetchResult",
+    "SourceAdapter",
+    "SourceContext",
+    "StatusKind",
+    "StatusUpdate",
+    "status_marker",
+]
