@@ -14,10 +14,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from animus.domain.errors import Unavailable
+
 #: what a run's life looks like from the tracker: the outbox tells a source each of these once per run
 StatusKind = Literal["running", "waiting_gate", "waiting_pr", "failed", "blocked", "landed", "done", "cancelled"]
 STATUS_KINDS: tuple[StatusKind, ...] = ("running", "waiting_gate", "waiting_pr", "failed", "blocked", "landed", "done",
                                         "cancelled")
+
+
+class SourceRateLimited(Unavailable):
+    """The tracker said to slow down; ``reset_at`` (Unix seconds) is when it may be asked again."""
+
+    code = "source_rate_limited"
+
+    def __init__(self, message: str, *, reset_at: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reset_at = reset_at
+
+
+class SourceAuthError(Unavailable):
+    """The tracker refused the credentials (a 401, or a token without access): nothing is imported."""
+
+    code = "source_auth"
 
 
 @dataclass(frozen=True)
