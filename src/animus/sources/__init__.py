@@ -1,5 +1,6 @@
 """Task sources: GitHub issues, Linear and Markdown files become tasks, and hear back how their runs went."""
 
+from animus.sources._github import GitHubIssuesAdapter
 from animus.sources._registry import FULL_SYNC_EVERY, SourcePoller, adapter_for, check_source, source_overview, sync_now
 from animus.sources._status import StatusReport, deliver_status, run_kind, scan_status_events, status_summary
 from animus.sources._sync import SyncReport, backoff_secs, sync_source
@@ -21,6 +22,7 @@ __all__ = [
     "STATUS_KINDS",
     "ExternalItem",
     "FetchResult",
+    "GitHubIssuesAdapter",
     "SourceAdapter",
     "SourceAuthError",
     "SourceContext",

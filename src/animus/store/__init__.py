@@ -14,7 +14,14 @@ from animus.store import _tasks as tasks
 from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection, sqlite_engine
 from animus.store._fleet import MEMBER_STATES, Member
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
-from animus.store._outbox import OUTBOX_STATUSES, SOURCE_CURSOR, SOURCE_NOTIFIER_PREFIX, OutboxItem, outbox_summary
+from animus.store._outbox import (
+    NOTIFY_CURSOR,
+    OUTBOX_STATUSES,
+    SOURCE_CURSOR,
+    SOURCE_NOTIFIER_PREFIX,
+    OutboxItem,
+    outbox_summary,
+)
 from animus.store._queue import QueueEntry
 from animus.store._sources import SourceLink, SourceState
 from animus.store._store import (
@@ -35,6 +42,7 @@ __all__ = [
     "LATEST_VERSION",
     "MEMBER_STATES",
     "MIGRATIONS",
+    "NOTIFY_CURSOR",
     "OUTBOX_STATUSES",
     "SORT_KEYS",
     "SOURCE_CURSOR",
