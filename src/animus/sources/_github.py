@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from animus.procs import fault_point
 from animus.sources._types import ExternalItem, FetchResult, SourceContext, StatusUpdate, status_marker
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class GitHubIssuesAdapter:
     def report(self, update: StatusUpdate) -> dict[str, Any]:
         number = int(update.external_id)
         done: dict[str, Any] = {"comment": self._comment(number, update)}
+        fault_point("animus.sources.github.labels", "before")  # the comment is written, the labels not yet
         done["labels"] = self._labels(number, update)
         if update.kind in ("landed", "done") and self.config.close_on_land:
             issue = self.client.get_issue(self.repo, number)

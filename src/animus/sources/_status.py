@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from animus.domain.errors import AnimusError, NotFound
 from animus.domain.runs import RunStatus
+from animus.procs import fault_point
 from animus.sources._types import SourceRateLimited, StatusKind, StatusUpdate
 
 if TYPE_CHECKING:
@@ -144,7 +145,9 @@ def deliver_status(store: Store, config: WorkflowConfig, adapters: dict[str, Sou
         try:
             update = _update_for(store, item)
             if update is not None:
+                fault_point("animus.sources.report", "before")
                 adapter.report(update)
+                fault_point("animus.sources.report", "after")  # written upstream, not yet marked delivered
         except AnimusError as err:
             held.add(task_id)
             _failed(store, item, attempts, err, now, report)

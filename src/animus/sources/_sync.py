@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from animus.domain.errors import AnimusError
 from animus.domain.tasks import Priority, TaskStatus, TaskType
+from animus.procs import fault_point
 from animus.sources._types import ExternalItem, SourceAuthError, SourceRateLimited
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def sync_source(store: Store, config: WorkflowConfig, source: GitHubSource | Lin
     _link_dependencies(store, source.id, result.items)
     next_poll = now + timedelta(seconds=source.poll_secs)
     report.next_poll_at = _iso(next_poll)
+    fault_point("animus.sources.cursor", "before")
     store.save_source_state(replace(
         state, cursor=result.cursor if result.cursor is not None else (None if full else state.cursor),
         last_sync_at=_iso(now), last_ok_at=_iso(now), last_error=None, errors_in_a_row=0, next_poll_at=_iso(next_poll),
@@ -143,6 +145,7 @@ def _apply(store: Store, config: WorkflowConfig, source: GitHubSource | LinearSo
                 return
             if task_id:
                 report.imported.append(task_id)
+                fault_point("animus.sources.import", "after")
         return
     task = store.get_task(link.task_id)
     untouched = task.status in _NOT_STARTED and not store.list_runs(task_id=task.id, limit=1)
