@@ -452,7 +452,7 @@ _LATER = "GitHub is unreachable or failing right now; animus tries again later"
 def _check_repo(repo: str) -> str:
     """``repo`` when it is ``owner/name``, else InvalidInput (it becomes part of every URL path)."""
     owner, _, name = repo.partition("/")
-    if not (_NAME.match(owner) and _NAME.match(name)) or name in (".", ".."):
+    if not (_NAME.match(owner) and _NAME.match(name)) or {owner, name} & {".", ".."}:
         raise InvalidInput(f"not a GitHub repository name: {repo!r} (expected owner/name)")
     return repo
 
