@@ -111,11 +111,10 @@ def test_a_kill_during_a_sync_imports_every_issue_exactly_once(
     wait_for(lambda: not _alive(pid), 60, f"the daemon to die at {fault}")
     assert 0 < len(_links(project)) <= 6
     start(project)
-    wait_for(lambda: set(_links(project)) == numbers, 60, "every issue to be linked")
+    wait_for(lambda: set(_links(project)) == numbers and _cursor(project), 60, "every issue linked and the cursor saved")
     store = project.store()
     try:
         titles = [t.title for t in store.list_tasks() if t.title.startswith("issue ")]
-        assert store.source_state("gh").cursor
     finally:
         store.close()
     assert sorted(titles) == sorted(f"issue {n}" for n in range(6))  # six tasks, none twice
@@ -129,3 +128,11 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _cursor(project: Project) -> str | None:
+    store = project.store()
+    try:
+        return store.source_state("gh").cursor
+    finally:
+        store.close()

@@ -179,7 +179,7 @@ def _import(store: Store, config: WorkflowConfig, source: GitHubSource | LinearS
                                        upstream_updated_at=item.updated_at, data=item.data):
             raise _Lost(f"{item.key or item.external_id} was linked by another sync")  # rolls the task back: the item is someone else's now
         if source.enqueue:
-            services.enqueue(store, task.id, workflow=workflow, variables={}, source=f"source:{source.id}", config=config)
+            services.enqueue(store, task.id, workflow=workflow, variables={}, source="source", config=config)
     return task.id
 
 
