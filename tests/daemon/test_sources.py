@@ -3,7 +3,9 @@ edited in place and never doubled, also when the daemon is killed at every outbo
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from support.daemon import start, wait_for
 from support.engine import Project
 from support.fake_github import FakeGitHub
+from support.fleet import make_fleet
 
 REPO = "acme/app"
 TOKEN = "t0ken-for-daemon-tests"
@@ -136,3 +139,39 @@ def _cursor(project: Project) -> str | None:
         return store.source_state("gh").cursor
     finally:
         store.close()
+
+
+def test_in_a_fleet_one_daemon_syncs_and_a_peer_takes_over_when_it_dies(tmp_path: Path, pg_database: str,
+                                                                      fake: FakeGitHub) -> None:
+    top = (f"github: {{repo: {REPO}, api_url: \"{fake.url}\"}}\n"
+           "sources:\n  - {id: gh, type: github, labels: [animus], poll_secs: 1}\n")
+    fleet = make_fleet(tmp_path, pg_database, pool=2, lease=2, sleeps=[0.1], top=top)
+    try:
+        a, b = fleet.hosts
+        first = {str(fake.add_issue(REPO, f"fleet issue {n}", labels=["animus"])["number"]) for n in range(4)}
+        a.start()
+        b.start()
+        wait_for(lambda: _fleet_done(fleet, first), 120, "the first issues to land")
+        syncing = [h for h in (a, b) if "event=source_sync" in h.log()]
+        assert len(syncing) == 1, [h.name for h in syncing]  # one daemon of the fleet syncs
+        (holder,) = syncing
+        other = b if holder is a else a
+        holder.signal(signal.SIGKILL)
+        late = str(fake.add_issue(REPO, "after the syncer died", labels=["animus"])["number"])
+        wait_for(lambda: _fleet_done(fleet, first | {late}), 120, "the peer to import and land the late issue")
+        assert "event=source_sync" in other.log()
+        for number in first | {late}:
+            assert fake.count("POST", f"/repos/{REPO}/issues/{number}/comments") == 1
+    finally:
+        fleet.cleanup()
+
+
+def _fleet_done(fleet: Any, numbers: set[str]) -> bool:
+    with fleet.store() as store:
+        links = {link.external_id: link.task_id for link in store.source_items("gh")}
+        if set(links) != numbers:
+            return False
+        if len({t.title for t in store.list_tasks()}) != len(store.list_tasks()):
+            raise AssertionError("an issue became two tasks")
+        done = all(store.get_task(t).status.value == "done" for t in links.values())
+        return done and not store.pending_outbox_by_notifier("source:")

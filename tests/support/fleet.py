@@ -177,7 +177,7 @@ class Fleet:
 
 
 def make_fleet(tmp: Path, db_url: str, *, hosts: int = 2, pool: int = 2, lease: float = 2, sleeps: list[float] | None = None,
-               tasks: int = 0, more: str = "", count: int = 200) -> Fleet:
+               tasks: int = 0, more: str = "", count: int = 200, top: str = "") -> Fleet:
     """A bare origin with an animus config on main, ``hosts`` clones of it, and ``tasks`` ready tasks."""
     origin = tmp / "origin.git"
     git(tmp, "init", "-q", "--bare", "-b", "main", str(origin))
@@ -190,7 +190,7 @@ def make_fleet(tmp: Path, db_url: str, *, hosts: int = 2, pool: int = 2, lease: 
     ledger = shared / "ledger.jsonl"
     (seed / "README.md").write_text("# fleet test\n")
     (seed / ".animus").mkdir()
-    (seed / ".animus" / "workflows.yaml").write_text(CONFIG.format(script=script, ledger=ledger, pool=pool, lease=lease, more=more))
+    (seed / ".animus" / "workflows.yaml").write_text(CONFIG.format(script=script, ledger=ledger, pool=pool, lease=lease, more=more) + top)
     for args in (["config", "user.name", "Test"], ["config", "user.email", "test@example.com"], ["add", "."],
                  ["commit", "-q", "-m", "animus config"], ["push", "-q", "origin", "main"]):
         git(seed, *args)
