@@ -2,6 +2,7 @@
 
 from animus.git._commit import RUN_TRAILER, CommitResult, commit_all, find_commit_by_trailer
 from animus.git._diff import DiffStat, changed_files, changed_since, diff_stat, worktree_tree
+from animus.git._file_commit import commit_file_on_branch
 from animus.git._land import LAND_TRAILER, LandResult, LandStatus, LandStrategy, land
 from animus.git._pull_request import PullRequest, ensure_pull_request, find_pull_request
 from animus.git._remote import (
@@ -45,6 +46,7 @@ __all__ = [
     "changed_files",
     "changed_since",
     "commit_all",
+    "commit_file_on_branch",
     "diff_stat",
     "ensure_pull_request",
     "fetch_branch",
