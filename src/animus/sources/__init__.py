@@ -1,5 +1,6 @@
 """Task sources: GitHub issues, Linear and Markdown files become tasks, and hear back how their runs went."""
 
+from animus.sources._linear import LinearAdapter
 from animus.sources._types import (
     STATUS_KINDS,
     ExternalItem,
@@ -17,6 +18,7 @@ __all__ = [
     "STATUS_KINDS",
     "ExternalItem",
     "FetchResult",
+    "LinearAdapter",
     "SourceAdapter",
     "SourceAuthError",
     "SourceContext",
