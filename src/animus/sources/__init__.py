@@ -1,6 +1,7 @@
 """Task sources: GitHub issues, Linear and Markdown files become tasks, and hear back how their runs went."""
 
 from animus.sources._linear import LinearAdapter
+from animus.sources._markdown import MarkdownAdapter
 from animus.sources._types import (
     STATUS_KINDS,
     ExternalItem,
@@ -19,6 +20,7 @@ __all__ = [
     "ExternalItem",
     "FetchResult",
     "LinearAdapter",
+    "MarkdownAdapter",
     "SourceAdapter",
     "SourceAuthError",
     "SourceContext",
