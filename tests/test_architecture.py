@@ -36,7 +36,6 @@ SPAWNERS_ALLOWED = {
 }
 # Not process supervision either: these processes SIGKILL themselves on purpose.
 SIGNAL_SENDERS_ALLOWED = {
-    "engine/_faults.py": "the crash-matrix fault hook kills its own process to play `kill -9` at a step boundary",
     "agents/fake/_steps.py": "the fake agent CLI kills itself to play an agent that dies between tool use and result",
 }
 

@@ -36,6 +36,12 @@ _TASK_SCHEMA: dict[str, Any] = {
         "created_at": {"type": "string"}, "updated_at": {"type": "string"},
     },
 }
+_EXTERNAL = {
+    "type": "object", "nullable": True, "description": "the upstream item this task came from (a task source), or null",
+    "properties": {"source": {"type": "string"}, "external_id": {"type": "string"}, "key": {"type": "string"},
+                   "url": {"type": "string"}, "upstream_open": {"type": "boolean"}},
+}
+_TASK_WITH_LINK = {**_TASK_SCHEMA, "properties": {**_TASK_SCHEMA["properties"], "external": _EXTERNAL}}
 _CREATE_BODY: dict[str, Any] = {
     "type": "object",
     "required": ["title"],
@@ -82,7 +88,12 @@ def _list_tasks(call: _Call) -> list[dict[str, Any]]:
 
 
 def _get_task(call: _Call) -> dict[str, Any]:
-    return present._task(call.store().get_task(_task_id(call.path["task_id"])))
+    store = call.store()
+    task_id = _task_id(call.path["task_id"])
+    shown = present._task(store.get_task(task_id))
+    link = store.source_item_for_task(task_id)
+    shown["external"] = link.to_dict() if link is not None else None  # the issue or file it came from
+    return shown
 
 
 def _create_task(call: _Call) -> dict[str, Any]:
@@ -146,7 +157,8 @@ ENDPOINTS = (
              response=_TASK_LIST),
     Endpoint("POST", "/api/v1/tasks", _create_task, "Create a task", "tasks", body=_CREATE_BODY, status=201,
              response=_TASK_SCHEMA),
-    Endpoint("GET", "/api/v1/tasks/{task_id}", _get_task, "Get a task", "tasks", response=_TASK_SCHEMA),
+    Endpoint("GET", "/api/v1/tasks/{task_id}", _get_task, "Get a task (with the upstream item it came from)", "tasks",
+             response=_TASK_WITH_LINK),
     Endpoint("PATCH", "/api/v1/tasks/{task_id}", _update_task, "Update a task's fields", "tasks", body=_UPDATE_BODY,
              response=_TASK_SCHEMA),
     Endpoint("POST", "/api/v1/tasks/{task_id}/status", _set_task_status, "Change a task's status", "tasks",

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mcp": ("animus.cli.mcp_cmd", "mcp", "Serve animus as an MCP server (stdio) for agents and editors."),
     "agent": ("animus.cli.agent", "agent", "Run, inspect and stop agent CLI processes."),
     "agents": ("animus.cli.agents_cmd", "agents", "Install the agent CLIs animus drives (pinned versions)."),
+    "source": ("animus.cli.source", "source", "List, sync and check the task sources (GitHub issues, Linear, Markdown)."),
     "logs": ("animus.cli.logs", "logs", "Show the output of an agent run, a workflow run's phases, or a task's latest run."),
 }
 

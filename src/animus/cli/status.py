@@ -21,7 +21,24 @@ def status(app: AppContext) -> None:
     store = app.store()
     data: dict[str, Any] = dict(services.status_report(store, daemon_section(project.state_dir), project.runs_dir))
     data["fleet"] = services.fleet_members(store, lease_secs(app))
+    data["sources"] = _sources(app)
     app.emit(data, _render)
+
+
+def _sources(app: AppContext) -> list[dict[str, Any]]:
+    """Each configured source's sync state (empty while the configuration is missing or invalid: status still works)."""
+    from animus.config import load_config_if_present
+    from animus.domain.errors import AnimusError
+
+    try:
+        config = load_config_if_present(app.project())
+    except AnimusError:
+        return []
+    if config is None or not config.sources:
+        return []
+    from animus.sources import source_overview
+
+    return source_overview(app.store(), config)
 
 
 def _render(d: dict[str, Any]) -> None:
@@ -54,6 +71,12 @@ def _render(d: dict[str, Any]) -> None:
         out.print(table)
     for gate in d["waiting_gates"]:
         out.print(Text.assemble(("⏸ ", "yellow"), f"{gate['run_id']} waits at {gate['phase']}: ", (gate["approve"], "bold")))
+    for src in d.get("sources") or []:
+        if src["last_error"]:
+            out.print(Text(f"source {src['id']}: {src['last_error']} ({src['errors_in_a_row']} failed sync(s) in a row; "
+                           f"next try {src['next_poll_at']})", style="red"))
+        else:
+            out.print(Text(f"source {src['id']}: {src['linked']} linked, last sync {src['last_sync_at'] or 'never'}"))
     notes = d.get("notifications") or {}
     if any(notes.get(k) for k in ("pending", "delivered", "dead")):
         out.print(Text(f"notifications: {notes.get('pending', 0)} pending, {notes.get('delivered', 0)} delivered, {notes.get('dead', 0)} dead letters"

@@ -235,8 +235,19 @@ def list_(
 @click.argument("task_id", type=TASK_ID)
 @common_options
 def get(app: AppContext, task_id: str) -> None:
-    """Show one task in full."""
-    _one(app, app.store().get_task(task_id))
+    """Show one task in full (with the upstream issue or file it came from, if any)."""
+    store = app.store()
+    data = store.get_task(task_id).to_dict()
+    link = store.source_item_for_task(task_id)
+    data["external"] = link.to_dict() if link is not None else None
+
+    def human(shown: dict[str, Any]) -> None:
+        _render_task(shown)
+        if shown["external"]:
+            ext = shown["external"]
+            console().print(f"from:        {ext['source']} {ext['key']} {ext['url']}".rstrip(), markup=False, highlight=False)
+
+    app.emit(data, human)
 
 
 @task.command(

@@ -71,6 +71,7 @@ class Daemon:
         self.http: Any = None
         self.watchers: list[Any] = []
         self.notifier: threading.Thread | None = None
+        self.source_thread: threading.Thread | None = None
         self._stop_notifier = threading.Event()
         self._wake = threading.Event()  # set by the API after a queue or run change: dispatch now
         self.should_exit = False
@@ -154,6 +155,7 @@ class Daemon:
         self.dispatcher.check_workflows()
         self.http = self._start_http(config)
         self._start_notifier()
+        self._start_sources()
         self.watchers = self._file_watchers(config)
         info = DaemonInfo(
             pid=os.getpid(), proc_start=procs.start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -222,8 +224,9 @@ class Daemon:
                 self.http.stop()
             except Exception as exc:  # shutting down anyway
                 _log.warning(_kv(event="http_stop_failed", error=f"{type(exc).__name__}: {exc}"))
-        if self.notifier is not None:
-            self.notifier.join(timeout=5)
+        for thread in (self.notifier, self.source_thread):
+            if thread is not None:
+                thread.join(timeout=5)
 
         handing_off = self._hands_off()
         if self._engine_started:
@@ -304,6 +307,46 @@ class Daemon:
         if self.config().notifications:
             self.notifier = threading.Thread(target=loop, name="animus-notify", daemon=True)
             self.notifier.start()
+
+    def _start_sources(self) -> None:
+        """Sync task sources and tell them how runs stand, on their own thread and connection (a slow tracker
+        never delays dispatch). In a fleet one daemon does it: the holder of the sources lock."""
+        from animus.sources import SourceContext, SourcePoller
+        from animus.store import open_store
+
+        project = self.project
+        poller = SourcePoller(SourceContext(project.root, project.state_dir, project.worktrees_dir))
+
+        def loop() -> None:
+            store = open_store(db_path=project.db_path)
+            holder = False
+            try:
+                while not self._stop_notifier.wait(min(1.0, self.config().daemon.interval_secs)):
+                    config = self.config()
+                    if not config.sources or self.draining:
+                        continue
+                    try:
+                        holder = holder or store.try_sources_lock()
+                        if holder:
+                            self._source_pass(poller, store, config)
+                    except AnimusError as err:
+                        _log.error(_kv(event="sources_failed", error=err.message))
+            finally:
+                store.close()
+
+        self.source_thread = threading.Thread(target=loop, name="animus-sources", daemon=True)
+        self.source_thread.start()
+
+    def _source_pass(self, poller: Any, store: Any, config: WorkflowConfig) -> None:
+        for report in poller.poll_due(store, config):
+            if report.imported or report.updated or report.cancelled or not report.ok:
+                _log.info(_kv(event="source_sync", source=report.source, ok=report.ok, imported=len(report.imported),
+                              updated=len(report.updated), cancelled=len(report.cancelled), error=report.error))
+            if report.imported:
+                self._wake.set()
+        delivered = poller.deliver(store, config)
+        if delivered.delivered or delivered.failed or delivered.dead:
+            _log.info(_kv(event="source_status", delivered=delivered.delivered, failed=delivered.failed, dead=delivered.dead))
 
     def _file_watchers(self, config: WorkflowConfig) -> list[Any]:
         from animus.notify import FileWatcher

@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from animus.domain.runs import PhaseStatus, RunStatus
 from animus.engine import _fleet, _steps, _txns
-from animus.engine._faults import _fault_point
 from animus.engine._types import (
     Judgement,
     PhaseSpec,
@@ -34,6 +33,7 @@ from animus.engine._types import (
     _PhaseSummary,
     _Worktree,
 )
+from animus.procs import fault_point as _fault_point
 
 
 def _with_faults(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
     from animus.procs._atomic import private_dir, private_file, write_atomic
     from animus.procs._env import build_env, is_secret, is_secret_name, redact, secret_env, without_own_venv
+    from animus.procs._faults import fault_point
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
     from animus.procs._proctable import is_alive, signal_process, start_time
@@ -30,6 +31,7 @@ __all__ = [
     "RunSummary",
     "attach",
     "build_env",
+    "fault_point",
     "is_alive",
     "is_secret",
     "is_secret_name",
@@ -64,6 +66,7 @@ _HOMES = {
     "RunSummary": "_records",
     "attach": "_handle",
     "build_env": "_env",
+    "fault_point": "_faults",
     "is_alive": "_proctable",
     "is_secret": "_env",
     "is_secret_name": "_env",

@@ -1,7 +1,11 @@
 """Task sources: GitHub issues, Linear and Markdown files become tasks, and hear back how their runs went."""
 
+from animus.sources._github import GitHubIssuesAdapter
 from animus.sources._linear import LinearAdapter
 from animus.sources._markdown import MarkdownAdapter
+from animus.sources._registry import FULL_SYNC_EVERY, SourcePoller, adapter_for, check_source, source_overview, sync_now
+from animus.sources._status import StatusReport, deliver_status, run_kind, scan_status_events, status_summary
+from animus.sources._sync import SyncReport, backoff_secs, sync_source
 from animus.sources._types import (
     STATUS_KINDS,
     ExternalItem,
@@ -16,16 +20,31 @@ from animus.sources._types import (
 )
 
 __all__ = [
+    "FULL_SYNC_EVERY",
     "STATUS_KINDS",
     "ExternalItem",
     "FetchResult",
+    "GitHubIssuesAdapter",
     "LinearAdapter",
     "MarkdownAdapter",
     "SourceAdapter",
     "SourceAuthError",
     "SourceContext",
+    "SourcePoller",
     "SourceRateLimited",
     "StatusKind",
+    "StatusReport",
     "StatusUpdate",
+    "SyncReport",
+    "adapter_for",
+    "backoff_secs",
+    "check_source",
+    "deliver_status",
+    "run_kind",
+    "scan_status_events",
+    "source_overview",
     "status_marker",
+    "status_summary",
+    "sync_now",
+    "sync_source",
 ]

@@ -14,8 +14,16 @@ from animus.store import _tasks as tasks
 from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection, sqlite_engine
 from animus.store._fleet import MEMBER_STATES, Member
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
-from animus.store._outbox import OUTBOX_STATUSES, OutboxItem, outbox_summary
+from animus.store._outbox import (
+    NOTIFY_CURSOR,
+    OUTBOX_STATUSES,
+    SOURCE_CURSOR,
+    SOURCE_NOTIFIER_PREFIX,
+    OutboxItem,
+    outbox_summary,
+)
 from animus.store._queue import QueueEntry
+from animus.store._sources import SourceLink, SourceState
 from animus.store._store import (
     ENV_DATABASE_URL,
     TRIGGER_COUNTED_OUTCOMES,
@@ -34,8 +42,11 @@ __all__ = [
     "LATEST_VERSION",
     "MEMBER_STATES",
     "MIGRATIONS",
+    "NOTIFY_CURSOR",
     "OUTBOX_STATUSES",
     "SORT_KEYS",
+    "SOURCE_CURSOR",
+    "SOURCE_NOTIFIER_PREFIX",
     "TRIGGER_COUNTED_OUTCOMES",
     "TRIGGER_DELIVERY_RETENTION",
     "TRIGGER_HIT_RETENTION",
@@ -45,6 +56,8 @@ __all__ = [
     "OutboxItem",
     "QueueEntry",
     "SessionConnection",
+    "SourceLink",
+    "SourceState",
     "SqlAlchemyConnection",
     "SqliteConnection",
     "Store",

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from animus.store._store import Store
 
 OUTBOX_STATUSES: Final = ("pending", "delivered", "dead")
-_CURSOR = "outbox.scan_seq"
+NOTIFY_CURSOR: Final = "outbox.scan_seq"
+SOURCE_CURSOR: Final = "outbox.source_scan_seq"
+SOURCE_NOTIFIER_PREFIX: Final = "source:"
 
 
 @dataclass(frozen=True)
@@ -61,18 +63,18 @@ def _item(row: _Row) -> OutboxItem:
     )
 
 
-def _scan_cursor(conn: Connection) -> int:
-    """The last ``events.seq`` already turned into outbox rows."""
-    rows = conn.execute("SELECT value FROM counters WHERE name = :n", {"n": _CURSOR})
+def _scan_cursor(conn: Connection, cursor: str = NOTIFY_CURSOR) -> int:
+    """The last ``events.seq`` already turned into outbox rows (by the notifiers' scan, or the sources')."""
+    rows = conn.execute("SELECT value FROM counters WHERE name = :n", {"n": cursor})
     return int(rows[0]["value"]) if rows else 0
 
 
-def _add_outbox(conn: Connection, items: Iterable[OutboxItem], *, scanned_to: int, now: str) -> int:
+def _add_outbox(conn: Connection, items: Iterable[OutboxItem], *, scanned_to: int, now: str, cursor: str = NOTIFY_CURSOR) -> int:
     """Insert the items that are not there yet and advance the scan cursor, in one transaction; returns how many were new."""
     added = 0
     with conn.transaction():
         conn.execute(
-            "INSERT INTO counters (name, value) VALUES (:n, 0) ON CONFLICT (name) DO NOTHING", {"n": _CURSOR}
+            "INSERT INTO counters (name, value) VALUES (:n, 0) ON CONFLICT (name) DO NOTHING", {"n": cursor}
         )
         for item in items:
             rows = conn.execute(
@@ -84,16 +86,17 @@ def _add_outbox(conn: Connection, items: Iterable[OutboxItem], *, scanned_to: in
             )
             added += len(rows)
         conn.execute(
-            "UPDATE counters SET value = :v WHERE name = :n AND value < :v", {"v": scanned_to, "n": _CURSOR}
+            "UPDATE counters SET value = :v WHERE name = :n AND value < :v", {"v": scanned_to, "n": cursor}
         )
     return added
 
 
-def _due_outbox(conn: Connection, now: str, limit: int = 100) -> list[OutboxItem]:
+def _due_outbox(conn: Connection, now: str, limit: int = 100, *, sources: bool = False) -> list[OutboxItem]:
+    which = "LIKE" if sources else "NOT LIKE"
     rows = conn.execute(
-        """SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now
-           ORDER BY next_attempt_at, id LIMIT :limit""",
-        {"now": now, "limit": limit},
+        f"""SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now AND notifier {which} :prefix
+            ORDER BY next_attempt_at, id LIMIT :limit""",
+        {"now": now, "limit": limit, "prefix": SOURCE_NOTIFIER_PREFIX + "%"},
     )
     return [_item(r) for r in rows]
 
@@ -125,3 +128,11 @@ def outbox_summary(store: Store) -> dict[str, Any]:
         "SELECT id, notifier, event, attempts, last_error FROM outbox WHERE status = 'dead' ORDER BY created_at DESC LIMIT 5"
     )
     return {**counts, "next_attempt_at": due[0]["due"] if due else None, "dead_letters": [dict(r) for r in dead]}
+
+
+def _pending_by_notifier(conn: Connection, prefix: str) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT notifier, COUNT(*) AS n FROM outbox WHERE status = 'pending' AND notifier LIKE :p GROUP BY notifier",
+        {"p": prefix + "%"},
+    )
+    return {str(r["notifier"]): int(r["n"]) for r in rows}

@@ -12,12 +12,13 @@ from typing import Any, Literal
 from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, PhaseStatus, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
-from animus.store import _fleet, _outbox, _queue, _runs, _tasks
+from animus.store import _fleet, _outbox, _queue, _runs, _sources, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, _sqlite_path_from_url
 from animus.store._fleet import Member
 from animus.store._migrations import LATEST_VERSION, _current_version, _migrate
 from animus.store._outbox import OutboxItem
 from animus.store._queue import QueueEntry
+from animus.store._sources import SourceLink, SourceState
 from animus.store._tasks import NewTask, TaskPatch, TaskQuery
 
 ENV_DATABASE_URL = "ANIMUS_DATABASE_URL"
@@ -239,6 +240,35 @@ class Store:
         """Call inside ``transaction()``: the claimed entries stay locked (PostgreSQL) until it commits."""
         return _fleet._claim_dispatchable(self.conn, limit)
 
+    # -- task sources (see animus.store._sources) ------------------------------------------------------
+    def claim_source_item(self, source_id: str, external_id: str, task_id: str, **fields: Any) -> bool:
+        return _sources._claim_link(self.conn, source_id, external_id, task_id, **fields)
+
+    def source_item(self, source_id: str, external_id: str) -> SourceLink | None:
+        return _sources._get_link(self.conn, source_id, external_id)
+
+    def source_item_for_task(self, task_id: str) -> SourceLink | None:
+        return _sources._link_for_task(self.conn, task_id)
+
+    def source_items(self, source_id: str) -> list[SourceLink]:
+        return _sources._links(self.conn, source_id)
+
+    def update_source_item(self, source_id: str, external_id: str, **fields: Any) -> None:
+        _sources._update_link(self.conn, source_id, external_id, **fields)
+
+    def source_state(self, source_id: str) -> SourceState:
+        return _sources._get_state(self.conn, source_id)
+
+    def save_source_state(self, state: SourceState) -> None:
+        _sources._save_state(self.conn, state)
+
+    def source_item_counts(self) -> dict[str, int]:
+        return _sources._link_counts(self.conn)
+
+    def try_sources_lock(self) -> bool:
+        """Whether this connection is (now) the fleet's one source syncer; hold the connection to keep it."""
+        return _sources._try_sources_lock(self.conn)
+
     # -- schedule fires -----------------------------------------------------------------------------
     def last_fire(self, schedule_id: str) -> str | None:
         return _queue._last_fire(self.conn, schedule_id)
@@ -251,14 +281,15 @@ class Store:
         _queue._set_fire_result(self.conn, schedule_id, minute, result)
 
     # -- the notification outbox (see animus.store._outbox) ------------------------------------------
-    def outbox_scan_cursor(self) -> int:
-        return _outbox._scan_cursor(self.conn)
+    def outbox_scan_cursor(self, cursor: str = _outbox.NOTIFY_CURSOR) -> int:
+        return _outbox._scan_cursor(self.conn, cursor)
 
-    def add_outbox(self, items: Iterable[OutboxItem], *, scanned_to: int, now: str) -> int:
-        return _outbox._add_outbox(self.conn, items, scanned_to=scanned_to, now=now)
+    def add_outbox(self, items: Iterable[OutboxItem], *, scanned_to: int, now: str, cursor: str = _outbox.NOTIFY_CURSOR) -> int:
+        return _outbox._add_outbox(self.conn, items, scanned_to=scanned_to, now=now, cursor=cursor)
 
-    def due_outbox(self, now: str, limit: int = 100) -> list[OutboxItem]:
-        return _outbox._due_outbox(self.conn, now, limit)
+    def due_outbox(self, now: str, limit: int = 100, *, sources: bool = False) -> list[OutboxItem]:
+        """Due rows of the notifiers (default) or of the task sources (``sources=True``: notifier ``source:<id>``)."""
+        return _outbox._due_outbox(self.conn, now, limit, sources=sources)
 
     def mark_outbox_delivered(self, item_id: str, *, attempts: int, now: str) -> None:
         _outbox._mark_delivered(self.conn, item_id, attempts=attempts, now=now)
@@ -268,6 +299,9 @@ class Store:
 
     def outbox_summary(self) -> dict[str, Any]:
         return _outbox.outbox_summary(self)
+
+    def pending_outbox_by_notifier(self, prefix: str = "") -> dict[str, int]:
+        return _outbox._pending_by_notifier(self.conn, prefix)
 
     # -- webhook trigger hits --------------------------------------------------------------------------
     def record_trigger_hit(self, trigger_id: str, outcome: str, detail: str = "") -> None:

@@ -1,6 +1,7 @@
 """The fault hook: ``ANIMUS_FAULT=<step>:<before|after>[:<n>]`` SIGKILLs this process at that step boundary.
 
-Used by the crash-matrix tests to prove every boundary is safe; inert unless the variable is set.
+Used by the crash-matrix tests to prove every boundary is safe (the engine's steps, the source sync and
+status delivery); inert unless the variable is set.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ _counts: dict[tuple[str, str], int] = {}
 _lock = threading.Lock()
 
 
-def _fault_point(step: str, when: str) -> None:
+def fault_point(step: str, when: str) -> None:
+    """SIGKILL this process when ``ANIMUS_FAULT`` names this point (the nth time it is reached)."""
     spec = os.environ.get("ANIMUS_FAULT")
     if not spec:
         return

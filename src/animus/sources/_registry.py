@@ -1,0 +1,120 @@
+"""The configured sources as adapters, what the daemon's source thread does each pass, and the overview fronts show."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from animus.domain.errors import AnimusError
+from animus.sources._types import SourceContext
+
+if TYPE_CHECKING:
+    from animus.config import GitHubSource, LinearSource, MarkdownSource, WorkflowConfig
+    from animus.sources._status import StatusReport
+    from animus.sources._sync import SyncReport
+    from animus.sources._types import SourceAdapter
+    from animus.store import Store
+
+#: every this many polls a source with a cursor lists everything, so deleted items are noticed
+FULL_SYNC_EVERY = 20
+
+
+def adapter_for(source: GitHubSource | LinearSource | MarkdownSource, config: WorkflowConfig, ctx: SourceContext) -> SourceAdapter:
+    """The adapter of one configured source (nothing is contacted until it is used)."""
+    if source.type == "github":
+        from animus.sources._github import GitHubIssuesAdapter
+
+        return GitHubIssuesAdapter(source, ctx, config.github, remote=config.landing.remote)
+    if source.type == "linear":
+        from animus.sources._linear import LinearAdapter
+
+        return LinearAdapter(source, ctx)
+    from animus.sources._markdown import MarkdownAdapter
+
+    return MarkdownAdapter(source, ctx)
+
+
+class SourcePoller:
+    """The daemon's source work: sync each enabled source when due, deliver status rows; adapters kept per config."""
+
+    def __init__(self, ctx: SourceContext) -> None:
+        self.ctx = ctx
+        self._config: WorkflowConfig | None = None
+        self._adapters: dict[str, SourceAdapter] = {}
+        self._polls: dict[str, int] = {}
+
+    def adapters(self, config: WorkflowConfig) -> dict[str, SourceAdapter]:
+        if config is not self._config:
+            self._config = config
+            self._adapters = {s.id: adapter_for(s, config, self.ctx) for s in config.sources if s.enabled}
+        return self._adapters
+
+    def poll_due(self, store: Store, config: WorkflowConfig, now: datetime | None = None) -> list[SyncReport]:
+        from animus.sources._sync import sync_source
+
+        now = now or datetime.now(UTC)
+        reports = []
+        for source in config.sources:
+            if not source.enabled:
+                continue
+            state = store.source_state(source.id)
+            if state.next_poll_at and state.next_poll_at > now.isoformat(timespec="seconds"):
+                continue
+            count = self._polls.get(source.id, 0)
+            self._polls[source.id] = count + 1
+            full = count % FULL_SYNC_EVERY == 0  # the first poll of each daemon start, then every FULL_SYNC_EVERY
+            reports.append(sync_source(store, config, source, self.adapters(config)[source.id], now=now, full=full))
+        return reports
+
+    def deliver(self, store: Store, config: WorkflowConfig, now: datetime | None = None) -> StatusReport:
+        from animus.sources._status import deliver_status
+
+        return deliver_status(store, config, self.adapters(config), now or datetime.now(UTC))
+
+
+def sync_now(store: Store, config: WorkflowConfig, ctx: SourceContext, source_ids: list[str] | None = None,
+             *, full: bool = False) -> list[SyncReport]:
+    """`animus source sync`: sync the named (default: every enabled) source once, now."""
+    from animus.sources._sync import sync_source
+
+    chosen = [config.source(sid) for sid in source_ids] if source_ids else [s for s in config.sources if s.enabled]
+    return [sync_source(store, config, s, adapter_for(s, config, ctx), full=full) for s in chosen]
+
+
+def check_source(config: WorkflowConfig, ctx: SourceContext, source_id: str) -> dict[str, Any]:
+    """`animus source check`: credentials and filters, without importing; ``ok`` False with the error on failure."""
+    source = config.source(source_id)
+    out: dict[str, Any] = {"source": source.id, "type": source.type, "enabled": source.enabled}
+    try:
+        out.update(adapter_for(source, config, ctx).check())
+    except AnimusError as err:
+        out.update(ok=False, error=err.message, code=err.code, hint=err.hint)
+        return out
+    out["ok"] = True
+    return out
+
+
+def source_overview(store: Store, config: WorkflowConfig) -> list[dict[str, Any]]:
+    """Each configured source: what it watches, its sync state, counts, the last error, pending status rows."""
+    from animus.store import SOURCE_NOTIFIER_PREFIX
+
+    linked = store.source_item_counts()
+    pending = {k.removeprefix(SOURCE_NOTIFIER_PREFIX): n for k, n in store.pending_outbox_by_notifier(SOURCE_NOTIFIER_PREFIX).items()}
+    out = []
+    for source in config.sources:
+        state = store.source_state(source.id).to_dict()
+        state.pop("source", None)
+        out.append({"id": source.id, "type": source.type, "enabled": source.enabled, "watches": _watches(source, config),
+                    "linked": linked.get(source.id, 0), "status_pending": pending.get(source.id, 0), **state})
+    return out
+
+
+def _watches(source: GitHubSource | LinearSource | MarkdownSource, config: WorkflowConfig) -> str:
+    if source.type == "github":
+        repo = source.repo or config.github.repo or f"<{config.landing.remote} remote>"
+        labels = ",".join(source.labels) or "any label"
+        return f"{repo} open issues labelled {labels}" + (f" assigned to {source.assignee}" if source.assignee else "")
+    if source.type == "linear":
+        return f"Linear team {source.team} in {', '.join(source.states)}" + (f" labelled {','.join(source.labels)}" if source.labels else "")
+    return f"{source.path} (Markdown files)"
+
