@@ -151,13 +151,18 @@ def test_http_401_is_an_auth_error_without_the_key(linear: FakeLinear, tmp_path:
     assert linear.key not in str(caught.value.to_dict()) and "HTTP 401" in caught.value.message
 
 
-def test_a_missing_key_variable_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_is_read_from_token_env(linear: FakeLinear, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_LINEAR", linear.key)
+    fields = {"id": "lin", "type": "linear", "team": "ENG", "api_url": linear.url, "token_env": "MY_LINEAR"}
+    assert LinearAdapter(LinearSource.model_validate(fields), _ctx(tmp_path)).check()["identity"] == "Ada Lovelace"
+
+
+def test_a_missing_key_variable_is_named_at_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MY_LINEAR", raising=False)
     config = LinearSource.model_validate({"id": "lin", "type": "linear", "team": "ENG", "token_env": "MY_LINEAR"})
+    adapter = LinearAdapter(config, _ctx(tmp_path))  # building it contacts nothing and does not fail
     with pytest.raises(SourceAuthError, match="MY_LINEAR is not set"):
-        LinearAdapter(config, _ctx(tmp_path))
-    monkeypatch.setenv("MY_LINEAR", "lin_api_from_env")
-    assert LinearAdapter(config, _ctx(tmp_path)) is not None
+        adapter.check()
 
 
 def test_http_429_is_rate_limited_until_linears_reset_time(linear: FakeLinear, tmp_path: Path) -> None:

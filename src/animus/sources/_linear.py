@@ -89,14 +89,8 @@ class LinearAdapter:
         self.config = config
         self.ctx = ctx
         self.page_size = page_size
-        if token is None:
-            token = os.environ.get(config.token_env, "").strip()
-        if not token:
-            raise SourceAuthError(
-                f"source {config.id!r}: the Linear API key is missing: {config.token_env} is not set",
-                hint=f"create a personal API key in Linear (Settings → Security & access) and export {config.token_env}",
-            )
-        self._token = token
+        # read now, refused at first use: a missing key must not stop the daemon building its other sources
+        self._token = (token if token is not None else os.environ.get(config.token_env, "")).strip()
         self._team: dict[str, Any] | None = None
 
     # -- the SourceAdapter interface -------------------------------------------------------------
@@ -263,6 +257,12 @@ class LinearAdapter:
         """POST one operation; its ``data``, or the animus error for what went wrong."""
         import httpx
 
+        if not self._token:
+            raise SourceAuthError(
+                f"source {self.config.id!r}: the Linear API key is missing: {self.config.token_env} is not set",
+                hint=f"create a personal API key in Linear (Settings → Security & access) and export"
+                     f" {self.config.token_env} where the daemon runs",
+            )
         url = self.config.api_url
         headers = {"Authorization": self._token, "Content-Type": "application/json", "User-Agent": _USER_AGENT}
         payload = {"query": query, "variables": variables, "operationName": operation}
