@@ -47,8 +47,9 @@ class FakeLinear:
     """``with FakeLinear() as linear: linear.url`` — state under one lock, a log of every request."""
 
     def __init__(self, *, key: str = "lin_api_fake_key_0123456789", viewer: str = "Ada Lovelace",
-                 max_page_size: int = 250) -> None:
+                 max_page_size: int = 250, port: int = 0) -> None:
         self.key = key
+        self.port = port
         self.viewer = viewer
         self.max_page_size = max_page_size
         self.requests: list[dict[str, Any]] = []
@@ -81,7 +82,7 @@ class FakeLinear:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         server = self._server
         threading.Thread(target=lambda: server.serve_forever(poll_interval=0.02), name="fake-linear", daemon=True).start()
@@ -422,3 +423,27 @@ def _fault(status: int, code: str | None, headers: dict[str, str]) -> tuple[int,
 
 def _copy(value: Any) -> Any:
     return json.loads(json.dumps(value))
+
+
+def main() -> None:
+    """``python tests/support/fake_linear.py --port 8766``: a fake Linear to point a source at by hand."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--key", default="lin_api_fake_key_0123456789", help="the API key it accepts")
+    parser.add_argument("--team", default="ENG", help="the key of the one team it has")
+    parser.add_argument("--issue", action="append", default=[], help="a Todo issue's title (repeatable)")
+    args = parser.parse_args()
+    with FakeLinear(key=args.key, port=args.port) as fake:
+        fake.add_team(args.team)
+        for title in args.issue:
+            fake.add_issue(args.team, title)
+        print(fake.url, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
