@@ -2,6 +2,7 @@
 
 from animus.git._commit import RUN_TRAILER, CommitResult, commit_all, find_commit_by_trailer
 from animus.git._diff import DiffStat, changed_files, changed_since, diff_stat, worktree_tree
+from animus.git._file_commit import commit_file_on_branch
 from animus.git._github import (
     DEFAULT_API_URL,
     GitHubAuthError,
@@ -64,6 +65,7 @@ __all__ = [
     "changed_files",
     "changed_since",
     "commit_all",
+    "commit_file_on_branch",
     "diff_stat",
     "ensure_pull_request",
     "fetch_branch",

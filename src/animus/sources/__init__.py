@@ -1,6 +1,8 @@
 """Task sources: GitHub issues, Linear and Markdown files become tasks, and hear back how their runs went."""
 
 from animus.sources._github import GitHubIssuesAdapter
+from animus.sources._linear import LinearAdapter
+from animus.sources._markdown import MarkdownAdapter
 from animus.sources._registry import FULL_SYNC_EVERY, SourcePoller, adapter_for, check_source, source_overview, sync_now
 from animus.sources._status import StatusReport, deliver_status, run_kind, scan_status_events, status_summary
 from animus.sources._sync import SyncReport, backoff_secs, sync_source
@@ -23,6 +25,8 @@ __all__ = [
     "ExternalItem",
     "FetchResult",
     "GitHubIssuesAdapter",
+    "LinearAdapter",
+    "MarkdownAdapter",
     "SourceAdapter",
     "SourceAuthError",
     "SourceContext",
