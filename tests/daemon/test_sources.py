@@ -175,3 +175,74 @@ def _fleet_done(fleet: Any, numbers: set[str]) -> bool:
             raise AssertionError("an issue became two tasks")
         done = all(store.get_task(t).status.value == "done" for t in links.values())
         return done and not store.pending_outbox_by_notifier("source:")
+
+
+def test_a_markdown_file_becomes_a_task_and_its_landing_rewrites_its_status(
+        project_factory: Callable[..., Project]) -> None:
+    from support.repo import git
+
+    project = project_factory(extra="sources:\n  - {id: md, type: markdown, path: tasks/, poll_secs: 1}\n")
+    tasks = project.repo / "tasks"
+    tasks.mkdir()
+    good = "---\ntitle: Add a changelog\npriority: high\nlabels: [docs]\nstatus: todo\n---\nKeep a CHANGELOG.md.\n"
+    (tasks / "changelog.md").write_text(good)
+    (tasks / "broken.md").write_text("---\ntitle: Broken\npriority: soonish\n---\nbody\n")
+    git(project.repo, "add", "tasks")
+    git(project.repo, "commit", "-q", "-m", "two task files")
+    git(project.repo, "branch", "-f", "main", "HEAD")  # the runs land on main; the checkout stays detached
+    start(project)
+
+    def landed() -> bool:
+        store = project.store()
+        try:
+            link = store.source_item("md", "tasks/changelog.md")
+            done = bool(link and store.get_task(link.task_id).status.value == "done")
+        finally:
+            store.close()
+        return done and "status: done" in git(project.repo, "show", "main:tasks/changelog.md")
+
+    wait_for(landed, 90, "the Markdown task to land and its status to be written")
+    on_main = git(project.repo, "show", "main:tasks/changelog.md")
+    assert on_main == good.replace("status: todo", "status: done")  # only the status line changed
+    subjects = git(project.repo, "log", "--format=%s", "main", "--", "tasks/changelog.md").splitlines()
+    assert sum("status → done" in s for s in subjects) == 1, subjects
+    listed = project.animus("--json", "source", "list")
+    (row,) = listed.json()
+    assert row["linked"] == 1 and any(p.startswith("tasks/broken.md:3:11: unknown priority") for p in row["problems"]), row["problems"]
+
+
+def test_a_linear_issue_becomes_a_task_and_its_state_and_one_comment_follow_the_run(
+        project_factory: Callable[..., Project], monkeypatch: pytest.MonkeyPatch) -> None:
+    from support.fake_linear import FakeLinear
+
+    with FakeLinear() as linear:
+        monkeypatch.setenv("LINEAR_API_KEY", linear.key)
+        linear.add_team("ENG")
+        issue = linear.add_issue("ENG", "Speed up the build", "It takes ten minutes.", labels=["agent"], priority=2)
+        linear.add_issue("ENG", "Not labelled")
+        project = project_factory(extra=(
+            "sources:\n  - {id: lin, type: linear, team: ENG, states: [Todo], labels: [agent], poll_secs: 1,"
+            f" api_url: \"{linear.url}\", priority_map: {{\"2\": high}}}}\n"))
+        start(project)
+
+        def told() -> bool:
+            store = project.store()
+            try:
+                link = store.source_item("lin", issue["id"])
+                done = bool(link and store.get_task(link.task_id).status.value == "done")
+            finally:
+                store.close()
+            return done and linear.issue(issue["id"])["state"] == "Done"
+
+        wait_for(told, 90, "the Linear issue's task to land and the issue to be told")
+        store = project.store()
+        try:
+            links = store.source_items("lin")
+            task = store.get_task(links[0].task_id)
+        finally:
+            store.close()
+        assert len(links) == 1 and task.title == "Speed up the build" and task.priority.value == "high"
+        assert linear.issue(issue["id"])["state"] == "Done"
+        comments = [c for c in linear.comments(issue["id"]) if "animus" in c["body"]]
+        assert len(comments) == 1 and "landed" in comments[0]["body"]
+        assert linear.count("AnimusCreateComment") == 1
