@@ -232,7 +232,8 @@ def test_a_linear_issue_becomes_a_task_and_its_state_and_one_comment_follow_the_
                 done = bool(link and store.get_task(link.task_id).status.value == "done")
             finally:
                 store.close()
-            return done and linear.issue(issue["id"])["state"] == "Done"
+            landed_comment = any("landed" in c["body"] for c in linear.comments(issue["id"]))
+            return done and linear.issue(issue["id"])["state"] == "Done" and landed_comment
 
         wait_for(told, 90, "the Linear issue's task to land and the issue to be told")
         store = project.store()

@@ -15,6 +15,7 @@ from animus.config import load_config
 from animus.config.project import resolve_project
 from animus.domain.tasks import TaskStatus
 from animus.sources import SourceContext, adapter_for, sync_source
+from support.api import build
 from support.engine import Project, make_project
 from support.fake_github import FakeGitHub
 
@@ -87,6 +88,11 @@ def test_labelled_issues_become_one_task_each_and_a_second_sync_imports_nothing(
     assert got.json()["external"]["url"] == one["html_url"] and got.json()["external"]["key"] == f"#{one['number']}"
     queued = project.animus("queue", "list", "--json")
     assert {e["task_id"] for e in queued.json()} >= set(links.values())
+    api = build(project)
+    shown = api.get(f"/api/v1/tasks/{links[str(one['number'])]}").json()
+    assert shown["external"]["source"] == "gh" and shown["external"]["url"] == one["html_url"]
+    (row,) = api.get("/api/v1/daemon").json()["sources"]
+    assert row["id"] == "gh" and row["linked"] == 2 and row["imported"] == 2 and row["last_error"] is None
 
 
 def test_upstream_edits_follow_a_task_that_has_not_started_and_a_closed_issue_cancels_it(project: Project, fake: FakeGitHub) -> None:

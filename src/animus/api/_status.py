@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from animus import services
 from animus.api import _present as present
 from animus.api._endpoint import ApiState, Endpoint, _Call
+from animus.domain.errors import AnimusError
 
 if TYPE_CHECKING:
     from animus.config import DaemonInfo
@@ -23,7 +24,14 @@ def _health(call: _Call) -> dict[str, Any]:
 
 
 def _daemon_status(call: _Call) -> dict[str, Any]:
-    return services.daemon_health(call.store(), present._daemon_status(_read_daemon_info(call.state)))
+    store = call.store()
+    health = services.daemon_health(store, present._daemon_status(_read_daemon_info(call.state)))
+    try:
+        config = call.state.workflow_config()
+    except AnimusError:
+        config = None
+    health["sources"] = services.source_overview(store, config) if config is not None else []
+    return health
 
 
 def _overview(call: _Call) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def _config(app: AppContext) -> Any:
 @common_options
 def list_sources(app: AppContext) -> None:
     """Every configured source: what it watches, last sync, counts, the last error."""
-    from animus.sources import source_overview
+    from animus.services import source_overview
 
     rows = source_overview(app.store(), _config(app))
 

@@ -36,7 +36,7 @@ def _sources(app: AppContext) -> list[dict[str, Any]]:
         return []
     if config is None or not config.sources:
         return []
-    from animus.sources import source_overview
+    from animus.services import source_overview
 
     return source_overview(app.store(), config)
 

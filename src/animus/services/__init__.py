@@ -22,6 +22,7 @@ from animus.services._queue import (
     release,
 )
 from animus.services._runs import cancel_run, resume_run, retry_run
+from animus.services._sources import source_overview
 from animus.services._status import (
     ActiveRun,
     GateRow,
@@ -67,6 +68,7 @@ __all__ = [
     "release",
     "resume_run",
     "retry_run",
+    "source_overview",
     "status_report",
     "take_snapshot",
     "update_task",

@@ -3,7 +3,7 @@
 from animus.sources._github import GitHubIssuesAdapter
 from animus.sources._linear import LinearAdapter
 from animus.sources._markdown import MarkdownAdapter
-from animus.sources._registry import FULL_SYNC_EVERY, SourcePoller, adapter_for, check_source, source_overview, sync_now
+from animus.sources._registry import FULL_SYNC_EVERY, SourcePoller, adapter_for, check_source, sync_now
 from animus.sources._status import StatusReport, deliver_status, run_kind, scan_status_events, status_summary
 from animus.sources._sync import SyncReport, backoff_secs, sync_source
 from animus.sources._types import (
@@ -42,7 +42,6 @@ __all__ = [
     "deliver_status",
     "run_kind",
     "scan_status_events",
-    "source_overview",
     "status_marker",
     "status_summary",
     "sync_now",
