@@ -166,3 +166,24 @@ def test_an_invalid_config_exits_2_not_internal(repo: Path, env: dict[str, str])
     result = run_animus(["doctor", "--json"], cwd=repo, env=env)
     assert result.code == 2, result.stderr
     assert checks_of(result)["config"]["status"] == "fail"
+
+
+def test_a_workflow_opening_pull_requests_needs_a_github_token_that_doctor_never_shows(
+    repo: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    write_program(tmp_path / "bin" / "claude", "2.1.332 (Claude Code)")
+    env = {**env, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}", "GITHUB_TOKEN": ""}
+    init(repo, env)
+    path = repo / ".animus" / "workflows.yaml"
+    path.write_text(path.read_text().replace("create_pr: false", "create_pr: true"))
+    missing = run_animus(["doctor", "--json"], cwd=repo, env=env)  # no token, no gh on PATH
+    assert missing.code == 5, missing.stderr
+    check = checks_of(missing)["github token"]
+    assert check["status"] == "fail" and "$GITHUB_TOKEN is not set" in str(check["detail"])
+    assert "GITHUB_TOKEN" in str(check["remedy"])
+    found = run_animus(["doctor", "--json"], cwd=repo, env={**env, "GITHUB_TOKEN": "ghp_secret_value"})
+    assert found.code == 0, found.stderr
+    assert checks_of(found)["github token"]["status"] == "ok"
+    assert "$GITHUB_TOKEN" in str(checks_of(found)["github token"]["detail"])
+    human = run_animus(["doctor"], cwd=repo, env={**env, "GITHUB_TOKEN": "ghp_secret_value"})
+    assert "ghp_secret_value" not in found.stdout + found.stderr + human.stdout + human.stderr

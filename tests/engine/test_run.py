@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -279,7 +278,7 @@ def test_retry_starts_a_new_run_on_the_same_branch(tmp_path: Path) -> None:
 
 
 def test_create_pr_pushes_the_branch_and_opens_one_pull_request(tmp_path: Path) -> None:
-    from support.fake_gh import install_fake_gh
+    from support.fake_github import FakeGitHub
 
     approve_all = [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "good"}}]
     project = make_project(tmp_path, review=approve_all)
@@ -290,17 +289,19 @@ def test_create_pr_pushes_the_branch_and_opens_one_pull_request(tmp_path: Path) 
     config = project.repo / ".animus" / "workflows.yaml"
     config.write_text(config.read_text().replace("merge: {strategy: merge}", "merge: {strategy: merge, create_pr: true}"))
     git(project.repo, "commit", "-q", "-am", "land through a pull request")
-    gh, state = install_fake_gh(tmp_path / "bin", tmp_path / "gh-state.json")
-    env = {"PATH": f"{gh.parent}:{__import__('os').environ['PATH']}", "FAKE_GH_STATE": str(state)}
-    result = drive(project, env=env, fault="animus.land:after")
-    assert result.exits == [-9, 0], result.outputs
-    store = project.store()
-    run = store.get_run("TASK-1.main.1")
-    store.close()
-    assert run.status.value == "completed" and run.pr_url == "https://github.example/acme/repo/pull/1"
-    prs = json.loads(state.read_text())["prs"]
-    assert len(prs) == 1 and prs[0]["head"] == "animus/task-1" and prs[0]["base"] == "main"
-    assert "animus/task-1" in git(project.repo, "ls-remote", "--heads", str(origin))
+    with FakeGitHub(token="t0ken", git_dir=origin) as github:
+        # the origin is a local path, so the repository is named as GitHub Actions names it
+        env = {"GITHUB_TOKEN": "t0ken", "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": "acme/repo"}
+        result = drive(project, env=env, fault="animus.land:after")
+        assert result.exits == [-9, 0], result.outputs
+        store = project.store()
+        run = store.get_run("TASK-1.main.1")
+        store.close()
+        assert run.status.value == "completed" and run.pr_url == f"{github.url}/acme/repo/pull/1"
+        [pull] = github.pulls("acme/repo")
+        assert (pull["head"]["ref"], pull["base"]["ref"], pull["state"]) == ("animus/task-1", "main", "open")
+        assert github.count("POST", "/repos/acme/repo/pulls") == 1
+    assert pull["head"]["sha"] == git(origin, "rev-parse", "refs/heads/animus/task-1").strip()
     assert git(project.repo, "rev-list", "--merges", "main") == ""  # nothing merged locally
 
 

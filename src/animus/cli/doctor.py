@@ -143,15 +143,28 @@ def _agent_checks(config: WorkflowConfig, root: Path) -> list[Check]:
     out: list[Check] = []
     for agent_id, agent in config.agents.items():
         out += _one_agent(agent_id, agent, config, root, required=agent_id in used)
-    if any(wf.post_success.merge and wf.post_success.merge.create_pr for wf in config.workflows):
-        from animus.agents import install_hint
+    return out + _github_token_checks(config)
 
-        gh = _version("gh")
-        out.append(
-            Check("gh", "ok", gh)
-            if gh
-            else Check("gh", "fail", "gh not found on PATH (a workflow opens pull requests)", install_hint("gh"))
-        )
+
+def _github_token_checks(config: WorkflowConfig) -> list[Check]:
+    """A GitHub token for each token variable the PR-opening workflows name: where it comes from, never its value."""
+    from animus.git import GitHubAuthError, github_token
+
+    envs = sorted({
+        getattr(wf.post_success.merge, "github_token_env", None) or "GITHUB_TOKEN"
+        for wf in config.workflows
+        if wf.post_success.merge and wf.post_success.merge.create_pr
+    })
+    out: list[Check] = []
+    for env in envs:
+        name = "github token" if env == "GITHUB_TOKEN" else f"github token ({env})"
+        try:
+            github_token(env)
+        except GitHubAuthError as err:
+            out.append(Check(name, "fail", f"{err.message} (a workflow opens pull requests)", err.hint or ""))
+            continue
+        where = f"${env}" if os.environ.get(env, "").strip() else "`gh auth token`"
+        out.append(Check(name, "ok", f"a token from {where} (a workflow opens pull requests)"))
     return out
 
 

@@ -328,9 +328,15 @@ def _land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: _Worktre
     assert target, "landing needs a target branch: set post_success.merge.target_branch or run from a branch"
     title = f"[{task['id']}] {task['title'].splitlines()[0][:100]}"
     if merge.get("create_pr"):
-        git.push_branch(ctx.project_root, worktree["branch"])
+        remote = ctx.remote or "origin"
+        git.push_branch(ctx.project_root, worktree["branch"], remote)
+        client, repo = git.github_for_project(
+            ctx.project_root, remote, repo=merge.get("github_repo"), api_url=merge.get("github_api_url"),
+            token_env=merge.get("github_token_env") or "GITHUB_TOKEN",
+        )
         body = f"Automated by animus for {task['id']} (run {run_id}).\n\n{task.get('description') or ''}"
-        pr = git.ensure_pull_request(ctx.project_root, worktree["branch"], target, title, body)
+        with client:
+            pr = git.ensure_pull_request(client, repo, worktree["branch"], target, title, body)
         return {"status": "pr", "sha": None, "conflict_files": [], "pr_url": pr.url}
     message = f"{title}\n\nLanded by animus run {run_id}."
     if ctx.remote:

@@ -45,6 +45,9 @@ class _MergeSpec(TypedDict):
     target_branch: str | None
     create_pr: bool
     cleanup_worktree: bool
+    github_repo: NotRequired[str | None]  # owner/name; absent or None: the one the remote names
+    github_api_url: NotRequired[str | None]  # absent or None: $GITHUB_API_URL, else the remote's GitHub
+    github_token_env: NotRequired[str | None]  # absent or None: GITHUB_TOKEN
 
 
 class PhaseSpec(TypedDict):

@@ -1,7 +1,19 @@
-"""Git for animus: task worktrees, tagged commits, landing, push and pull requests, all idempotent."""
+"""Git for animus: task worktrees, tagged commits, landing, push, and GitHub (issues, pull requests), all idempotent."""
 
 from animus.git._commit import RUN_TRAILER, CommitResult, commit_all, find_commit_by_trailer
 from animus.git._diff import DiffStat, changed_files, changed_since, diff_stat, worktree_tree
+from animus.git._github import (
+    DEFAULT_API_URL,
+    GitHubAuthError,
+    GitHubClient,
+    GitHubError,
+    GitHubNotFound,
+    GitHubRateLimited,
+    GitHubUnavailable,
+    github_for_project,
+    github_token,
+    repo_from_remote,
+)
 from animus.git._land import LAND_TRAILER, LandResult, LandStatus, LandStrategy, land
 from animus.git._pull_request import PullRequest, ensure_pull_request, find_pull_request
 from animus.git._remote import (
@@ -29,10 +41,17 @@ from animus.git._worktree import (
 
 __all__ = [
     "BRANCH_PREFIX",
+    "DEFAULT_API_URL",
     "LAND_TRAILER",
     "RUN_TRAILER",
     "CommitResult",
     "DiffStat",
+    "GitHubAuthError",
+    "GitHubClient",
+    "GitHubError",
+    "GitHubNotFound",
+    "GitHubRateLimited",
+    "GitHubUnavailable",
     "LandResult",
     "LandStatus",
     "LandStrategy",
@@ -50,6 +69,8 @@ __all__ = [
     "fetch_branch",
     "find_commit_by_trailer",
     "find_pull_request",
+    "github_for_project",
+    "github_token",
     "land",
     "land_remote",
     "list_worktrees",
@@ -61,6 +82,7 @@ __all__ = [
     "remote_branch_sha",
     "remote_url",
     "remove_worktree",
+    "repo_from_remote",
     "restore_worktree",
     "worktree_tree",
 ]
