@@ -9,6 +9,7 @@ Example::
 
 from animus.services._fleet import ProjectIdentity, fleet_members, project_identity
 from animus.services._gates import GateDecision, decide_gate, open_gate
+from animus.services._prs import PR_EVENTS, PrMention, pr_mention, runs_waiting_on, wake_pr_runs
 from animus.services._queue import (
     DROPPED_REASON,
     Dropped,
@@ -39,6 +40,7 @@ from animus.services._tasks import create_task, update_task
 
 __all__ = [
     "DROPPED_REASON",
+    "PR_EVENTS",
     "ActiveRun",
     "Dropped",
     "Enqueued",
@@ -46,6 +48,7 @@ __all__ = [
     "GateRow",
     "Overview",
     "PoolUse",
+    "PrMention",
     "ProjectIdentity",
     "QueueDepth",
     "StatusReport",
@@ -62,12 +65,15 @@ __all__ = [
     "list_queue",
     "open_gate",
     "overview",
+    "pr_mention",
     "project_identity",
     "queue_run",
     "release",
     "resume_run",
     "retry_run",
+    "runs_waiting_on",
     "status_report",
     "take_snapshot",
     "update_task",
+    "wake_pr_runs",
 ]
