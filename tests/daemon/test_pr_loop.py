@@ -48,6 +48,9 @@ def test_a_daemon_killed_while_its_run_waits_on_the_pr_keeps_waiting_after_resta
             wait_for(lambda: _looks(github) >= before + 3, 60, "the restarted daemon to look at the PR again")
             assert run_row(project).status.value == "waiting_pr"
             assert github.count("POST", f"/repos/{REPO}/pulls") == 1 and github.comments(REPO, 1) == []
+            status = project.animus("status")
+            assert f"TASK-1.main.1 waits on its pull request: {github.url}/{REPO}/pull/1" in status.stdout
+            assert project.animus("status", "--json").json()["waiting_prs"][0]["pr_url"] == f"{github.url}/{REPO}/pull/1"
             # it still acts on what it sees: a failing check with no rework budget left escalates, once
             github.add_check_run(REPO, head, "ci", conclusion="failure", summary="broken")
             wait_for(lambda: run_row(project).status.value == "escalated", 60, "the run to escalate")

@@ -63,6 +63,14 @@ def test_failed_checks_are_reworked_onto_the_same_pr_then_approval_and_green_mer
     assert seen[0] == ("opened", "wait") and ("checks_failed", "rework") in seen and ("pushed", "wait") in seen
     assert seen[-1] == ("approved", "complete")
     assert BRANCH not in git(project.repo, "branch", "--list")  # merged: the worktree and branch are cleaned up
+    shown = project.animus("workflow", "get", "TASK-1.main.1")
+    assert shown.code == 0, shown.stderr
+    assert f"merged PR {github.url}/{REPO}/pull/1 as {run.landed_sha[:10]}" in shown.stdout
+    assert "pr checks_failed → rework: checks failed on" in shown.stdout and "unit-tests (failure)" in shown.stdout
+    assert "pr approved → complete" in shown.stdout
+    lines = shown.stdout.splitlines()
+    rework_at = next(i for i, line in enumerate(lines) if "checks_failed → rework" in line)
+    assert "implementation #2" in "\n".join(lines[rework_at:])  # the rework's phases come after the decision
 
 
 def test_changes_requested_with_line_comments_are_reworked_with_file_line_and_text_in_the_prompt(tmp_path: Path) -> None:

@@ -118,7 +118,8 @@ class RunFollower:
                 self._decision(decision)
         if run.status.value != self.status:
             self.status = run.status.value
-            self._send({"event": "run.status", "run_id": run.id, "status": run.status.value, "phase": run.current_phase})
+            self._send({"event": "run.status", "run_id": run.id, "status": run.status.value, "phase": run.current_phase,
+                        "pr_url": run.pr_url})
         return run
 
     def _send(self, event: dict[str, Any]) -> None:
