@@ -166,3 +166,49 @@ def test_the_rework_budget_runs_out_on_the_second_failing_round_escalates_and_co
     store.close()
     assert [e for _, e, _ in pr_decisions(project)].count("rework") == 1
     assert len(agent_prompts(project)) == 4
+
+
+def _impl(count: int) -> dict[str, object]:
+    """``count`` implementation runs, each writing a file of its own (so each rework pushes a new head)."""
+    return {"invocations": [[{"write": {"path": f"work/{n}.txt", "content": f"{n}\n"}},
+                             {"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": f"wrote {n}"}}]
+                            for n in range(count)]}
+
+
+def test_resuming_a_run_the_pr_loop_escalated_gives_it_a_fresh_budget_on_the_same_pr(tmp_path: Path) -> None:
+    project, origin = pr_project(tmp_path, "{poll_secs: 1, max_reworks: 1, auto_merge: true}", impl=_impl(3))
+    with FakeGitHub(token=TOKEN, git_dir=origin) as github:
+        env = github_env(github.url)
+        proc = start_run(project, env)
+        first = wait_until(lambda: waiting_at(project, origin), "the run to wait on its PR", proc=proc)
+        github.add_check_run(REPO, first, "ci", conclusion="failure", summary="boom")
+        second = wait_until(lambda: waiting_at(project, origin, head=first), "the rework's push", proc=proc)
+        github.add_check_run(REPO, second, "ci", conclusion="failure", summary="still boom")
+        assert finish(proc)[0] != 0 and run_row(project).status.value == "escalated"
+        proc = start_run(project, env, command=("workflow", "resume", "TASK-1.main.1"))
+        third = wait_until(lambda: waiting_at(project, origin, head=second), "the resumed run's rework push", proc=proc)
+        github.add_check_run(REPO, third, "ci", conclusion="success")
+        github.add_review(REPO, 1, "APPROVED", "finally", commit_id=third)
+        code, out = finish(proc)
+        assert code == 0, out
+        comments = github.comments(REPO, 1)
+        assert github.count("POST", f"/repos/{REPO}/pulls") == 1
+    assert _merges(github) == [{"sha": third, "merge_method": "merge"}]
+    assert len(comments) == 1  # the escalation's; resuming it said nothing more
+    assert [e for _, e, _ in pr_decisions(project)].count("rework") == 2 and run_row(project).status.value == "completed"
+    assert "still boom" in agent_prompts(project)[4]  # the resumed rework saw the second round's failure
+
+
+def test_cancelling_a_run_that_waits_on_its_pr_stops_it_and_leaves_the_pr_alone(tmp_path: Path) -> None:
+    project, origin = pr_project(tmp_path, "{poll_secs: 1, auto_merge: true}")
+    with FakeGitHub(token=TOKEN, git_dir=origin) as github:
+        proc = start_run(project, github_env(github.url))
+        wait_until(lambda: waiting_at(project, origin), "the run to wait on its PR", proc=proc)
+        cancelled = project.animus("workflow", "cancel", "TASK-1.main.1", "--json")
+        assert cancelled.code == 0, cancelled.stderr
+        code, out = finish(proc)
+        assert code != 0, out
+        [pull] = github.pulls(REPO)
+    assert pull["state"] == "open" and _merges(github) == [] and github.comments(REPO, 1) == []
+    run = run_row(project)
+    assert run.status.value == "cancelled" and run.failure_reason == "cancelled by user"

@@ -40,13 +40,15 @@ def github_env(url: str) -> dict[str, str]:
     return {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": url, "GITHUB_REPOSITORY": REPO}
 
 
-def start_run(project: Project, env: dict[str, str], *, fault: str | None = None) -> subprocess.Popen[bytes]:
-    """`animus run TASK-1` in the background (the test plays GitHub's people meanwhile)."""
+def start_run(
+    project: Project, env: dict[str, str], *, fault: str | None = None, command: tuple[str, ...] = ("run", "TASK-1"),
+) -> subprocess.Popen[bytes]:
+    """`animus run TASK-1` (or ``command``) in the background (the test plays GitHub's people meanwhile)."""
     run_env = {**os.environ, **project.env, **env}
     run_env.pop("ANIMUS_FAULT", None)
     if fault:
         run_env["ANIMUS_FAULT"] = fault
-    return subprocess.Popen([sys.executable, "-m", "animus.cli.main", "run", "TASK-1"], cwd=project.repo, env=run_env,
+    return subprocess.Popen([sys.executable, "-m", "animus.cli.main", *command], cwd=project.repo, env=run_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
