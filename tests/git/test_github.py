@@ -101,6 +101,7 @@ def test_list_issues_filters_by_every_label_state_assignee_and_since(fake: FakeG
     fake.add_issue(REPO, "one", labels=["animus"])
     fake.add_issue(REPO, "closed", labels=["animus", "bug"], state="closed")
     assert [i["title"] for i in client.list_issues(REPO, labels=["animus", "bug"])] == ["both"]
+    assert [i["title"] for i in client.list_issues(REPO, labels="animus,bug")] == ["both"]  # a str is not 10 labels
     assert {i["title"] for i in client.list_issues(REPO, labels=["animus"], state="all")} == {"both", "one", "closed"}
     assert [i["title"] for i in client.list_issues(REPO, state="closed")] == ["closed"]
     assert [i["title"] for i in client.list_issues(REPO, assignee="alice")] == ["both"]
@@ -171,6 +172,10 @@ def test_a_rejected_token_is_an_auth_error_that_never_shows_the_token(
     assert error.message == "GitHub rejected the token from $GITHUB_TOKEN (HTTP 401: Bad credentials)"
     assert error.hint and "GITHUB_TOKEN" in error.hint
     assert "wrong-secret-value" not in f"{error} {error.hint} {error.details} {error.to_dict()} {gh!r}"
+    with GitHubClient(fake.url, "another-secret") as given, pytest.raises(GitHubAuthError) as err:
+        given.user()
+    assert err.value.message == "GitHub rejected the token (HTTP 401: Bad credentials)"
+    assert "another-secret" not in f"{err.value.to_dict()} {given!r}"
 
 
 def test_a_forbidden_request_is_an_auth_error_but_a_spent_limit_is_not(fake: FakeGitHub, client: GitHubClient) -> None:

@@ -10,6 +10,8 @@
       ├── ProcError                 exit 1  a supervised process could not be started or read
       │     └── SpawnError          exit 1
       ├── GitError                  exit 1  git refused an operation
+      │     └── GitHubError         exit 1  GitHub refused a request (animus.git: its auth, rate-limit,
+      │                                     unavailable and not-found subclasses exit 5, 5, 5, 3)
       └── AgentError                exit 1  an agent CLI failed in a way a phase cannot judge
 
 Boundaries translate third-party errors into these with ``raise X(...) from exc``; nothing

@@ -188,6 +188,7 @@ class GitHubClient:
     """GitHub's REST API (v2022-11-28) with one token; the x-ratelimit-* of the last answer are kept.
 
     Without a token requests go out anonymously (public repositories only, 60 an hour). Not retried.
+    ``token_source`` (``"$GITHUB_TOKEN"``) and ``token_env`` only word the errors; ``from_env`` sets them.
     """
 
     def __init__(
@@ -196,7 +197,7 @@ class GitHubClient:
         token: str | None = None,
         *,
         timeout: float = 20.0,
-        token_source: str = "the configured token",
+        token_source: str | None = None,
         token_env: str = "GITHUB_TOKEN",
     ) -> None:
         self.api_url = api_url.rstrip("/")
@@ -220,7 +221,7 @@ class GitHubClient:
         return cls(url, token, timeout=timeout, token_source=source, token_env=token_env)
 
     def __repr__(self) -> str:
-        return f"GitHubClient({self.api_url!r}, token from {self._token_source})"
+        return f"GitHubClient({self.api_url!r}, token from {self._token_source or 'the caller'})"
 
     def close(self) -> None:
         """Close the connection pool (the client opens a new one if used again)."""
@@ -247,7 +248,7 @@ class GitHubClient:
     ) -> list[dict[str, Any]]:
         """Every issue matching the filters (all ``labels`` must be on it), pull requests left out."""
         params: dict[str, str] = {"state": state}
-        wanted = ",".join(labels)
+        wanted = labels if isinstance(labels, str) else ",".join(labels)
         if wanted:
             params["labels"] = wanted
         if assignee is not None:
@@ -421,15 +422,16 @@ class GitHubClient:
                 status=status, reset_at=reset_at, hint="wait for the reset; animus tries again later by itself",
             )
         details = {"status": status, "response": said}
+        token = f"the token from {self._token_source}" if self._token_source else "the token"
         if status == 401:
-            rejected = f"the token from {self._token_source}" if self._token else "a request without a token"
+            rejected = token if self._token else "a request without a token"
             return GitHubAuthError(
                 f"GitHub rejected {rejected} (HTTP 401: {said})", status=status, details=details,
                 hint=f"set {self._token_env} to a valid GitHub token (or renew the one `gh auth login` keeps)",
             )
         if status == 403:
             return GitHubAuthError(
-                f"{what}: GitHub refused the token from {self._token_source} (HTTP 403: {said})",
+                f"{what}: GitHub refused {token} (HTTP 403: {said})",
                 status=status, details=details,
                 hint="give the token access to this repository's contents, issues and pull requests",
             )
