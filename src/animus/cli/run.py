@@ -114,7 +114,10 @@ def summarize(app: AppContext, run: Any, phases: list[Any]) -> None:
         ok = d["status"] == "completed"
         style = "green" if ok else "red"
         reworks = sum(1 for p in d["phases"] if p["status"] == "rework")
-        tail = f"{len(d['phases'])} phase run(s), {reworks} rework(s), {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"
+        pr_reworks = int(((d.get("state") or {}).get("pr") or {}).get("reworks") or 0)
+        asked = f" (+{pr_reworks} asked for by the PR)" if pr_reworks else ""
+        tail = (f"{len(d['phases'])} phase run(s), {reworks} rework(s){asked}, {d['input_tokens'] + d['output_tokens']} tokens, "
+                f"${d['cost_usd']:.4f}")
         landed = landing_text(d)
         landed = f" {landed}" if landed else ""
         console().print(Text.assemble(("✔ " if ok else "✘ ", style), (d["status"], f"bold {style}"), landed, f"  ({tail})"))
