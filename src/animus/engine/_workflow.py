@@ -37,6 +37,7 @@ from animus.engine._types import (
 
 _WORKFLOW_NAME = "animus.run.v1"
 _MAX_RATE_LIMIT_WAITS = 20
+_MAX_WAKES_AT_ONCE = 50  # webhook messages taken together after a wait (more: the next look takes them)
 _FOREVER_SECS = 10 * 365 * 24 * 3600
 _LANDED = frozenset({"merged", "already_merged", "nothing_to_land", "pr", "skipped"})
 
@@ -160,7 +161,11 @@ def _await_pr(steps: _Steps, run: _Run, landed: _Landing) -> _Waited:
             memory = state.get("pr") or memory
             if out["status"] != RunStatus.WAITING_PR:
                 return _Waited(RunStatus(out["status"]), state, int(decided["next_index"] or 0))
-        DBOS.recv(topic=_pr_topic(run.id), timeout_seconds=max(1.0, float(decided["wait_secs"])))  # any message: look again
+        woke = DBOS.recv(topic=_pr_topic(run.id), timeout_seconds=max(1.0, float(decided["wait_secs"])))  # any message: look again
+        for _ in range(_MAX_WAKES_AT_ONCE):  # a burst of deliveries (each check of a suite) is one look, not one each
+            if woke is None:
+                break
+            woke = DBOS.recv(topic=_pr_topic(run.id), timeout_seconds=0)
 
 
 def _run_phases(steps: _Steps, run: _Run, state: RunState, index: int) -> tuple[RunState, str | None]:
