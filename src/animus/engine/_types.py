@@ -181,7 +181,7 @@ class RunState(TypedDict, total=False):
     rework: _ReworkContext
     outputs: dict[str, str]
     conflict_reworks: int
-    landing: str  # the Landing status the run completed with (``nothing_to_land``: it changed nothing)
+    landing: str  # the Landing status the run completed with (``nothing_to_land``: it changed nothing; ``pr_merged``: its PR merged)
     pr: _PrMemory
 
 
@@ -327,7 +327,7 @@ class _PhaseSummary(TypedDict):
 class _Landing(TypedDict):
     """How the branch landed (step ``animus.land``)."""
 
-    status: str  # merged | already_merged | nothing_to_land | pr | skipped | conflict | dirty_target | pr_merged
+    status: str  # merged | already_merged | nothing_to_land | pr | skipped | conflict | dirty_target
     sha: str | None
     conflict_files: list[str]
     pr_url: str | None
