@@ -191,3 +191,16 @@ def test_concurrent_signed_calls_on_a_real_server_accept_exactly_the_limit(fresh
         handle.stop()
     assert sorted(codes) == [201] * 10 + [429] * 30
     assert len([t for t in _tasks(fresh) if "trigger-race-hook" in t["labels"]]) == 10
+
+
+def test_github_pull_request_and_check_events_wake_runs_and_never_make_tasks(fresh: Api) -> None:
+    before = _tasks(fresh)
+    pull = {"action": "synchronize", "number": 9, "pull_request": {"number": 9, "head": {"ref": "animus/task-9"}},
+            "repository": {"full_name": "acme/app"}}
+    for event in ("pull_request", "pull_request_review", "check_suite", "check_run"):
+        response = _fire(fresh, "gh", pull, headers={"X-GitHub-Event": event})
+        assert response.status_code == 202, response.text
+        assert response.json() == {"ok": True, "woke": []}  # no run waits on PR #9 here
+    assert _tasks(fresh) == before
+    assert [outcome for trigger, outcome in _hits(fresh) if trigger == "gh"] == ["ignored"] * 4
+    assert _fire(fresh, "gh", pull, secret="wrong", headers={"X-GitHub-Event": "check_run"}).status_code == 401

@@ -277,7 +277,7 @@ def test_retry_starts_a_new_run_on_the_same_branch(tmp_path: Path) -> None:
     assert "a.txt" in files and "b.txt" in files  # the retry continued on the same branch
 
 
-def test_create_pr_pushes_the_branch_and_opens_one_pull_request(tmp_path: Path) -> None:
+def test_create_pr_without_a_pr_loop_pushes_the_branch_opens_one_pull_request_and_ends(tmp_path: Path) -> None:
     from support.fake_github import FakeGitHub
 
     approve_all = [{"decision": {"verdict": "advance", "confidence": 0.9, "risk": "low", "reason": "good"}}]
@@ -287,7 +287,7 @@ def test_create_pr_pushes_the_branch_and_opens_one_pull_request(tmp_path: Path) 
     git(project.repo, "remote", "add", "origin", str(origin))
     git(project.repo, "push", "-q", "origin", "main")
     config = project.repo / ".animus" / "workflows.yaml"
-    config.write_text(config.read_text().replace("merge: {strategy: merge}", "merge: {strategy: merge, create_pr: true}"))
+    config.write_text(config.read_text().replace("merge: {strategy: merge}", "merge: {strategy: merge, create_pr: true, pr_loop: null}"))
     git(project.repo, "commit", "-q", "-am", "land through a pull request")
     with FakeGitHub(token="t0ken", git_dir=origin) as github:
         # the origin is a local path, so the repository is named as GitHub Actions names it

@@ -23,7 +23,7 @@ def test_cli_status_and_the_api_report_the_same_queue_runs_and_outbox(fronts: Fr
     overview = fronts.api.get("/api/v1/overview").json()
 
     assert set(status) == {"daemon", "pool", "queue", "active_runs", "running_agents", "recent", "waiting_gates",
-                           "notifications", "fleet", "sources"}
+                           "waiting_prs", "notifications", "fleet", "sources"}
     assert status["sources"] == daemon["sources"] == []  # none configured
     assert (status["queue"]["queued"], status["queue"]["held"], status["queue"]["dispatched"]) == (1, 1, 1)
     assert daemon["queue"] == {"queued": 1, "held": 1, "dispatched": 1}
@@ -33,4 +33,5 @@ def test_cli_status_and_the_api_report_the_same_queue_runs_and_outbox(fronts: Fr
     assert status["pool"]["used"] == 1
     assert status["notifications"] == daemon["outbox"] == overview["outbox"]
     assert status["waiting_gates"] == overview["gates"] == []
-    assert daemon["running_runs"] == daemon["waiting_gates"] == 0
+    assert daemon["running_runs"] == daemon["waiting_gates"] == daemon["waiting_prs"] == 0
+    assert status["waiting_prs"] == []

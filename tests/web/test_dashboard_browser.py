@@ -164,3 +164,32 @@ def test_the_page_asks_for_the_token_and_mutations_fail_without_it(served: tuple
     assert not page.is_visible('.task-card:has-text("no token")')
     csp = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_a_run_waiting_on_its_pull_request_shows_the_link_and_what_each_look_decided(served: tuple[Any, str, str], page: Any) -> None:
+    from animus.domain.runs import DecisionRecord, RunStatus
+
+    project, url, _token = served
+    pr_url = "https://github.com/acme/repo/pull/7"
+    store = project.store()
+    try:
+        run = store.create_run("TASK-1", "main", {})
+        store.update_run(run.id, status=RunStatus.RUNNING)
+        store.update_run(run.id, status=RunStatus.WAITING_PR, pr_url=pr_url)
+        for verdict, effective, reason in [("opened", "wait", "PR #7 opened"), ("checks_failed", "rework", f"ci failed {XSS}")]:
+            store.add_decision(DecisionRecord(run_id=run.id, seq=0, phase="pr", attempt=1, source="pr", verdict=verdict,
+                                              effective=effective, target_phase=None, confidence=None, risk=None, reason=reason))
+    finally:
+        store.close()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("#active .row:has-text('PR 7')")
+    page.click("#active a")
+    page.wait_for_selector("#run-status.status-waiting_pr")
+    assert page.get_attribute("#run-pr-link", "href") == pr_url and page.is_visible("#run-pr")
+    looks = page.eval_on_selector_all("#run-pr-decisions li", "items => items.map(i => i.textContent)")
+    assert looks == ["opened → wait PR #7 opened", f"checks_failed → rework ci failed {XSS}"]
+    assert page.eval_on_selector_all("#run-pr script", "nodes => nodes.length") == 0
+    assert page.is_visible("#run-actions button:has-text('cancel')")
+    assert page_errors == []

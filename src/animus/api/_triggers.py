@@ -2,7 +2,8 @@
 
 Plain webhooks render the trigger's ``config.task`` title/description templates (``{{ payload.path }}``);
 GitHub webhooks (``config.github``) turn an ``issues`` event carrying the configured label into a task
-linked to the issue (label ``gh-issue-<n>``, the issue URL in the description), once per issue.
+linked to the issue (label ``gh-issue-<n>``, the issue URL in the description), once per issue, and
+wake the runs waiting on a pull request a ``pull_request``, review or ``check_*`` event names.
 """
 
 from __future__ import annotations
@@ -130,15 +131,37 @@ def _fire_trigger(call: _Call) -> Any:
     store = call.store()
     # admission, task and queue entry commit together: concurrent calls cannot pass the limit, and a
     # call that fails after its admission (a bad GitHub payload) is neither counted nor remembered
+    waking: list[Any] | None = None
     with store.transaction():
         admission = store.admit_trigger_hit(trigger.id, limit=trigger.config.rate_limit_per_minute, delivery=delivery)
         if admission == "admitted":
-            response, queued = _accept(call, store, trigger, payload)
+            if trigger.config.github is not None and call.headers.get("x-github-event", "") in services.PR_EVENTS:
+                waking = _waiting_runs(call, store, trigger, payload)
+            else:
+                response, queued = _accept(call, store, trigger, payload)
     if admission != "admitted":
         raise _admission_refused(trigger, admission)
+    if waking is not None:
+        # after the admission committed: the message goes through DBOS's own connection to the database
+        return _woke(services.wake_pr_runs(store, waking, delivery=delivery or "unnamed"))
     if queued:
         call.state.queue_changed()
     return response
+
+
+def _waiting_runs(call: _Call, store: Store, trigger: WebhookTrigger, payload: dict[str, Any]) -> list[Any]:
+    """The runs waiting on a pull request this pull request, review or check event names (the hit settled)."""
+    event = call.headers.get("x-github-event", "")
+    runs = services.runs_waiting_on(store, services.pr_mention(event, payload))
+    detail = ", ".join(run.id for run in runs) or f"{event[:40]}: no run waits on a pull request it names"
+    store.settle_trigger_hit(trigger.id, "woke" if runs else "ignored", detail)
+    return runs
+
+
+def _woke(ids: list[str]) -> Any:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"ok": True, "woke": ids}, status_code=202)
 
 
 def _accept(call: _Call, store: Store, trigger: WebhookTrigger, payload: dict[str, Any]) -> tuple[Any, bool]:

@@ -68,6 +68,9 @@ class Progress:
                                   event["reason"][:300])]
         if kind == "command.output" and event["status"] not in ("advanced", "skipped"):
             return _command_lines(event)
+        if kind == "run.status" and event["status"] == "waiting_pr":
+            return [Text.assemble(("  ⏳ ", "yellow"), "waiting on its pull request ", (event.get("pr_url") or "", "bold"),
+                                  " for checks, reviews and the merge (each poll, or sooner when a webhook says the PR changed)")]
         if kind == "phase.status" and event["status"] == "waiting":
             return [Text.assemble(("  ⏸ ", "yellow"), f"{event['phase']} waits for a human: ",
                                   (f"animus workflow approve {event['run_id']} --phase {event['phase']}", "bold"), "  (or reject)")]
@@ -111,7 +114,10 @@ def summarize(app: AppContext, run: Any, phases: list[Any]) -> None:
         ok = d["status"] == "completed"
         style = "green" if ok else "red"
         reworks = sum(1 for p in d["phases"] if p["status"] == "rework")
-        tail = f"{len(d['phases'])} phase run(s), {reworks} rework(s), {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"
+        pr_reworks = int(((d.get("state") or {}).get("pr") or {}).get("reworks") or 0)
+        asked = f" (+{pr_reworks} asked for by the PR)" if pr_reworks else ""
+        tail = (f"{len(d['phases'])} phase run(s), {reworks} rework(s){asked}, {d['input_tokens'] + d['output_tokens']} tokens, "
+                f"${d['cost_usd']:.4f}")
         landed = landing_text(d)
         landed = f" {landed}" if landed else ""
         console().print(Text.assemble(("✔ " if ok else "✘ ", style), (d["status"], f"bold {style}"), landed, f"  ({tail})"))
@@ -125,9 +131,14 @@ def summarize(app: AppContext, run: Any, phases: list[Any]) -> None:
 
 
 def landing_text(run: dict[str, Any]) -> str:
-    """How a run's work landed, in words: ``landed <sha>``, ``PR <url>``, ``no changes: …``, or "" (not yet)."""
-    if (run.get("state") or {}).get("landing") == "nothing_to_land":
+    """How a run's work landed, in words: ``landed <sha>``, ``merged PR <url> as <sha>``, ``PR <url>``, ``no changes: …``, or ""."""
+    landing = (run.get("state") or {}).get("landing")
+    if landing == "nothing_to_land":
         return "no changes: nothing landed"
+    if landing == "pr_merged" and run.get("pr_url"):
+        return f"merged PR {run['pr_url']}" + (f" as {run['landed_sha'][:10]}" if run.get("landed_sha") else "")
+    if run.get("status") == "waiting_pr" and run.get("pr_url"):
+        return f"waiting on PR {run['pr_url']}"
     if run.get("landed_sha"):
         return f"landed {run['landed_sha'][:10]}"
     if run.get("pr_url"):

@@ -68,14 +68,31 @@ def get(app: AppContext, run_id: str) -> None:
         landed = landing_text(d)
         if landed:
             out.print(Text(landed))
+        # the PR loop's decisions sit between the phase attempts they came after (it has no phase rows)
+        pr_decisions = [x for x in d["decisions"] if x["source"] == "pr"]
         for p in d["phases"]:
+            while pr_decisions and pr_decisions[0]["at"] < p["started_at"]:
+                _pr_decision(pr_decisions.pop(0))
             out.print(Text(f"  {p['seq']:>3} {p['phase']} #{p['attempt']} {p['mode']:<7} {p['status']:<9} "
                            f"tokens {p['input_tokens'] + p['output_tokens']:>7}  ${p['cost_usd']:.4f}  {p['agent_run_id'] or ''}"))
             if p["mode"] == "command" and p["status"] in ("rework", "failed"):
                 _command_failure(p, reasons.get((p["phase"], p["attempt"])), d["id"])
+        for x in pr_decisions:
+            _pr_decision(x)
         out.print(Text(f"total: {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"))
 
     app.emit(data, human)
+
+
+def _pr_decision(decision: dict[str, Any]) -> None:
+    """One look at the pull request: what it showed (``checks_failed``…) → what the run did (``rework``…), and why."""
+    from rich.text import Text
+
+    style = {"rework": "yellow", "complete": "green", "cancel": "red", "escalate": "red", "fail": "red"}.get(decision["effective"], "dim")
+    out = console()
+    out.print(Text.assemble("      pr ", (f"{decision['verdict']} → {decision['effective']}", style), f": {decision['reason'][:300]}"))
+    for item in decision["evidence"][:10]:
+        out.print(Text(f"         {item.get('description', '')[:200]}", style="dim"))
 
 
 def _command_failure(phase: dict[str, Any], reason: str | None, run_id: str) -> None:

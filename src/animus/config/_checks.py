@@ -141,6 +141,7 @@ class _Checker:
         self.cycles()
         for wid in self.workflow_index:
             self.rework_order(wid)
+            self.pr_rework_phase(wid)
         self.default_workflow()
 
     def entry(self, entry: Any, path: _Path, name: str) -> None:
@@ -233,6 +234,21 @@ class _Checker:
                     self.pos.value_mark(path),
                     f"rework target {target!r} of phase {pid!r} must come earlier in workflow {wid!r} ({earlier})",
                 )
+
+    def pr_rework_phase(self, wid: str) -> None:
+        """``post_success.merge.pr_loop.rework_phase`` names an agent phase of this workflow."""
+        i = self.workflow_index[wid]
+        merge = _mapping(_mapping(self.workflow_list[i].get("post_success")).get("merge"))
+        target = _mapping(merge.get("pr_loop")).get("rework_phase")
+        if not isinstance(target, str):
+            return
+        path: _Path = ("workflows", i, "post_success", "merge", "pr_loop", "rework_phase")
+        ids = list(dict.fromkeys(pid for pid, _, _ in self.expand(wid)))
+        if target not in ids:
+            self.unknown("phase", target, set(ids), path, f"pr_loop.rework_phase of workflow {wid!r}")
+        elif _mapping(_mapping(self.data.get("phases")).get(target)).get("mode", "agent") != "agent":
+            self.add(self.pos.value_mark(path), f"pr_loop.rework_phase {target!r} of workflow {wid!r} is not an agent phase; "
+                     "the pull request's feedback goes to an agent")
 
     def default_workflow(self) -> None:
         chosen = self.data.get("default_workflow")

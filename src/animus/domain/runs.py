@@ -14,6 +14,7 @@ class RunStatus(StrEnum):
     PENDING = "pending"  # created, the executor has not started it yet
     RUNNING = "running"  # a phase is executing
     WAITING_MANUAL = "waiting_manual"  # parked at a manual gate until approve/reject
+    WAITING_PR = "waiting_pr"  # its pull request is open: waiting on checks, reviews and the merge
     COMPLETED = "completed"  # all phases advanced and the result landed (terminal)
     FAILED = "failed"  # a phase failed or errored past its retries (terminal, resumable)
     ESCALATED = "escalated"  # rework budget exhausted: a human must look (terminal, resumable)
@@ -29,7 +30,7 @@ class RunStatus(StrEnum):
         return not self.is_active
 
 
-ACTIVE_RUN_STATUSES: Final = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING_MANUAL})
+ACTIVE_RUN_STATUSES: Final = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING_MANUAL, RunStatus.WAITING_PR})
 RESUMABLE_RUN_STATUSES: Final = frozenset(
     {RunStatus.FAILED, RunStatus.ESCALATED, RunStatus.MERGE_CONFLICT, RunStatus.CANCELLED}
 )
@@ -41,8 +42,10 @@ _R = RunStatus
 # step; a terminal run only moves again when it is resumed (→ pending); a completed run never moves.
 RUN_TRANSITIONS: Final[dict[RunStatus, frozenset[RunStatus]]] = {
     _R.PENDING: frozenset({_R.RUNNING, _R.FAILED, _R.CANCELLED}),
-    _R.RUNNING: frozenset({_R.WAITING_MANUAL, _R.COMPLETED, _R.FAILED, _R.ESCALATED, _R.MERGE_CONFLICT, _R.CANCELLED}),
+    _R.RUNNING: frozenset({_R.WAITING_MANUAL, _R.WAITING_PR, _R.COMPLETED, _R.FAILED, _R.ESCALATED, _R.MERGE_CONFLICT, _R.CANCELLED}),
     _R.WAITING_MANUAL: frozenset({_R.RUNNING, _R.FAILED, _R.ESCALATED, _R.CANCELLED}),
+    # back to running for a rework the PR asked for; completed when it merged, cancelled when it was closed
+    _R.WAITING_PR: frozenset({_R.RUNNING, _R.COMPLETED, _R.FAILED, _R.ESCALATED, _R.CANCELLED}),
     _R.COMPLETED: frozenset(),
     _R.FAILED: frozenset({_R.PENDING}),
     _R.ESCALATED: frozenset({_R.PENDING}),

@@ -1,6 +1,6 @@
 """The durable workflow engine (DBOS): the phase loop, gates, rework, landing; crash-safe at every step."""
 
-from animus.engine._control import cancel_run, decide_gate, prepare_retry, reopen_for_resume, require_phase
+from animus.engine._control import cancel_run, decide_gate, prepare_retry, reopen_for_resume, require_phase, wake_pr_run
 from animus.engine._executor import (
     RunFollower,
     choose_workflow,
@@ -13,6 +13,7 @@ from animus.engine._executor import (
 from animus.engine._fleet import stop_agents_of_runs, take_over
 from animus.engine._gates import judge_agent, judge_command, judge_manual, route
 from animus.engine._plan import build_plan, profile_from_plan
+from animus.engine._pr_gate import decide_pr
 from animus.engine._prompts import render_prompt
 from animus.engine._runqueue import QUEUE_NAME, RunQueue, WorkflowCheck
 from animus.engine._runtime import ENGINE_VERSION, ExecutorLock, executor_id, start_engine, stop_engine
@@ -47,6 +48,7 @@ __all__ = [
     "cancel_run",
     "choose_workflow",
     "decide_gate",
+    "decide_pr",
     "execute_run",
     "executor_id",
     "fail_run_on_error",
@@ -68,5 +70,6 @@ __all__ = [
     "stop_engine",
     "take_over",
     "task_snapshot",
+    "wake_pr_run",
     "workflow_error",
 ]

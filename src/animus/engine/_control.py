@@ -1,4 +1,4 @@
-"""Operations on runs from any CLI process: approve/reject a gate, cancel, resume, retry.
+"""Operations on runs from any CLI process: approve/reject a gate, wake a run waiting on its PR, cancel, resume, retry.
 
 These never launch DBOS: messages go through ``DBOSClient`` (durably, also while no executor is up)
 and state through the store.
@@ -9,9 +9,10 @@ from __future__ import annotations
 import getpass
 from typing import TYPE_CHECKING, Any
 
-from animus.domain.errors import Conflict, InvalidInput
+from animus.domain.errors import Conflict, InvalidInput, Unavailable
 from animus.domain.runs import RESUMABLE_RUN_STATUSES, PhaseStatus, RunStatus, WorkflowRun, check_run_transition
 from animus.domain.tasks import TaskStatus
+from animus.engine._pr_gate import _pr_topic
 from animus.engine._runtime import _dbos_url
 from animus.engine._workflow import _gate_topic
 
@@ -50,6 +51,26 @@ def decide_gate(store: Store, db_url: str, run_id: str, phase: str, *, approve: 
     finally:
         client.destroy()
     return {"run_id": run_id, "phase": phase, "attempt": attempt, "approved": approve, "note": note or ""}
+
+
+def wake_pr_run(db_url: str, run: WorkflowRun, *, key: str) -> bool:
+    """Tell a run waiting on its pull request to look at it now (a webhook said something changed).
+
+    ``key`` makes the message unique (a webhook delivery id): a redelivery sends nothing new. False
+    when the run is not waiting on a PR now.
+    """
+    if run.status != RunStatus.WAITING_PR:
+        return False
+    from dbos._error import DBOSException
+
+    client = _client(db_url)
+    try:
+        client.send(run.dbos_workflow_id, {"look": True}, topic=_pr_topic(run.id), idempotency_key=f"{run.id}:{key}")
+    except DBOSException as exc:  # e.g. no such workflow yet: the run's next poll looks anyway
+        raise Unavailable(f"could not wake run {run.id}: {exc}") from exc
+    finally:
+        client.destroy()
+    return True
 
 
 def cancel_run(store: Store, db_url: str, runs_dir: Path, run_id: str) -> WorkflowRun:
@@ -99,6 +120,9 @@ def reopen_for_resume(store: Store, run_id: str) -> WorkflowRun:
         state["rework_counts"] = counts
     if run.status == RunStatus.MERGE_CONFLICT:
         state["conflict_reworks"] = 0
+    pr = state.get("pr")
+    if run.status == RunStatus.ESCALATED and isinstance(pr, dict) and pr.get("escalated"):  # the PR loop's budget ran out
+        state["pr"] = {**pr, "reworks": 0, "escalated": False}
     check_run_transition(run.status, RunStatus.PENDING)
     return store.update_run(run_id, status=RunStatus.PENDING, generation=run.generation + 1, failure_reason=None, ended_at=None, state=state)
 

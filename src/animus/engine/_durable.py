@@ -13,7 +13,12 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from animus.domain.runs import PhaseStatus, RunStatus
+<<<<<<< HEAD
 from animus.engine import _fleet, _steps, _txns
+=======
+from animus.engine import _fleet, _pr, _steps, _txns
+from animus.engine._faults import _fault_point
+>>>>>>> i14-prloop
 from animus.engine._types import (
     Judgement,
     PhaseSpec,
@@ -31,6 +36,10 @@ from animus.engine._types import (
     _Moved,
     _PhaseStarted,
     _PhaseSummary,
+    _PrCommented,
+    _PrDecision,
+    _PrMerged,
+    _PrObservation,
     _Worktree,
 )
 from animus.procs import fault_point as _fault_point
@@ -77,6 +86,9 @@ class _Steps:
         self._command = step("animus.command", bound(_steps._run_command))
         self._land = step("animus.land", bound(_steps._land))
         self._cleanup = step("animus.cleanup", bound(_steps._cleanup))
+        self._pr_observe = step("animus.pr.observe", bound(_pr._observe_pr))
+        self._pr_merge = step("animus.pr.merge", bound(_pr._merge_pr))
+        self._pr_comment = step("animus.pr.comment", bound(_pr._comment_pr))
         self._begin = tx("animus.tx.begin", _txns._begin)
         self._phase_start = tx("animus.tx.phase_start", _txns._phase_start)
         self._phase_agent = tx("animus.tx.phase_agent", _txns._phase_agent)
@@ -84,6 +96,8 @@ class _Steps:
         self._phase_end = tx("animus.tx.phase_end", _txns._phase_end)
         self._complete = tx("animus.tx.complete", _txns._complete)
         self._stop = tx("animus.tx.stop", _txns._stop)
+        self._pr_wait = tx("animus.tx.pr_wait", _txns._pr_wait)
+        self._pr_decision = tx("animus.tx.pr_decision", _txns._pr_decision)
 
     # -- not steps: they run at every execution of the workflow, on the daemon executing it now ---------
     def claim(self, run_id: str) -> int:
@@ -123,8 +137,17 @@ class _Steps:
     def land(self, *, plan: Plan, task: TaskSnapshot, worktree: _Worktree, run_id: str) -> _Landing:
         return cast(_Landing, self._land(plan, task, worktree, run_id))
 
-    def cleanup(self, *, plan: Plan, worktree: _Worktree) -> _Cleaned:
-        return cast(_Cleaned, self._cleanup(plan, worktree))
+    def cleanup(self, *, plan: Plan, worktree: _Worktree, merged: bool = False) -> _Cleaned:
+        return cast(_Cleaned, self._cleanup(plan, worktree, merged))
+
+    def pr_observe(self, *, plan: Plan, number: int) -> _PrObservation:
+        return cast(_PrObservation, self._pr_observe(plan, number))
+
+    def pr_merge(self, *, plan: Plan, number: int, sha: str, method: str) -> _PrMerged:
+        return cast(_PrMerged, self._pr_merge(plan, number, sha, method))
+
+    def pr_comment(self, *, plan: Plan, number: int, marker: str, body: str) -> _PrCommented:
+        return cast(_PrCommented, self._pr_comment(plan, number, marker, body))
 
     # -- transactions: a state change committed with its journal record (``_txns.py``) ---------------
     def begin(self, run_id: str, *, worktree: _Worktree) -> _Moved:
@@ -154,3 +177,9 @@ class _Steps:
         self, run_id: str, *, status: RunStatus, reason: str, landed: _Landing | None = None, routed: Route | None = None
     ) -> _Moved:
         return cast(_Moved, self._stop(run_id, status.value, reason, landed, routed))
+
+    def pr_wait(self, run_id: str, *, landed: _Landing) -> _Moved:
+        return cast(_Moved, self._pr_wait(run_id, landed))
+
+    def pr_decision(self, run_id: str, *, decided: _PrDecision) -> _Moved:
+        return cast(_Moved, self._pr_decision(run_id, decided))

@@ -101,7 +101,14 @@ class RunFollower:
         by_attempt: dict[tuple[str, int], list[Any]] = {}
         for decision in decisions:
             by_attempt.setdefault((decision.phase, decision.attempt), []).append(decision)
-        for phase in self.store.phase_runs(self.run_id):
+        phases = self.store.phase_runs(self.run_id)
+        recorded_phases = {(p.phase, p.attempt) for p in phases}
+        # decisions with no phase row (the PR loop's, landing's) are shown in time order among the phases
+        loose = [d for key, found in by_attempt.items() if key not in recorded_phases for d in found]
+        loose.sort(key=lambda d: d.seq)
+        for phase in phases:
+            while loose and loose[0].at < phase.started_at:
+                self._decision(loose.pop(0))
             previous = self.seen_phases.get(phase.seq)
             if previous is None:
                 self._send({"event": "phase.started", "run_id": self.run_id, **phase.to_dict()})
@@ -113,12 +120,15 @@ class RunFollower:
             for decision in by_attempt.pop((phase.phase, phase.attempt), []):
                 self._decision(decision)
             self._command_output(phase)
+        for decision in loose:
+            self._decision(decision)
         for rest in by_attempt.values():
             for decision in rest:
                 self._decision(decision)
         if run.status.value != self.status:
             self.status = run.status.value
-            self._send({"event": "run.status", "run_id": run.id, "status": run.status.value, "phase": run.current_phase})
+            self._send({"event": "run.status", "run_id": run.id, "status": run.status.value, "phase": run.current_phase,
+                        "pr_url": run.pr_url})
         return run
 
     def _send(self, event: dict[str, Any]) -> None:

@@ -78,14 +78,27 @@ def build_plan(
                 profile["script"] = str(root / profile["script"])  # relative to the project, not the cwd
             item["agent"] = profile
         phases.append(item)
-    merge = workflow.post_success.merge
     return {
         "workflow": workflow_id,
         "description": workflow.description,
         "phases": phases,
-        "merge": cast(_MergeSpec, merge.model_dump(mode="json")) if merge else None,
+        "merge": _merge_spec(config, workflow_id),
         "variables": {**declared, **(variables or {})},
     }
+
+
+def _merge_spec(config: WorkflowConfig, workflow_id: str) -> _MergeSpec | None:
+    """The workflow's landing, with the project's GitHub repository, API and token variable for its pull requests."""
+    merge = config.workflow(workflow_id).post_success.merge
+    if merge is None:
+        return None
+    spec = cast(_MergeSpec, merge.model_dump(mode="json"))
+    github = config.github
+    spec["github_repo"] = github.repo
+    # only when configured: else $GITHUB_API_URL, else the API of the remote's host (GitHub Enterprise) applies
+    spec["github_api_url"] = github.api_url if "api_url" in github.model_fields_set else None
+    spec["github_token_env"] = github.token_env
+    return spec
 
 
 def profile_from_plan(agent: dict[str, Any]) -> AgentProfile:

@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 from animus.agents import DECISION_INSTRUCTION
-from animus.engine._types import PhaseSpec, Plan, RunState, TaskSnapshot
+from animus.engine._types import PhaseSpec, Plan, RunState, TaskSnapshot, _ReworkContext
 
 _MAX_PRIOR_CHARS = 8000
 _MAX_EXCERPT_CHARS = 4000
+_MAX_PR_FEEDBACK_CHARS = 24000
 
 
 def _expand_vars(text: str, variables: dict[str, str]) -> str:
@@ -64,6 +65,7 @@ def render_prompt(
         rework_excerpt = rework.get("excerpt")
         if rework_excerpt:
             parts += ["Output excerpt:", "```", rework_excerpt[-_MAX_EXCERPT_CHARS:], "```"]
+        parts += _pull_request_feedback(rework)
     contract: dict[str, Any] = dict(phase.get("decision_contract") or {})
     parts += ["", "## Decision", DECISION_INSTRUCTION]
     if contract:
@@ -72,6 +74,34 @@ def render_prompt(
             rules.append("Include evidence of kinds: " + ", ".join(contract["required_evidence"]) + ".")
         parts.append(" ".join(rules))
     return "\n".join(parts).strip() + "\n"
+
+
+def _pull_request_feedback(rework: _ReworkContext) -> list[str]:
+    """What the pull request's failed checks and reviewers said, for a rework the PR loop asked for."""
+    parts: list[str] = []
+    if rework.get("pr_url"):
+        head = rework.get("head_sha")
+        parts.append(f"Pull request: {rework['pr_url']}" + (f" (head {head[:10]})" if head else "")
+                     + ". Fix what follows on this branch; animus commits and pushes to the same pull request.")
+    for check in rework.get("checks") or []:
+        parts += ["", f"### Failed check `{check['name']}` ({check['conclusion']})" + (f": {check['title']}" if check["title"] else "")]
+        if check.get("url"):
+            parts.append(check["url"] or "")
+        for label, text in (("Summary", check["summary"]), ("Output", check["text"])):
+            if text:
+                parts += [f"{label}:", "```", text[-_MAX_EXCERPT_CHARS:], "```"]
+    for review in rework.get("reviews") or []:
+        parts += ["", f"### {review['user']} requested changes", review["body"] or "(no text; see the review comments)"]
+    comments = rework.get("comments") or []
+    if comments:
+        parts += ["", "### Review comments"]
+        for comment in comments:
+            where = f"{comment['path']}:{comment['line']}" if comment.get("line") else comment["path"]
+            parts.append(f"- `{where}` ({comment['user']}): {comment['body']}")
+    block = "\n".join(parts)
+    if len(block) > _MAX_PR_FEEDBACK_CHARS:  # one cap for all of it: a PR with many failing checks must not crowd the task out
+        block = block[:_MAX_PR_FEEDBACK_CHARS] + "\n… (more on the pull request)"
+    return block.splitlines() if block else []
 
 
 def _excerpt(text: str | None, limit: int = 2000) -> str:

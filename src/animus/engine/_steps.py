@@ -34,6 +34,7 @@ from animus.engine._types import (
     _Committed,
     _Landing,
     _Launched,
+    _MergeSpec,
     _Worktree,
 )
 
@@ -328,16 +329,14 @@ def _land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: _Worktre
     assert target, "landing needs a target branch: set post_success.merge.target_branch or run from a branch"
     title = f"[{task['id']}] {task['title'].splitlines()[0][:100]}"
     if merge.get("create_pr"):
-        remote = ctx.remote or "origin"
-        git.push_branch(ctx.project_root, worktree["branch"], remote)
-        client, repo = git.github_for_project(
-            ctx.project_root, remote, repo=merge.get("github_repo"), api_url=merge.get("github_api_url"),
-            token_env=merge.get("github_token_env") or "GITHUB_TOKEN",
-        )
+        _fleet._fence_step(ctx)
+        git.push_branch(ctx.project_root, worktree["branch"], ctx.remote or "origin")  # after a rework: the same PR's new head
+        client, repo = _github_client(ctx, merge)
         body = f"Automated by animus for {task['id']} (run {run_id}).\n\n{task.get('description') or ''}"
         with client:
             pr = git.ensure_pull_request(client, repo, worktree["branch"], target, title, body)
-        return {"status": "pr", "sha": None, "conflict_files": [], "pr_url": pr.url}
+        return {"status": "pr", "sha": None, "conflict_files": [], "pr_url": pr.url, "pr_number": pr.number, "pr_repo": repo,
+                "pr_created": pr.created, "head_sha": pr.head_sha}
     message = f"{title}\n\nLanded by animus run {run_id}."
     if ctx.remote:
         _fleet._fence_step(ctx)
@@ -356,9 +355,18 @@ def _land(ctx: EngineContext, plan: Plan, task: TaskSnapshot, worktree: _Worktre
     return {"status": result.status, "sha": result.sha, "conflict_files": result.conflict_files, "pr_url": None}
 
 
-def _cleanup(ctx: EngineContext, plan: Plan, worktree: _Worktree) -> _Cleaned:
+def _github_client(ctx: EngineContext, merge: _MergeSpec) -> tuple[git.GitHubClient, str]:
+    """The GitHub client and ``owner/name`` the plan's landing names (else the landing remote's)."""
+    return git.github_for_project(
+        ctx.project_root, ctx.remote or "origin", repo=merge.get("github_repo"), api_url=merge.get("github_api_url"),
+        token_env=merge.get("github_token_env") or "GITHUB_TOKEN",
+    )
+
+
+def _cleanup(ctx: EngineContext, plan: Plan, worktree: _Worktree, merged: bool = False) -> _Cleaned:
+    """Remove the worktree and branch once the work landed: a merge here, or (``merged``) its pull request merged."""
     merge = plan.get("merge")
-    if not merge or not merge.get("cleanup_worktree", True) or merge.get("create_pr"):
+    if not merge or not merge.get("cleanup_worktree", True) or (merge.get("create_pr") and not merged):
         return {"removed": False}
     removed = git.remove_worktree(ctx.project_root, Path(worktree["path"]), branch=worktree["branch"], delete_branch=True)
     return {"removed": removed}

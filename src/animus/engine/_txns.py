@@ -13,6 +13,7 @@ from typing import Any, cast
 from animus.domain.runs import DecisionRecord, PhaseStatus, RunStatus, Verdict, WorkflowRun, check_run_transition
 from animus.domain.tasks import TRANSITIONS, TaskStatus
 from animus.engine._fleet import _fence
+from animus.engine._pr_gate import _new_memory, _pr_number
 from animus.engine._steps import EngineContext
 from animus.engine._types import (
     Judgement,
@@ -23,6 +24,8 @@ from animus.engine._types import (
     _Moved,
     _PhaseStarted,
     _PhaseSummary,
+    _PrDecision,
+    _PrMemory,
     _Worktree,
     plan_of,
     state_of,
@@ -271,5 +274,73 @@ def _stop(
         store.set_run_fields(run_id, state=state, phase_index=int(routed["next_index"]))
         return {"status": RunStatus.RUNNING.value, "state": cast(RunState, state)}
     final = _move_run(store, run, RunStatus(status), failure_reason=reason[:4000], ended_at=now_iso(), state=state)
+    _block_task(store, run.task_id, f"run {run_id} {final.value}: {reason}")
+    return {"status": final.value, "state": cast(RunState, state)}
+
+
+def _pr_wait(store: Store, run_id: str, landed: _Landing) -> _Moved:
+    """The PR is open (created or pushed to): the run waits on it, remembering which PR it is."""
+    _fence(store, run_id)
+    run = store.get_run(run_id)
+    if run.status == RunStatus.CANCELLED:
+        return {"status": RunStatus.CANCELLED.value, "state": cast(RunState, run.state)}
+    url = landed["pr_url"] or ""
+    number = landed.get("pr_number") or _pr_number(url)
+    assert number is not None, f"the landing of run {run_id} names no pull request: {landed}"
+    state = dict(run.state)
+    memory: _PrMemory | None = state.get("pr")
+    if memory is None or memory["number"] != number:  # a first PR, or a new one after the old was closed
+        memory = _new_memory(number, url, landed.get("pr_repo"))
+    state["pr"] = {**memory, "url": url, "escalated": False}
+    opened = "opened" if landed.get("pr_created") else "pushed"
+    head = landed.get("head_sha")
+    store.add_decision(DecisionRecord(
+        run_id=run_id, seq=0, phase="pr", attempt=int(memory["reworks"]) + 1, source="pr", verdict=opened,
+        effective="wait", target_phase=None, confidence=None, risk=None,
+        reason=f"PR #{number} {'opened' if opened == 'opened' else 'updated'}" + (f" at {head[:10]}" if head else "")
+        + f": {url}; waiting on its checks and reviews", evidence=[],
+    ))
+    _move_run(store, run, RunStatus.WAITING_PR, state=state, pr_url=url or None)
+    return {"status": RunStatus.WAITING_PR.value, "state": cast(RunState, state)}
+
+
+def _pr_decision(store: Store, run_id: str, decided: _PrDecision) -> _Moved:
+    """Record what one look at the PR decided and move the run as it says — in one transaction."""
+    _fence(store, run_id)
+    run = store.get_run(run_id)
+    if run.status == RunStatus.CANCELLED:
+        return {"status": RunStatus.CANCELLED.value, "state": cast(RunState, run.state)}
+    assert run.plan is not None
+    action, memory, reason = decided["action"], decided["memory"], decided["reason"]
+    state = dict(run.state)
+    state["pr"] = memory
+    store.add_decision(DecisionRecord(
+        run_id=run_id, seq=0, phase="pr", attempt=int(memory["reworks"]) + (0 if action == "rework" else 1), source="pr",
+        verdict=decided["seen"], effective=action, target_phase=decided["target_phase"], confidence=None, risk=None,
+        reason=reason, evidence=list(decided["evidence"]),
+    ))
+    if action == "wait":
+        store.set_run_fields(run_id, state=state)
+        return {"status": run.status.value, "state": cast(RunState, state)}
+    if action == "rework":
+        assert "rework" in decided and decided["next_index"] is not None
+        state["rework"] = decided["rework"]
+        _move_run(store, run, RunStatus.RUNNING, state=state, phase_index=int(decided["next_index"]))
+        return {"status": RunStatus.RUNNING.value, "state": cast(RunState, state)}
+    if action == "complete":
+        state["landing"] = "pr_merged"
+        _move_run(store, run, RunStatus.COMPLETED, state=state, landed_sha=decided.get("merged_sha"), ended_at=now_iso(),
+                  phase_index=len(run.plan["phases"]), failure_reason=None)
+        _move_task(store, run.task_id, TaskStatus.DONE)
+        return {"status": RunStatus.COMPLETED.value, "state": cast(RunState, state)}
+    if action == "cancel":  # the PR was closed unmerged: the person's "no"
+        _move_run(store, run, RunStatus.CANCELLED, state=state, failure_reason=reason[:4000], ended_at=now_iso())
+        _block_task(store, run.task_id, reason)
+        return {"status": RunStatus.CANCELLED.value, "state": cast(RunState, state)}
+    assert action in ("escalate", "fail"), f"no transaction for PR action {action!r}"
+    if action == "escalate":
+        state["pr"] = {**memory, "escalated": True}
+    final = _move_run(store, run, RunStatus.ESCALATED if action == "escalate" else RunStatus.FAILED, state=state,
+                      failure_reason=reason[:4000], ended_at=now_iso())
     _block_task(store, run.task_id, f"run {run_id} {final.value}: {reason}")
     return {"status": final.value, "state": cast(RunState, state)}

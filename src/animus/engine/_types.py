@@ -40,11 +40,24 @@ class _ManualSpec(TypedDict):
     timeout_secs: int | None
 
 
+class _PrLoopSpec(TypedDict):
+    """``post_success.merge.pr_loop``: what a run does once its pull request is open (``config.PrLoopConfig``)."""
+
+    max_reworks: int
+    wait_for_checks: bool
+    auto_merge: bool
+    merge_method: Literal["merge", "squash", "rebase"]
+    require_approval: bool
+    poll_secs: float
+    rework_phase: str | None
+
+
 class _MergeSpec(TypedDict):
     strategy: Literal["merge", "squash", "rebase"]
     target_branch: str | None
     create_pr: bool
     cleanup_worktree: bool
+    pr_loop: NotRequired[_PrLoopSpec | None]  # absent (plans before issue 14) or None: the run ends when its PR is open
     github_repo: NotRequired[str | None]  # owner/name; absent or None: the one the remote names
     github_api_url: NotRequired[str | None]  # absent or None: $GITHUB_API_URL, else the remote's GitHub
     github_token_env: NotRequired[str | None]  # absent or None: GITHUB_TOKEN
@@ -96,12 +109,68 @@ class TaskSnapshot(TypedDict):
     updated_at: str
 
 
+class _PrCheck(TypedDict):
+    """A check run that failed on the pull request's head commit, as the agent is shown it."""
+
+    name: str
+    conclusion: str | None
+    title: str
+    summary: str
+    text: str  # an excerpt: at most 4000 characters
+    url: str | None
+
+
+class _PrChecks(TypedDict):
+    pending: list[str]  # names of the checks still queued or running
+    failed: list[_PrCheck]
+    passed: int
+
+
+class _PrReview(TypedDict):
+    """A reviewer's latest approving or change-requesting review."""
+
+    id: int
+    user: str
+    state: str  # APPROVED | CHANGES_REQUESTED
+    body: str
+    commit_id: str | None
+    submitted_at: str | None
+
+
+class _PrComment(TypedDict):
+    """A review comment on a line of the pull request."""
+
+    id: int
+    path: str
+    line: int | None
+    body: str
+    user: str
+    commit_id: str | None
+    created_at: str | None
+
+
 # Why the run went back, for the prompt of the phase it went back to (``from`` is a keyword: functional form).
 _ReworkContext = TypedDict(
     "_ReworkContext",
-    {"target": str, "from": str, "reason": str, "excerpt": str | None, "failing_tests": list[str], "conflict_files": list[str]},
+    {"target": str, "from": str, "reason": str, "excerpt": str | None, "failing_tests": list[str], "conflict_files": list[str],
+     # a rework the pull request asked for (``from`` is ``pr``): what its checks and reviewers said
+     "pr_url": str, "head_sha": str | None, "checks": list[_PrCheck], "reviews": list[_PrReview], "comments": list[_PrComment]},
     total=False,
 )
+
+
+class _PrMemory(TypedDict):
+    """What the PR loop remembers of its pull request (``RunState.pr``, changed only by ``animus.tx.pr_*``)."""
+
+    number: int
+    url: str
+    repo: str | None  # owner/name, when the landing said
+    reworks: int  # reworks the PR asked for, against ``pr_loop.max_reworks``
+    reworked_shas: list[str]  # head commits whose failed checks a rework answered
+    handled_reviews: list[int]  # review ids a rework answered
+    handled_comments: list[int]  # review comment ids a rework answered
+    since: float | None  # when the last rework was decided (unix s): later comments are new
+    escalated: NotRequired[bool]  # the loop escalated (a resume gets a fresh budget)
 
 
 class RunState(TypedDict, total=False):
@@ -112,7 +181,8 @@ class RunState(TypedDict, total=False):
     rework: _ReworkContext
     outputs: dict[str, str]
     conflict_reworks: int
-    landing: str  # the Landing status the run completed with (``nothing_to_land``: it changed nothing)
+    landing: str  # the Landing status the run completed with (``nothing_to_land``: it changed nothing; ``pr_merged``: its PR merged)
+    pr: _PrMemory
 
 
 class _LoadedRun(TypedDict):
@@ -262,6 +332,72 @@ class _Landing(TypedDict):
     conflict_files: list[str]
     pr_url: str | None
     reason: NotRequired[str]
+    # with status ``pr`` (landings recorded before issue 14 name only the URL)
+    pr_number: NotRequired[int]
+    pr_repo: NotRequired[str]
+    pr_created: NotRequired[bool]
+    head_sha: NotRequired[str | None]
+
+
+class _PrError(TypedDict):
+    """Why GitHub could not be read or written; ``kind`` says what the loop does about it."""
+
+    kind: Literal["rate_limited", "unavailable", "auth", "not_found", "refused", "config"]
+    message: str
+    reset_at: float | None  # rate_limited: when GitHub lifts the limit (unix s)
+
+
+class _PrObservation(TypedDict):
+    """One look at the pull request (step ``animus.pr.observe``): plain JSON, decided on by ``_pr_gate``."""
+
+    at: float  # when it was taken (unix s)
+    number: int
+    error: _PrError | None
+    state: str  # open | merged | closed ("" when ``error``)
+    head_sha: str | None
+    head_ref: str | None
+    merge_commit_sha: str | None
+    mergeable: bool | None
+    url: str | None
+    checks: _PrChecks  # the check runs on ``head_sha``
+    reviews: list[_PrReview]  # the latest APPROVED / CHANGES_REQUESTED review of each reviewer
+    comments: list[_PrComment]  # every review comment (the gate keeps the new ones)
+
+
+_PrAction = Literal["wait", "rework", "merge", "complete", "cancel", "escalate", "fail"]
+
+
+class _PrDecision(TypedDict):
+    """What the PR loop does after one observation (``_pr_gate.decide_pr``), recorded by ``animus.tx.pr_decision``."""
+
+    action: _PrAction
+    seen: str  # what the PR looked like: pending | checks_failed | changes_requested | approved | merged | closed | …
+    reason: str
+    head_sha: str | None
+    wait_secs: float  # wait: how long before looking again (a webhook wakes the run sooner)
+    target_phase: str | None  # rework: where the run goes back to
+    next_index: int | None
+    evidence: list[dict[str, Any]]
+    memory: _PrMemory  # the loop's memory after this decision
+    rework: NotRequired[_ReworkContext]
+    merged_sha: NotRequired[str | None]  # complete: the merge commit
+
+
+class _PrMerged(TypedDict):
+    """The merge through the API (step ``animus.pr.merge``)."""
+
+    status: Literal["merged", "moved", "refused", "closed", "error"]
+    sha: str | None  # merged: the merge commit
+    reason: str
+    error: NotRequired[_PrError]
+
+
+class _PrCommented(TypedDict):
+    """The one escalation comment on the pull request (step ``animus.pr.comment``)."""
+
+    comment_id: int | None
+    created: bool
+    error: NotRequired[str]  # it could not be posted (the run escalates anyway)
 
 
 class _Cleaned(TypedDict):

@@ -17,6 +17,7 @@ from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus, phas
 from animus.engine._durable import _Steps
 from animus.engine._gates import _conflict_route, _judge_skipped, judge_agent, judge_command, judge_manual, route
 from animus.engine._plan import _skip_reason
+from animus.engine._pr_gate import _after_merge, _escalation_comment, _escalation_marker, _loop_of, _pr_topic, decide_pr
 from animus.engine._types import (
     Judgement,
     PhaseSpec,
@@ -25,15 +26,18 @@ from animus.engine._types import (
     TaskSnapshot,
     _AgentLaunch,
     _AgentPhaseResult,
+    _Landing,
     _ManualResult,
     _PhaseResult,
     _PhaseSummary,
+    _PrObservation,
     _RunResult,
     _Worktree,
 )
 
 _WORKFLOW_NAME = "animus.run.v1"
 _MAX_RATE_LIMIT_WAITS = 20
+_MAX_WAKES_AT_ONCE = 50  # webhook messages taken together after a wait (more: the next look takes them)
 _FOREVER_SECS = 10 * 365 * 24 * 3600
 _LANDED = frozenset({"merged", "already_merged", "nothing_to_land", "pr", "skipped"})
 
@@ -88,6 +92,14 @@ def _run(steps: _Steps, run_id: str) -> _RunResult:
         if stopped is not None:
             return {"run_id": run_id, "status": stopped}
         landed = steps.land(plan=plan, task=task, worktree=worktree, run_id=run_id)
+        if landed["status"] == "pr" and merge and merge.get("pr_loop"):
+            waited = _await_pr(steps, run, landed)
+            if waited.status == RunStatus.RUNNING:  # the PR asked for a rework: back to a phase, then land (push) again
+                state, index = waited.state, int(waited.next_index)
+                continue
+            if waited.status == RunStatus.COMPLETED:
+                steps.cleanup(plan=plan, worktree=worktree, merged=True)
+            return {"run_id": run_id, "status": waited.status.value}
         if landed["status"] in _LANDED:
             steps.complete(run_id, landed=landed)
             steps.cleanup(plan=plan, worktree=worktree)
@@ -102,6 +114,58 @@ def _run(steps: _Steps, run_id: str) -> _RunResult:
         if routed["action"] == "stop" or out["status"] == RunStatus.CANCELLED:
             return {"run_id": run_id, "status": out["status"]}
         state, index = out.get("state", state), int(routed["next_index"])
+
+
+@dataclass(frozen=True)
+class _Waited:
+    """How a wait on the pull request ended: a terminal status, or ``running`` with where the rework starts."""
+
+    status: RunStatus
+    state: RunState
+    next_index: int = 0
+
+
+def _await_pr(steps: _Steps, run: _Run, landed: _Landing) -> _Waited:
+    """Wait on the open PR: look, decide, act (merge / comment / rework), else sleep until a webhook or the poll wakes it.
+
+    A look whose decision matches the last one recorded in this wait is not recorded again, so a PR
+    that waits for days on a review adds one decision row, not one per poll.
+    """
+    from dbos import DBOS
+
+    moved = steps.pr_wait(run.id, landed=landed)
+    state = moved.get("state") or {}
+    if moved["status"] != RunStatus.WAITING_PR or "pr" not in state:
+        return _Waited(RunStatus(moved["status"]), state)
+    memory = state["pr"]
+    previous: _PrObservation | None = None
+    recorded: tuple[str, str, str | None] | None = None
+    while True:
+        seen = steps.pr_observe(plan=run.plan, number=memory["number"])
+        decided = decide_pr(run.plan, seen, memory, previous)
+        previous = seen
+        if decided["action"] == "merge":
+            assert decided["head_sha"], "a merge decision names the head it was decided on"
+            merged = steps.pr_merge(plan=run.plan, number=memory["number"], sha=decided["head_sha"],
+                                    method=_loop_of(run.plan)["merge_method"])
+            decided = _after_merge(run.plan, decided, merged)
+        if decided["action"] == "escalate":  # the comment first: a crash after it finds the marker, never posts twice
+            commented = steps.pr_comment(plan=run.plan, number=memory["number"], marker=_escalation_marker(run.id),
+                                         body=_escalation_comment(run.id, decided["reason"]))
+            if commented.get("error"):
+                decided["evidence"].append({"kind": "comment_failed", "description": str(commented["error"])})
+        key = (decided["action"], decided["seen"], decided["head_sha"])
+        if decided["action"] != "wait" or key != recorded:
+            out = steps.pr_decision(run.id, decided=decided)
+            recorded, state = key, out.get("state") or state
+            memory = state.get("pr") or memory
+            if out["status"] != RunStatus.WAITING_PR:
+                return _Waited(RunStatus(out["status"]), state, int(decided["next_index"] or 0))
+        woke = DBOS.recv(topic=_pr_topic(run.id), timeout_seconds=max(1.0, float(decided["wait_secs"])))  # any message: look again
+        for _ in range(_MAX_WAKES_AT_ONCE):  # a burst of deliveries (each check of a suite) is one look, not one each
+            if woke is None:
+                break
+            woke = DBOS.recv(topic=_pr_topic(run.id), timeout_seconds=0)
 
 
 def _run_phases(steps: _Steps, run: _Run, state: RunState, index: int) -> tuple[RunState, str | None]:

@@ -168,7 +168,7 @@ def build_server(project: Project, *, scope: McpScope = "full") -> MCPServer[Any
 
     @tool
     def workflow_list(task_id: str | None = None, status: str | None = None, limit: int = 20) -> dict[str, Any]:
-        """Workflow runs, newest first (status: pending, running, waiting_manual, completed, failed, …)."""
+        """Workflow runs, newest first (status: pending, running, waiting_manual, waiting_pr, completed, failed, …)."""
         runs = shared.store().list_runs(task_id=parse_task_id(task_id) if task_id else None,
                                           statuses=(parse_enum(RunStatus, status, "status"),) if status else (),
                                           limit=max(1, min(limit, 200)))

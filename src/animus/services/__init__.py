@@ -9,6 +9,7 @@ Example::
 
 from animus.services._fleet import ProjectIdentity, fleet_members, project_identity
 from animus.services._gates import GateDecision, decide_gate, open_gate
+from animus.services._prs import PR_EVENTS, PrMention, pr_mention, runs_waiting_on, wake_pr_runs
 from animus.services._queue import (
     DROPPED_REASON,
     Dropped,
@@ -28,6 +29,7 @@ from animus.services._status import (
     GateRow,
     Overview,
     PoolUse,
+    PrRow,
     QueueDepth,
     StatusReport,
     StatusSnapshot,
@@ -40,6 +42,7 @@ from animus.services._tasks import create_task, update_task
 
 __all__ = [
     "DROPPED_REASON",
+    "PR_EVENTS",
     "ActiveRun",
     "Dropped",
     "Enqueued",
@@ -47,6 +50,8 @@ __all__ = [
     "GateRow",
     "Overview",
     "PoolUse",
+    "PrMention",
+    "PrRow",
     "ProjectIdentity",
     "QueueDepth",
     "StatusReport",
@@ -63,13 +68,19 @@ __all__ = [
     "list_queue",
     "open_gate",
     "overview",
+    "pr_mention",
     "project_identity",
     "queue_run",
     "release",
     "resume_run",
     "retry_run",
+<<<<<<< HEAD
     "source_overview",
+=======
+    "runs_waiting_on",
+>>>>>>> i14-prloop
     "status_report",
     "take_snapshot",
     "update_task",
+    "wake_pr_runs",
 ]

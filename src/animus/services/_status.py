@@ -30,7 +30,7 @@ _TERMINAL = tuple(s for s in RunStatus if s.is_terminal)
 
 @dataclass(frozen=True)
 class ActiveRun:
-    """A pending, running or gated run with its phase attempts."""
+    """A pending, running, gated or PR-waiting run with its phase attempts."""
 
     run: WorkflowRun
     phases: tuple[PhaseRun, ...]
@@ -75,6 +75,16 @@ class GateRow(TypedDict):
     reject: str
 
 
+class PrRow(TypedDict):
+    """A run waiting on its pull request."""
+
+    run_id: str
+    task_id: str
+    pr_url: str | None
+    reworks: int  # reworks its checks and reviews asked for so far
+    waiting_since: str  # when the run last changed (it entered waiting_pr, or recorded a decision)
+
+
 class StatusReport(TypedDict):
     """`animus status --json`."""
 
@@ -85,6 +95,7 @@ class StatusReport(TypedDict):
     running_agents: list[dict[str, Any]]
     recent: list[dict[str, Any]]
     waiting_gates: list[GateRow]
+    waiting_prs: list[PrRow]
     notifications: dict[str, Any]
 
 
@@ -123,8 +134,12 @@ def status_report(store: Store, daemon: Mapping[str, Any], runs_dir: Path) -> St
     oldest_first = sorted(snap.active, key=lambda a: a.run.created_at)
     agents_running: list[dict[str, Any]] = []
     gates: list[GateRow] = []
+    prs: list[PrRow] = []
     for item in oldest_first:
         run = item.run
+        if run.status == RunStatus.WAITING_PR:
+            prs.append(PrRow(run_id=run.id, task_id=run.task_id, pr_url=run.pr_url,
+                             reworks=int((run.state.get("pr") or {}).get("reworks") or 0), waiting_since=run.updated_at))
         for phase in item.phases:
             if phase.status == PhaseStatus.RUNNING and phase.agent_run_id:
                 agents_running.append(_agent_row(run.id, run.task_id, phase, runs_dir))
@@ -148,10 +163,11 @@ def status_report(store: Store, daemon: Mapping[str, Any], runs_dir: Path) -> St
         queue=QueueDepth(queued=sum(depth.values()), by_priority=depth, held=snap.count("held"),
                          dispatched=snap.count("dispatched"), entries=[e.to_dict() for e in snap.entries]),
         active_runs=[{"run_id": a.run.id, "task_id": a.run.task_id, "status": a.run.status.value,
-                      "phase": a.run.current_phase} for a in oldest_first],
+                      "phase": a.run.current_phase, "pr_url": a.run.pr_url} for a in oldest_first],
         running_agents=agents_running,
         recent=recent,
         waiting_gates=gates,
+        waiting_prs=prs,
         notifications=snap.outbox,
     )
 
@@ -164,6 +180,7 @@ def daemon_health(store: Store, daemon: Mapping[str, Any]) -> dict[str, Any]:
         "queue": {s: snap.count(s) for s in _ENTRY_STATUSES},
         "running_runs": snap.runs_in(RunStatus.RUNNING),
         "waiting_gates": snap.runs_in(RunStatus.WAITING_MANUAL),
+        "waiting_prs": snap.runs_in(RunStatus.WAITING_PR),
         "outbox": snap.outbox,
     }
 

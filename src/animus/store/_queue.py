@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from animus.domain.errors import Conflict, InvalidInput, NotFound
+from animus.domain.runs import ACTIVE_RUN_STATUSES, RunStatus
 from animus.domain.tasks import TaskStatus
 from animus.store._db import Connection, _Row
 from animus.store._tasks import _get_task, _record_event, now_iso
@@ -190,6 +191,10 @@ def _dispatched_with_runs(conn: Connection) -> list[tuple[QueueEntry, str | None
     return [(_entry(r), r["run_status"]) for r in rows]
 
 
+# a run in one of these keeps its task from being queued again (sorted: the SQL text is stable)
+_ACTIVE_OR_COMPLETED: Final = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_RUN_STATUSES | {RunStatus.COMPLETED}))
+
+
 def _ready_without_runs(conn: Connection) -> list[str]:
     """Ready tasks with no entry and no active or completed run (what ``auto_run_ready`` enqueues)."""
     rows = conn.execute(
@@ -197,7 +202,7 @@ def _ready_without_runs(conn: Connection) -> list[str]:
            WHERE t.status = '{TaskStatus.READY.value}'
              AND NOT EXISTS (SELECT 1 FROM queue_entries q WHERE q.task_id = t.id)
              AND NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.task_id = t.id
-                             AND r.status IN ('pending', 'running', 'waiting_manual', 'completed'))
+                             AND r.status IN ({_ACTIVE_OR_COMPLETED}))
            ORDER BY t.priority_rank, t.number"""
     )
     return [r["id"] for r in rows]

@@ -349,7 +349,7 @@ class Store:
         return verdict
 
     def settle_trigger_hit(self, trigger_id: str, outcome: str, detail: str = "") -> None:
-        """Give the admission just made (in the caller's transaction) its outcome: created, ignored, duplicate."""
+        """Give the admission just made (in the caller's transaction) its outcome: created, ignored, duplicate, woke."""
         self.conn.execute(
             "UPDATE trigger_hits SET outcome = :o, detail = :d WHERE trigger_id = :t AND outcome = 'admitted'"
             " AND at = (SELECT MAX(at) FROM trigger_hits WHERE trigger_id = :t AND outcome = 'admitted')",
@@ -372,7 +372,7 @@ class Store:
 
 
 TriggerAdmission = Literal["admitted", "replayed", "rate_limited"]
-TRIGGER_COUNTED_OUTCOMES = ("admitted", "created", "ignored", "duplicate")  # refusals are not counted
+TRIGGER_COUNTED_OUTCOMES = ("admitted", "created", "ignored", "duplicate", "woke")  # refusals are not counted
 TRIGGER_HIT_RETENTION = timedelta(days=1)
 TRIGGER_DELIVERY_RETENTION = timedelta(days=7)  # GitHub deliveries carry no timestamp: remember them longer
 

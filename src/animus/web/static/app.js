@@ -124,11 +124,13 @@ function renderGates(gates) {
   }), "none waiting");
 }
 
+const ACTIVE = ["pending", "running", "waiting_manual", "waiting_pr"];
+
 function renderActive(runs) {
   replace("active", runs.map((run) => el("div", { class: "row", dataset: { run: run.id } },
     el("a", { onclick: () => showRun(run.id) }, run.id),
     el("span", { class: "pill status-" + run.status }, run.status),
-    el("span", { class: "dim" }, run.current_phase || "-"),
+    el("span", { class: "dim" }, run.status === "waiting_pr" && run.pr_url ? "PR " + run.pr_url.split("/").pop() : (run.current_phase || "-")),
     el("span", { class: "dim" }, (run.input_tokens + run.output_tokens), " tok ", money(run.cost_usd)),
     run.agent_run_id ? button("watch", () => follow(run.agent_run_id)) : null,
     button("cancel", () => act("POST", `/api/v1/workflow-runs/${run.id}/cancel`), "bad"))), "nothing running");
@@ -198,13 +200,14 @@ async function showRun(runId, quiet) {
   status.textContent = run.status;
   status.className = "pill status-" + run.status;
   const actions = [];
-  if (["pending", "running", "waiting_manual"].includes(run.status)) {
+  if (ACTIVE.includes(run.status)) {
     actions.push(button("cancel", () => act("POST", `/api/v1/workflow-runs/${run.id}/cancel`), "bad"));
   } else {
     if (run.status !== "completed") actions.push(button("resume", () => act("POST", `/api/v1/workflow-runs/${run.id}/resume`)));
     actions.push(button("retry", () => act("POST", `/api/v1/workflow-runs/${run.id}/retry`)));
   }
   document.getElementById("run-actions").replaceChildren(...actions);
+  renderPullRequest(run);
   const rows = run.phases.map((phase) => el("tr", { class: "phase-row" },
     el("td", {}, phase.seq), el("td", {}, phase.phase), el("td", {}, phase.attempt), el("td", {}, phase.mode),
     el("td", { class: "status-" + phase.status }, phase.status),
@@ -216,6 +219,19 @@ async function showRun(runId, quiet) {
   document.getElementById("run-totals").textContent =
     `${run.input_tokens + run.output_tokens} tokens · ${money(run.cost_usd)}` + (run.failure_reason ? ` · ${run.failure_reason}` : "") +
     (run.landed_sha ? ` · landed ${run.landed_sha.slice(0, 10)}` : "");
+}
+
+// A run that landed through a pull request: its link, and what each look at the PR decided.
+function renderPullRequest(run) {
+  const box = document.getElementById("run-pr");
+  const decisions = (run.decisions || []).filter((d) => d.source === "pr");
+  box.hidden = !run.pr_url && !decisions.length;
+  const link = document.getElementById("run-pr-link");
+  link.textContent = run.pr_url || "";
+  if (run.pr_url && /^https?:\/\//.test(run.pr_url)) link.setAttribute("href", run.pr_url);
+  else link.removeAttribute("href");
+  document.getElementById("run-pr-decisions").replaceChildren(...decisions.map((d) => el("li", { class: "pr-decision" },
+    el("span", { class: "pill status-" + d.effective }, `${d.verdict} → ${d.effective}`), " ", d.reason)));
 }
 
 // -- live output (SSE read with fetch, so the token travels in a header, never in the URL) -------------
