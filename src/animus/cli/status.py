@@ -71,18 +71,15 @@ def _render(d: dict[str, Any]) -> None:
         out.print(table)
     for gate in d["waiting_gates"]:
         out.print(Text.assemble(("⏸ ", "yellow"), f"{gate['run_id']} waits at {gate['phase']}: ", (gate["approve"], "bold")))
-<<<<<<< HEAD
     for src in d.get("sources") or []:
         if src["last_error"]:
             out.print(Text(f"source {src['id']}: {src['last_error']} ({src['errors_in_a_row']} failed sync(s) in a row; "
                            f"next try {src['next_poll_at']})", style="red"))
         else:
             out.print(Text(f"source {src['id']}: {src['linked']} linked, last sync {src['last_sync_at'] or 'never'}"))
-=======
     for pr in d.get("waiting_prs") or []:
         reworks = f" ({pr['reworks']} rework(s) so far)" if pr["reworks"] else ""
         out.print(Text.assemble(("⏳ ", "yellow"), f"{pr['run_id']} waits on its pull request: ", (pr["pr_url"] or "?", "bold"), reworks))
->>>>>>> i14-prloop
     notes = d.get("notifications") or {}
     if any(notes.get(k) for k in ("pending", "delivered", "dead")):
         out.print(Text(f"notifications: {notes.get('pending', 0)} pending, {notes.get('delivered', 0)} delivered, {notes.get('dead', 0)} dead letters"

@@ -13,12 +13,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from animus.domain.runs import PhaseStatus, RunStatus
-<<<<<<< HEAD
-from animus.engine import _fleet, _steps, _txns
-=======
 from animus.engine import _fleet, _pr, _steps, _txns
-from animus.engine._faults import _fault_point
->>>>>>> i14-prloop
 from animus.engine._types import (
     Judgement,
     PhaseSpec,

@@ -74,11 +74,8 @@ __all__ = [
     "release",
     "resume_run",
     "retry_run",
-<<<<<<< HEAD
-    "source_overview",
-=======
     "runs_waiting_on",
->>>>>>> i14-prloop
+    "source_overview",
     "status_report",
     "take_snapshot",
     "update_task",
