@@ -62,7 +62,6 @@ def list_sources(app: AppContext) -> None:
 @common_options
 def sync(app: AppContext, source_ids: tuple[str, ...], full: bool) -> None:
     """Sync the named sources (default: every enabled one) now; the daemon also does this every poll_secs."""
-    from animus.domain.errors import Unavailable
     from animus.sources import sync_now
 
     reports = [r.to_dict() for r in sync_now(app.store(), _config(app), _context(app), list(source_ids) or None, full=full)]
@@ -80,12 +79,7 @@ def sync(app: AppContext, source_ids: tuple[str, ...], full: bool) -> None:
             for problem in r["problems"]:
                 console().print(f"  problem: {problem}", markup=False, highlight=False)
 
-    failed = [r for r in reports if not r["ok"]]
-    if not failed or not app.json_output:
-        app.emit(reports, human)
-    if failed:  # with --json the error envelope carries every result
-        raise Unavailable(f"{len(failed)} source(s) failed to sync: " + "; ".join(f"{r['source']}: {r['error']}" for r in failed),
-                          details={"results": reports})
+    _emit_or_fail(app, reports, human, "failed to sync")
 
 
 @source.command("check", epilog=example("animus source check gh-issues", "animus --json source check"))
@@ -93,7 +87,6 @@ def sync(app: AppContext, source_ids: tuple[str, ...], full: bool) -> None:
 @common_options
 def check(app: AppContext, source_ids: tuple[str, ...]) -> None:
     """Verify credentials and filters without importing anything (exit 5 when a source fails)."""
-    from animus.domain.errors import Unavailable
     from animus.sources import check_source
 
     config = _config(app)
@@ -112,9 +105,16 @@ def check(app: AppContext, source_ids: tuple[str, ...]) -> None:
                 if r.get("hint"):
                     console().print(f"  hint: {r['hint']}", markup=False, highlight=False)
 
+    _emit_or_fail(app, results, human, "failed the check")
+
+
+def _emit_or_fail(app: AppContext, results: list[dict[str, Any]], human: Any, what: str) -> None:
+    """Print the results; exit 5 when a source failed (with --json the error envelope carries every result)."""
+    from animus.domain.errors import Unavailable
+
     failed = [r for r in results if not r["ok"]]
     if not failed or not app.json_output:
         app.emit(results, human)
-    if failed:  # with --json the error envelope carries every result
-        raise Unavailable(f"{len(failed)} source(s) failed the check: " + "; ".join(f"{r['source']}: {r['error']}" for r in failed),
+    if failed:
+        raise Unavailable(f"{len(failed)} source(s) {what}: " + "; ".join(f"{r['source']}: {r['error']}" for r in failed),
                           details={"results": results})

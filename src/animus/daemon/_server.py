@@ -318,7 +318,7 @@ class Daemon:
         poller = SourcePoller(SourceContext(project.root, project.state_dir, project.worktrees_dir))
 
         def loop() -> None:
-            store = open_store(db_path=project.db_path)
+            store = None  # opened once a source is configured: most daemons never need this connection
             holder = False
             try:
                 while not self._stop_notifier.wait(min(1.0, self.config().daemon.interval_secs)):
@@ -326,13 +326,15 @@ class Daemon:
                     if not config.sources or self.draining:
                         continue
                     try:
+                        store = store or open_store(db_path=project.db_path)
                         holder = holder or store.try_sources_lock()
                         if holder:
                             self._source_pass(poller, store, config)
                     except AnimusError as err:
                         _log.error(_kv(event="sources_failed", error=err.message))
             finally:
-                store.close()
+                if store is not None:
+                    store.close()
 
         self.source_thread = threading.Thread(target=loop, name="animus-sources", daemon=True)
         self.source_thread.start()
