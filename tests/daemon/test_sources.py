@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from support.daemon import start, wait_for
+from support.daemon import alive, source_links, start, wait_for
 from support.engine import Project
 from support.fake_github import FakeGitHub
 from support.fleet import make_fleet
@@ -33,11 +33,7 @@ def _project(project_factory: Callable[..., Project], fake: FakeGitHub) -> Proje
 
 
 def _links(project: Project) -> dict[str, str]:
-    store = project.store()
-    try:
-        return {link.external_id: link.task_id for link in store.source_items("gh")}
-    finally:
-        store.close()
+    return source_links(project, "gh")
 
 
 def _task_status(project: Project, task_id: str) -> str:
@@ -94,7 +90,7 @@ def test_a_kill_at_any_outbox_step_never_doubles_the_status_comment(
     first = project.animus("daemon", "start", "--json", env={"ANIMUS_FAULT": fault}, timeout=90)
     assert first.code == 0, first.stderr
     pid = first.json()["pid"]
-    wait_for(lambda: not _alive(pid), 90, f"the daemon to die at {fault}")
+    wait_for(lambda: not alive(pid), 90, f"the daemon to die at {fault}")
     start(project)
     wait_for(lambda: _landed_and_told(project, fake, issue["number"]), 90, "the run to land and the issue to be told")
     assert len(_run_comments(fake, issue["number"])) == 1
@@ -111,7 +107,7 @@ def test_a_kill_during_a_sync_imports_every_issue_exactly_once(
     first = project.animus("daemon", "start", "--json", env={"ANIMUS_FAULT": fault}, timeout=90)
     assert first.code == 0, first.stderr
     pid = first.json()["pid"]
-    wait_for(lambda: not _alive(pid), 60, f"the daemon to die at {fault}")
+    wait_for(lambda: not alive(pid), 60, f"the daemon to die at {fault}")
     assert 0 < len(_links(project)) <= 6
     start(project)
     wait_for(lambda: set(_links(project)) == numbers and _cursor(project), 60, "every issue linked and the cursor saved")
@@ -121,16 +117,6 @@ def test_a_kill_during_a_sync_imports_every_issue_exactly_once(
     finally:
         store.close()
     assert sorted(titles) == sorted(f"issue {n}" for n in range(6))  # six tasks, none twice
-
-
-def _alive(pid: int) -> bool:
-    from pathlib import Path
-
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _cursor(project: Project) -> str | None:

@@ -16,6 +16,7 @@ from animus.config.project import resolve_project
 from animus.domain.tasks import TaskStatus
 from animus.sources import SourceContext, adapter_for, sync_source
 from support.api import build
+from support.daemon import source_links
 from support.engine import Project, make_project
 from support.fake_github import FakeGitHub
 
@@ -52,11 +53,7 @@ def _sync(project: Project, **kw: Any) -> Any:
 
 
 def _links(project: Project) -> dict[str, str]:
-    store = project.store()
-    try:
-        return {link.external_id: link.task_id for link in store.source_items("gh")}
-    finally:
-        store.close()
+    return source_links(project, "gh")
 
 
 def _task(project: Project, task_id: str) -> Any:

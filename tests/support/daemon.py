@@ -100,11 +100,11 @@ def kill(project: Project) -> int | None:
         os.kill(info["pid"], signal.SIGKILL)
     except ProcessLookupError:
         return None
-    wait_for(lambda: not _alive(info["pid"]), 10, "the killed daemon to disappear")
+    wait_for(lambda: not alive(info["pid"]), 10, "the killed daemon to disappear")
     return int(info["pid"])
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -252,5 +252,14 @@ def _failures(project: Project) -> list[str]:
     try:
         return [f"{r.id}: {r.status.value}: {r.failure_reason}" for r in store.list_runs(statuses=())
                 if r.status.is_terminal and r.status.value != "completed"][:5]
+    finally:
+        store.close()
+
+
+def source_links(project: Project, source_id: str) -> dict[str, str]:
+    """External id → task id of every item the source ``source_id`` linked."""
+    store = project.store()
+    try:
+        return {link.external_id: link.task_id for link in store.source_items(source_id)}
     finally:
         store.close()

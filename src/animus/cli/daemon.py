@@ -92,15 +92,22 @@ def list_members(app: AppContext) -> None:
     app.emit({"lease_secs": lease, "members": members}, render_members)
 
 
-def lease_secs(app: AppContext) -> float:
-    """``daemon.lease_secs`` of the configuration on disk; the default while it is missing or invalid (status still works)."""
-    from animus.config import DaemonConfig, load_config_if_present
+def config_if_valid(app: AppContext) -> Any:
+    """The configuration on disk, or None while it is missing or invalid (status commands still work)."""
+    from animus.config import load_config_if_present
     from animus.domain.errors import AnimusError
 
     try:
-        config = load_config_if_present(app.project())
+        return load_config_if_present(app.project())
     except AnimusError:
-        config = None
+        return None
+
+
+def lease_secs(app: AppContext, config: Any = None) -> float:
+    """``daemon.lease_secs`` of ``config`` (default: the configuration on disk), else the default."""
+    from animus.config import DaemonConfig
+
+    config = config if config is not None else config_if_valid(app)
     return config.daemon.lease_secs if config is not None else DaemonConfig().lease_secs
 
 

@@ -14,31 +14,16 @@ from animus.cli.app import AppContext, common_options, console, example
 def status(app: AppContext) -> None:
     """Daemon, pool, queue, running agents, recent results, open gates, runs waiting on their PR."""
     from animus import services
-    from animus.cli.daemon import lease_secs
+    from animus.cli.daemon import config_if_valid, lease_secs
     from animus.daemon import daemon_section
 
     project = app.project()
     store = app.store()
     data: dict[str, Any] = dict(services.status_report(store, daemon_section(project.state_dir), project.runs_dir))
-    data["fleet"] = services.fleet_members(store, lease_secs(app))
-    data["sources"] = _sources(app)
+    config = config_if_valid(app)
+    data["fleet"] = services.fleet_members(store, lease_secs(app, config))
+    data["sources"] = services.source_overview(store, config) if config is not None and config.sources else []
     app.emit(data, _render)
-
-
-def _sources(app: AppContext) -> list[dict[str, Any]]:
-    """Each configured source's sync state (empty while the configuration is missing or invalid: status still works)."""
-    from animus.config import load_config_if_present
-    from animus.domain.errors import AnimusError
-
-    try:
-        config = load_config_if_present(app.project())
-    except AnimusError:
-        return []
-    if config is None or not config.sources:
-        return []
-    from animus.services import source_overview
-
-    return source_overview(app.store(), config)
 
 
 def _render(d: dict[str, Any]) -> None:

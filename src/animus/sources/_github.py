@@ -106,9 +106,9 @@ class GitHubIssuesAdapter:
         number = int(update.external_id)
         done: dict[str, Any] = {"comment": self._comment(number, update)}
         fault_point("animus.sources.github.labels", "before")  # the comment is written, the labels not yet
-        done["labels"] = self._labels(number, update)
+        issue = self.client.get_issue(self.repo, number)
+        done["labels"] = self._labels(number, update, issue)
         if update.kind in ("landed", "done") and self.config.close_on_land:
-            issue = self.client.get_issue(self.repo, number)
             if issue.get("state") != "closed":
                 self.client.update_issue(self.repo, number, state="closed", state_reason="completed")
                 done["closed"] = True
@@ -128,12 +128,11 @@ class GitHubIssuesAdapter:
         self.client.create_comment(self.repo, number, body)
         return "created"
 
-    def _labels(self, number: int, update: StatusUpdate) -> dict[str, list[str]]:
+    def _labels(self, number: int, update: StatusUpdate, issue: dict[str, Any]) -> dict[str, list[str]]:
         names = self.config.status_labels
         by_state = {"running": names.running, "done": names.done, "blocked": names.blocked}
         chosen = _LABEL_FOR.get(update.kind)
         want = by_state.get(chosen) if chosen else None
-        issue = self.client.get_issue(self.repo, number)
         have = {str(lb.get("name")) for lb in issue.get("labels") or [] if isinstance(lb, dict)}
         added = [want] if want and want not in have else []
         if added:

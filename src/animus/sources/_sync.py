@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from animus.domain.errors import AnimusError
 from animus.domain.tasks import Priority, TaskStatus, TaskType
 from animus.procs import fault_point
-from animus.sources._types import ExternalItem, SourceAuthError, SourceRateLimited
+from animus.sources._types import ExternalItem
 
 if TYPE_CHECKING:
     from animus.config import GitHubSource, LinearSource, MarkdownSource, WorkflowConfig
@@ -71,10 +71,8 @@ def sync_source(store: Store, config: WorkflowConfig, source: GitHubSource | Lin
     cursor = None if full else state.cursor
     try:
         result = adapter.fetch(cursor)
-    except SourceRateLimited as err:
-        return _failed(store, report, state, now, err.message, datetime.fromtimestamp(err.reset_at, UTC), source.poll_secs)
     except AnimusError as err:
-        reset_at = getattr(err, "reset_at", None)  # the GitHub client's rate limit carries one too
+        reset_at = getattr(err, "reset_at", None)  # a rate limit (SourceRateLimited, the GitHub client's) says when
         wait_until = datetime.fromtimestamp(reset_at, UTC) if isinstance(reset_at, int | float) else None
         return _failed(store, report, state, now, err.message, wait_until, source.poll_secs)
     report.listed = len(result.items)
@@ -153,7 +151,7 @@ def _apply(store: Store, config: WorkflowConfig, source: GitHubSource | LinearSo
         _cancel(store, task.id, f"{item.key or item.external_id} was closed upstream")
         report.cancelled.append(task.id)
     elif untouched and item.fingerprint() != link.fingerprint:
-        _update(store, source, task.id, item, task.labels, link)
+        _update(store, source, task.id, item, task.labels)
         report.updated.append(task.id)
     store.update_source_item(source.id, item.external_id, fingerprint=item.fingerprint(), upstream_open=item.open,
                              upstream_updated_at=item.updated_at, url=item.url, key=item.key)
@@ -188,7 +186,7 @@ class _Lost(AnimusError):
 
 
 def _update(store: Store, source: GitHubSource | LinearSource | MarkdownSource, task_id: str, item: ExternalItem,
-            labels_now: tuple[str, ...], link: SourceLink) -> None:
+            labels_now: tuple[str, ...]) -> None:
     from animus.store import TaskPatch
 
     fields = _fields(source, item)
@@ -211,8 +209,6 @@ def _gone(store: Store, adapter: SourceAdapter, link: SourceLink, report: SyncRe
     """An item missing from a complete listing: ask for it; deleted or closed cancels a task that has not started."""
     try:
         item = adapter.get(link.external_id)
-    except SourceAuthError:
-        raise
     except AnimusError:
         return  # not sure it is gone: look again at the next full listing
     if item is not None and item.open:
