@@ -318,3 +318,20 @@ def test_a_pending_run_cancels_before_any_executor_ever_ran(tmp_path: Path) -> N
     cancelled = project.animus("workflow", "cancel", run.id, "--json")
     assert cancelled.code == 0, cancelled.stderr
     assert cancelled.json()["status"] == "cancelled"
+
+
+def test_a_run_dir_left_without_its_spec_is_retried_not_failed(tmp_path: Path) -> None:
+    # an older launcher killed between claiming a run id and writing its spec left an empty run dir; the
+    # chaos run met one ("has no `tool` label") and failed the workflow instead of retrying the attempt
+    import os
+
+    project = make_project(tmp_path)
+    orphan = project.state_dir / "runs" / "TASK-1.main.1-implementation-1"
+    orphan.mkdir(parents=True)
+    os.utime(orphan, (time.time() - 3600, time.time() - 3600))  # its launcher is long gone
+    result = drive(project)
+    assert result.exits == [0], result.outputs
+    out = outcome_of(project)
+    assert out["run_status"] == "completed" and out["task_status"] == "done"
+    assert len(project.spawns()) == 4  # the orphan never ran an agent; every real run spawned once
+    assert (orphan / "exit.json").is_file()  # judged never started, not left running

@@ -207,3 +207,24 @@ def test_attach_to_unknown_run_is_not_found(runs_dir: Path) -> None:
     runs_dir.mkdir()
     with pytest.raises(NotFound):
         attach("ghost", runs_dir)
+
+
+def test_a_launcher_killed_while_claiming_leaves_no_run_and_the_next_launch_starts_it_once(
+    runs_dir: Path, tmp_path: Path
+) -> None:
+    # the daemon was killed between claiming the run id and recording its spec: a run dir without a spec
+    # had no agent to judge, and its workflow failed ("no `tool` label"); the claim is now one rename
+    ledger = tmp_path / "ledger"
+    code = f"import os\nopen({str(ledger)!r}, 'a').write(f'{{os.getpid()}}\\n')"
+    spec = RunSpec(run_id="claimed", argv=[sys.executable, "-c", code], cwd=str(tmp_path),
+                   env=build_env(os.environ, {}), labels={"tool": "fake"})
+    launcher = _launcher_code(runs_dir, spec, f"launch(spec, Path({str(runs_dir)!r}))")
+    env = {**os.environ, "PYTHONPATH": SRC, "ANIMUS_FAULT": "animus.procs.claim:before"}
+    done = subprocess.run([sys.executable, "-c", launcher], env=env, timeout=30, check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert not (runs_dir / "claimed").exists()
+    assert [p.name for p in runs_dir.iterdir() if p.name.startswith(".claim-")]  # the staged claim is left over
+    handle = launch(spec, runs_dir)
+    assert handle.wait(timeout=10).ok
+    assert handle.labels == {"tool": "fake"}
+    assert len(ledger.read_text().splitlines()) == 1

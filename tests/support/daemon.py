@@ -221,6 +221,9 @@ def chaos(project: Project, *, tasks: int, kills: int, seed: int, timeout: float
         statuses = task_statuses(project)
         if all(statuses[t] == "done" for t in ids) and killed >= kills:
             break
+        ended_badly = [t for t in ids if statuses[t] in ("blocked", "cancelled")]
+        if ended_badly:  # nothing in a chaos run may end so: say it now, not at the timeout
+            raise AssertionError(f"chaos seed={seed}: {ended_badly} ended unfinished: {statuses}; {_failures(project)}")
         approvals += _approve_open_gates(project)
         if killed < kills and time.monotonic() >= next_kill:
             kill(project)

@@ -158,8 +158,8 @@ class RunFollower:
         from animus import agents
 
         # Progress is a view: it must never end the run. The phase row names its agent run before the
-        # launch step creates it, and a run dir is claimed before its spec.json is written, so wait for
-        # a complete run dir and treat any read error as "not yet".
+        # launch step creates it, so wait for its
+        # run dir and treat any read error as "not yet".
         reader = self.readers.get(phase.agent_run_id)
         try:
             if reader is None:

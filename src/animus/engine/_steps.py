@@ -206,6 +206,11 @@ def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
         return {"status": "lost", "reason": f"agent run {agent_run_id} ran on a host that was lost; retried here",
                 "decision": None}
     exit_record = handle.wait()
+    if not handle.labels.get("tool"):
+        # a run dir without its spec (left by a launcher of an older animus killed while claiming it):
+        # no agent ever ran, so the attempt is retried as a fresh run
+        return {"status": "lost", "reason": f"agent run {agent_run_id} was never started: its launcher died "
+                "while claiming it; retried", "decision": None}
     reader = agents.RunReader(agent_run_id, ctx.runs_dir)
     reader.drain()  # the run has ended: stream its whole log, keeping only the running tally
     outcome = reader.outcome()

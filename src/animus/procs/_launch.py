@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from animus.domain.errors import SpawnError
 from animus.procs import _rundir as rd
 from animus.procs._atomic import private_dir, private_file
 from animus.procs._env import redact
+from animus.procs._faults import fault_point
 from animus.procs._handle import RunHandle
 from animus.procs._proctable import is_alive, start_time
 from animus.procs._spec import RunSpec
@@ -37,14 +40,10 @@ def launch(spec: RunSpec, runs_dir: Path) -> RunHandle:
     runs_dir = Path(runs_dir)
     private_dir(runs_dir)
     handle = RunHandle(spec.run_id, runs_dir)
-    try:
-        # mkdir is the claim: of two launchers of one run id exactly one gets here
-        handle.dir.mkdir(mode=0o700)
-    except FileExistsError:
+    if not _claim(handle, spec):
         _log.info("run exists, not launching again run_id=%s", spec.run_id)
         _await_start(handle, None)
         return handle
-    rd._write_json_atomic(handle.dir / rd._SPEC, _spec_record(spec))
     supervisor_pid = _start_supervisor(spec, handle.dir)
     _await_start(handle, supervisor_pid)
     pid = handle.pid_info()
@@ -55,6 +54,30 @@ def launch(spec: RunSpec, runs_dir: Path) -> RunHandle:
         pid.agent_pid if pid else None,
     )
     return handle
+
+
+def _claim(handle: RunHandle, spec: RunSpec) -> bool:
+    """Create the run directory with its spec.json in one step; False when the run id is taken.
+
+    The directory is staged under a dot name (never a run id) and renamed into place, so a run
+    directory never exists without its spec: a launcher killed at any instant leaves either no run
+    or a complete claim. Of two launchers of one run id exactly one rename succeeds (the loser's
+    target is a non-empty directory).
+    """
+    if handle.dir.exists():
+        return False
+    staged = handle.dir.parent / f".claim-{os.getpid()}-{secrets.token_hex(4)}"
+    staged.mkdir(mode=0o700)
+    try:
+        rd._write_json_atomic(staged / rd._SPEC, _spec_record(spec))
+        fault_point("animus.procs.claim", "before")
+        os.rename(staged, handle.dir)
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        if handle.dir.exists():
+            return False
+        raise SpawnError(f"cannot create the run directory {handle.dir}: {exc}") from exc
+    return True
 
 
 def _spec_record(spec: RunSpec) -> dict[str, Any]:

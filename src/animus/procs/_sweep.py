@@ -24,6 +24,24 @@ def _run_ids(runs_dir: Path) -> list[str]:
     return sorted(n for n in names if _RUN_ID_PATTERN.fullmatch(n) and ".." not in n and (runs_dir / n).is_dir())
 
 
+def _remove_stale_claims(runs_dir: Path) -> None:
+    """Remove the staging dirs of launchers killed before their claim (``_launch._claim``) was renamed into place."""
+    import shutil
+    import time
+
+    try:
+        names = [n for n in os.listdir(runs_dir) if n.startswith(".claim-")]
+    except OSError:
+        return
+    for name in names:
+        path = runs_dir / name
+        try:
+            if time.time() - path.stat().st_mtime > rd._START_DEADLINE_SECS:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def list_runs(runs_dir: Path) -> list[RunSummary]:
     """Every run in ``runs_dir``, oldest first, each judged now (see ``RunHandle.state``)."""
     runs_dir = Path(runs_dir)
@@ -53,6 +71,7 @@ def sweep_orphans(runs_dir: Path, known_run_ids: set[str]) -> list[int]:
     of other run directories neither (the marker holds the full path).
     """
     runs_dir = Path(runs_dir)
+    _remove_stale_claims(runs_dir)
     root = os.path.realpath(runs_dir)
     orphans: dict[str, set[int]] = {}
     for pid, run_dir in _marked_processes():
