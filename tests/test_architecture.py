@@ -16,12 +16,11 @@ ARCHITECTURE_DOC = SRC.parents[1] / "docs" / "architecture.md"
 
 # The layer table, top to bottom (docs/architecture.md says the same in one line, pinned below).
 # A package imports only packages on lower rows; packages on one row do not import each other.
-# `services`, `sources` and `plugins` do not exist yet: ranked now so they start in their place.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),
     ("daemon",),
     ("web",),
-    ("api", "mcp", "notify", "sources"),
+    ("api", "mcp", "notify", "sources", "stepstore"),
     ("services",),
     ("engine",),
     ("agents", "git", "plugins"),
