@@ -97,7 +97,7 @@ def test_a_syntax_error_in_one_file_still_reports_schema_errors_of_the_others(tm
     found = problems_of(tmp_path)
     assert (
         found[0]
-        == ".animus/workflows.yaml:15:1: unknown key 'bogus' at the top level (allowed: agents, daemon, default_workflow, github, landing, mcp_servers, notifications, phases, project, schedules, sources, triggers, workflows)"
+        == ".animus/workflows.yaml:15:1: unknown key 'bogus' at the top level (allowed: agents, budgets, daemon, default_workflow, github, landing, mcp_servers, notifications, phases, pricing, project, schedules, sources, triggers, workflows)"
     )
     assert found[1].startswith(".animus/workflows/a.yaml:2:1: YAML syntax error")
     assert len(found) == 2

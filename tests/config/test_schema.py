@@ -61,6 +61,7 @@ def test_json_schema_forbids_unknown_keys_in_every_object() -> None:
             assert obj.get("additionalProperties") is False, obj.get("title")
     assert set(schema["properties"]) == {
         "agents",
+        "budgets",
         "daemon",
         "default_workflow",
         "github",
@@ -68,6 +69,7 @@ def test_json_schema_forbids_unknown_keys_in_every_object() -> None:
         "mcp_servers",
         "notifications",
         "phases",
+        "pricing",
         "project",
         "schedules",
         "sources",

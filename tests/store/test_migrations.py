@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from animus.store import LATEST_VERSION, NewTask, open_store
+from animus.store._migrations import MIGRATIONS
 from store.conftest import make_store
 
 
@@ -15,7 +16,7 @@ def test_migrations_apply_once_and_reopen_keeps_data(backend: str, tmp_path: Pat
         store.create_task(NewTask(title="kept"))
         assert store.migrate() == []
         rows = store.conn.execute("SELECT version FROM schema_migrations")
-        assert [r["version"] for r in rows] == list(range(1, LATEST_VERSION + 1))
+        assert sorted(r["version"] for r in rows) == [m.version for m in MIGRATIONS]
         again = open_store(url, schema=schema) if schema else open_store(url)
         assert [t.title for t in again.list_tasks()] == ["kept"]
         again.close()
@@ -23,6 +24,23 @@ def test_migrations_apply_once_and_reopen_keeps_data(backend: str, tmp_path: Pat
         if schema:
             store.conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         store.close()
+
+
+def test_a_migration_numbered_below_one_already_applied_is_still_applied(tmp_path: Path) -> None:
+    # two changes number their migrations in parallel (8 and 9): whichever lands second must still run
+    url = f"sqlite:///{tmp_path / 'animus.db'}"
+    store = open_store(url)
+    store.conn.execute("DROP TABLE source_state")
+    store.conn.execute("DROP TABLE source_items")
+    store.conn.execute("DELETE FROM schema_migrations WHERE version = 7")
+    store.close()
+    again = open_store(url)
+    try:
+        assert sorted(r["version"] for r in again.conn.execute("SELECT version FROM schema_migrations")) == [
+            m.version for m in MIGRATIONS]
+        assert again.conn.execute("SELECT COUNT(*) AS n FROM source_items")[0]["n"] == 0
+    finally:
+        again.close()
 
 
 def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
@@ -57,7 +75,7 @@ def test_concurrent_processes_migrate_once_and_never_share_an_id(backend: str, t
         ids = [i for out in outputs for i in out.strip().split(",")]
         assert len(ids) == 120 and len(set(ids)) == 120
         check = open_store(url, schema=schema) if schema else open_store(url)
-        assert len(check.conn.execute("SELECT version FROM schema_migrations")) == LATEST_VERSION
+        assert len(check.conn.execute("SELECT version FROM schema_migrations")) == len(MIGRATIONS)
         check.close()
     finally:
         if schema:

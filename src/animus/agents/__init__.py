@@ -25,6 +25,7 @@ from animus.agents._decision import (
 )
 from animus.agents._events import EVENT_KINDS, AgentEvent
 from animus.agents._outcome import OUTCOME_STATUSES, Outcome, Tally
+from animus.agents._pricing import Price, find_price, price_table, run_cost, shipped_prices
 from animus.agents._profile import (
     ANIMUS_MCP_ID,
     AgentProfile,
@@ -59,6 +60,7 @@ __all__ = [
     "Outcome",
     "ParseState",
     "PinnedCli",
+    "Price",
     "ReadCursor",
     "RunReader",
     "RunView",
@@ -69,6 +71,7 @@ __all__ = [
     "cli_cache_dir",
     "extract_decision",
     "find_cli",
+    "find_price",
     "get_adapter",
     "install_cli",
     "install_hint",
@@ -76,8 +79,11 @@ __all__ = [
     "new_run_id",
     "parse_reset_time",
     "pinned_clis",
+    "price_table",
     "profile_from_config",
     "read_run",
+    "run_cost",
+    "shipped_prices",
     "start_agent_run",
     "takes_animus_mcp",
     "validate_decision",

@@ -165,6 +165,7 @@ class Adapter:
             exit_code=exit_code,
             signal=signal,
             model=tally.model,
+            cached_input_tokens=tally.cached_input_tokens(),
         )
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:

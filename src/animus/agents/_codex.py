@@ -155,7 +155,8 @@ class _CodexAdapter(_JsonLinesAdapter, tool="codex", binary="codex", resumable=T
         elif kind == "turn.completed":
             usage = _as_dict(obj.get("usage"))
             return [
-                ev._usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)),
+                ev._usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0),
+                          cached_input_tokens=int(usage.get("cached_input_tokens") or 0)),
                 ev._result(True, "turn completed", state.last_text),
             ]
         elif kind == "turn.failed":

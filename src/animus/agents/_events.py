@@ -23,7 +23,7 @@ class AgentEvent(NamedTuple):
     """One normalized event: ``kind`` (one of EVENT_KINDS) and its JSON-serializable fields.
 
     Fields by kind: session {id, model}; text {text}; thinking {text}; tool_call {id, name, input};
-    tool_result {id, ok, output}; usage {input_tokens, output_tokens, cost_usd, scope: step|total};
+    tool_result {id, ok, output}; usage {input_tokens, output_tokens, cost_usd, scope: step|total, cached_input_tokens?};
     rate_limit {status, resets_at}; error {message, fatal}; result {ok, reason, text}; raw {line, size}.
     """
 
@@ -75,11 +75,13 @@ def _tool_result(call_id: str, ok: bool, output: Any) -> AgentEvent:
     return AgentEvent("tool_result", {"id": call_id, "ok": ok, "output": _excerpt(output)})
 
 
-def _usage(input_tokens: int, output_tokens: int, cost_usd: float | None = None, *, scope: str = "step") -> AgentEvent:
-    return AgentEvent(
-        "usage",
-        {"input_tokens": input_tokens, "output_tokens": output_tokens, "cost_usd": cost_usd, "scope": scope},
-    )
+def _usage(
+    input_tokens: int, output_tokens: int, cost_usd: float | None = None, *, scope: str = "step", cached_input_tokens: int = 0
+) -> AgentEvent:
+    data: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": output_tokens, "cost_usd": cost_usd, "scope": scope}
+    if cached_input_tokens:  # a part of input_tokens, priced apart (absent: none)
+        data["cached_input_tokens"] = cached_input_tokens
+    return AgentEvent("usage", data)
 
 
 def _rate_limit(status: str, resets_at: int | None) -> AgentEvent:

@@ -123,7 +123,8 @@ class _GeminiAdapter(_JsonLinesAdapter, tool="gemini", binary="gemini", resumabl
         stats = obj.get("stats")
         if type(stats) is dict:
             out.append(
-                ev._usage(int(stats.get("input_tokens") or 0), int(stats.get("output_tokens") or 0), scope="total")
+                ev._usage(int(stats.get("input_tokens") or 0), int(stats.get("output_tokens") or 0), scope="total",
+                          cached_input_tokens=int(stats.get("cached") or 0))
             )
         status = str(obj.get("status") or "")
         err = obj.get("error")

@@ -31,6 +31,7 @@ class Tally:
     step_input: int = 0
     step_output: int = 0
     step_cost: float | None = None
+    step_cached: int = 0
     total: dict[str, Any] | None = None
     texts: list[str] = field(default_factory=list)
     text_chars: int = 0
@@ -51,6 +52,7 @@ class Tally:
             else:
                 self.step_input += int(data.get("input_tokens") or 0)
                 self.step_output += int(data.get("output_tokens") or 0)
+                self.step_cached += int(data.get("cached_input_tokens") or 0)
                 cost = data.get("cost_usd")
                 if cost is not None:
                     self.step_cost = (self.step_cost or 0.0) + float(cost)
@@ -85,6 +87,12 @@ class Tally:
     def rate_limited(self) -> bool:
         return self.rate_limit is not None and self.rate_limit.get("status") in _RATE_LIMITED_STATUSES
 
+    def cached_input_tokens(self) -> int:
+        """How many of the input tokens were read from the provider's cache (priced apart)."""
+        if self.total is not None and self.total.get("cached_input_tokens") is not None:
+            return int(self.total["cached_input_tokens"])
+        return self.step_cached
+
     def tokens(self) -> tuple[int, int, float | None]:
         if self.total is not None:
             cost = self.total.get("cost_usd")
@@ -112,6 +120,7 @@ class Outcome:
     exit_code: int | None = None
     signal: int | None = None
     model: str | None = None
+    cached_input_tokens: int = 0
 
     @property
     def ok(self) -> bool:
@@ -126,6 +135,7 @@ class Outcome:
             "final_text": self.final_text,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
             "cost_usd": self.cost_usd,
             "resets_at": self.resets_at,
             "decision": self.decision.to_dict(),

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("animus.cli.run", "run", "Run a task's workflow to the end in the foreground, with live progress."),
     "workflow": ("animus.cli.workflow", "workflow", "Inspect workflow runs; approve/reject gates; cancel, resume, retry."),
     "queue": ("animus.cli.queue", "queue", "Enqueue, hold, release and drop tasks for the daemon."),
+    "cost": ("animus.cli.cost", "cost", "What agent phases spent, by task, agent, model or day."),
     "daemon": ("animus.cli.daemon", "daemon", "Start, stop and inspect the daemon that drains the queue."),
     "status": ("animus.cli.status", "status", "Daemon, pool, queue, running agents, recent results, open gates."),
     "web": ("animus.cli.web", "web", "Print (or open) the dashboard URL; show the API token."),

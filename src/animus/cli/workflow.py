@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from animus.cli.app import AppContext, common_options, console, example, project_secrets
+from animus.cli.cost import usd_text
 from animus.cli.run import landing_text, run_in_foreground
 from animus.cli.task import TASK_ID
 from animus.domain.runs import RunStatus
@@ -53,8 +54,10 @@ def get(app: AppContext, run_id: str) -> None:
     """A run with its phase attempts (timings, tokens, cost, verdicts)."""
     store = app.store()
     run = store.get_run(run_id)
+    from animus.services import run_cost
+
     data = {**run.to_dict(with_plan=True), "phases": [p.to_dict() for p in store.phase_runs(run_id)],
-            "decisions": [d.to_dict() for d in store.decisions(run_id)]}
+            "decisions": [d.to_dict() for d in store.decisions(run_id)], "cost": run_cost(store, run_id).to_dict()}
     data = _masked(app, data, run.plan or {})
 
     def human(d: dict[str, Any]) -> None:
@@ -74,12 +77,14 @@ def get(app: AppContext, run_id: str) -> None:
             while pr_decisions and pr_decisions[0]["at"] < p["started_at"]:
                 _pr_decision(pr_decisions.pop(0))
             out.print(Text(f"  {p['seq']:>3} {p['phase']} #{p['attempt']} {p['mode']:<7} {p['status']:<9} "
-                           f"tokens {p['input_tokens'] + p['output_tokens']:>7}  ${p['cost_usd']:.4f}  {p['agent_run_id'] or ''}"))
+                           f"tokens {p['input_tokens'] + p['output_tokens']:>7}  {usd_text(p['cost_usd'], p['cost_priced_usd'])}  "
+                           f"{p['agent_run_id'] or ''}" + (f"  {p['agent']}/{p['model'] or '?'}" if p.get("agent") else "")))
             if p["mode"] == "command" and p["status"] in ("rework", "failed"):
                 _command_failure(p, reasons.get((p["phase"], p["attempt"])), d["id"])
         for x in pr_decisions:
             _pr_decision(x)
-        out.print(Text(f"total: {d['input_tokens'] + d['output_tokens']} tokens, ${d['cost_usd']:.4f}"))
+        spent = d["cost"]
+        out.print(Text(f"total: {d['input_tokens'] + d['output_tokens']} tokens, {usd_text(spent['cost_usd'], spent['priced_usd'])}"))
 
     app.emit(data, human)
 

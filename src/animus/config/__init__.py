@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         WorkflowRefEntry,
         config_json_schema,
     )
+    from animus.config._schema_costs import BudgetConfig, ModelPrice
     from animus.config._schema_sources import (
         SOURCE_TYPES,
         GitHubConfig,
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from animus.config._template import DEFAULT_TEST_COMMAND, render_default_config
 
 _EXPORTS: dict[str, str] = {
+    "BudgetConfig": "_schema_costs",
+    "ModelPrice": "_schema_costs",
     "SOURCE_TYPES": "_schema_sources",
     "PrLoopConfig": "_schema",
     "MarkdownSource": "_schema_sources",
@@ -120,6 +123,7 @@ __all__ = [
     "DEFAULT_TEST_COMMAND",
     "SOURCE_TYPES",
     "AgentConfig",
+    "BudgetConfig",
     "CommandSpec",
     "DaemonConfig",
     "DaemonInfo",
@@ -138,6 +142,7 @@ __all__ = [
     "MarkdownSource",
     "McpServerConfig",
     "MergeSpec",
+    "ModelPrice",
     "NotificationConfig",
     "OnVerdict",
     "PhaseConfig",

@@ -23,6 +23,7 @@ from animus.config._fields import (
     _url,
     _var_name,
 )
+from animus.config._schema_costs import BudgetConfig, ModelPrice
 from animus.config._schema_sources import (
     GitHubConfig,
     GitHubSource,
@@ -262,6 +263,8 @@ class WorkflowDef(_Model):
     post_success: PostSuccess = PostSuccess()
     # NAME: default (the plain form) or NAME: {default, pattern, description}
     variables: dict[Annotated[str, AfterValidator(_var_name)], str | VariableSpec] = {}
+    #: this workflow's limits, each field over the project's ``budgets`` (null: the project's)
+    budgets: BudgetConfig | None = None
 
     def variable_specs(self) -> dict[str, VariableSpec]:
         return {name: spec if isinstance(spec, VariableSpec) else VariableSpec(default=spec)
@@ -459,6 +462,16 @@ class WorkflowConfig(_Model):
     landing: LandingConfig = LandingConfig()
     github: GitHubConfig = GitHubConfig()
     sources: tuple[_SourceConfig, ...] = ()
+    #: model name → price per million tokens, over the table shipped with animus
+    pricing: dict[Annotated[str, Field(min_length=1, max_length=200)], ModelPrice] = {}
+    budgets: BudgetConfig = BudgetConfig()
+
+    def budgets_for(self, workflow_id: str) -> BudgetConfig:
+        """The project's budgets with the workflow's own fields over them."""
+        own = next((wf.budgets for wf in self.workflows if wf.id == workflow_id), None)
+        if own is None:
+            return self.budgets
+        return self.budgets.model_copy(update=own.model_dump(exclude_unset=True))
 
     def source(self, source_id: str) -> GitHubSource | LinearSource | MarkdownSource:
         for item in self.sources:

@@ -172,6 +172,9 @@ class PhaseRun:
     output_excerpt: str | None
     started_at: str
     ended_at: str | None
+    agent: str | None = None  # the agent that ran an agent phase (a fallback's id when one stood in)
+    model: str | None = None
+    cost_known: bool = True  # False: some of its tokens had no price, so cost_usd is a floor
 
     @property
     def attempt_id(self) -> str:
@@ -189,7 +192,10 @@ class PhaseRun:
             "commit_sha": self.commit_sha,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
-            "cost_usd": round(self.cost_usd, 6),
+            "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
+            "cost_priced_usd": round(self.cost_usd, 6),
+            "agent": self.agent,
+            "model": self.model,
             "output_excerpt": self.output_excerpt,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
@@ -234,3 +240,20 @@ class DecisionRecord:
 
 def loads_json(text: str | None, default: Any) -> Any:
     return json.loads(text) if text else default
+
+
+@dataclass(frozen=True)
+class PhaseSpend:
+    """What one ended agent phase attempt spent, with what it ran for (the rows ``animus cost`` sums)."""
+
+    run_id: str
+    task_id: str
+    workflow: str
+    phase: str
+    agent: str | None
+    model: str | None
+    started_at: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float  # what could be priced
+    cost_known: bool  # False: some of its tokens had no price

@@ -196,7 +196,7 @@ def _secrets(ctx: EngineContext) -> dict[str, str]:
     return procs.secret_env(os.environ, *config.declared_envs(), named=config.api_key_names())
 
 
-def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
+def _await_agent(ctx: EngineContext, agent_run_id: str, model: str | None = None) -> _AgentOutcome:
     """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
     try:
         handle = procs.attach(agent_run_id, ctx.runs_dir)
@@ -223,7 +223,20 @@ def _await_agent(ctx: EngineContext, agent_run_id: str) -> _AgentOutcome:
     data["no_decision_reason"] = None if data["decision"] else decision.get("reason")
     data["final_text"] = _excerpt(data.get("final_text"), 4000)
     data["exit_reason"] = exit_record.reason
+    data["model"] = data.get("model") or model  # codex and aider name no model in their stream: the profile's
+    data["cost_usd"] = agents.run_cost(
+        reported_usd=data.get("cost_usd"), model=data.get("model"), input_tokens=int(data.get("input_tokens") or 0),
+        output_tokens=int(data.get("output_tokens") or 0), cached_input_tokens=int(data.get("cached_input_tokens") or 0),
+        table=_prices(ctx),
+    )
     return data
+
+
+def _prices(ctx: EngineContext) -> dict[str, agents.Price]:
+    """The shipped price table with the live config's ``pricing:`` over it (an edit counts from the next run)."""
+    config = _live_config(ctx)
+    pricing = getattr(config, "pricing", None) or {}
+    return agents.price_table({name: price.model_dump() for name, price in pricing.items()})
 
 
 def _commit_changes(

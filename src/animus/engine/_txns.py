@@ -178,6 +178,7 @@ def _phase_end(
         cost_usd=float(summary.get("cost_usd", 0.0)),
         commit_sha=summary.get("commit_sha"),
         output_excerpt=summary.get("excerpt"),
+        agent=summary.get("agent"), model=summary.get("model"), cost_known=bool(summary.get("cost_known", True)),
     )
     store.add_usage(run_id, int(summary.get("input_tokens", 0)), int(summary.get("output_tokens", 0)), float(summary.get("cost_usd", 0.0)))
     state = dict(run.state)

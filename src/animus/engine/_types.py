@@ -239,7 +239,8 @@ class _AgentOutcome(TypedDict):
     final_text: NotRequired[str | None]
     input_tokens: NotRequired[int]
     output_tokens: NotRequired[int]
-    cost_usd: NotRequired[float]
+    cost_usd: NotRequired[float | None]  # None: tokens only, of a model without a price (unknown, never 0)
+    cached_input_tokens: NotRequired[int]
     resets_at: NotRequired[float | None]
     decision: dict[str, Any] | None
     exit_code: NotRequired[int | None]
@@ -252,6 +253,8 @@ class _AgentPhaseResult(_AgentOutcome):
     """The last agent run of a phase attempt, with the attempt's summed usage and its commit."""
 
     agent_runs: list[str]
+    agent_id: NotRequired[str | None]  # the agent that ran it
+    cost_known: NotRequired[bool]  # False: some of its runs' tokens have no price
     commit_sha: NotRequired[str | None]
     changed_paths: NotRequired[list[str]]  # what the attempt changed, when the phase checks it
 
@@ -322,6 +325,9 @@ class _PhaseSummary(TypedDict):
     commit_sha: str | None
     excerpt: str | None
     failing_tests: list[str]
+    agent: NotRequired[str | None]
+    model: NotRequired[str | None]
+    cost_known: NotRequired[bool]  # False: cost_usd is what was priced; the rest is unknown
 
 
 class _Landing(TypedDict):

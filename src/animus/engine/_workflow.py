@@ -228,6 +228,7 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
     baseline: str | None = None  # the worktree before the attempt's first agent run (read_only, require_changes)
     resume = decision_only = False
     usage = {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    cost_known = True  # False once a run's tokens had no price: the phase's cost is then a floor, shown as unknown
     runs: list[str] = []
     while True:
         tries += 1
@@ -241,16 +242,18 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
         runs.append(this_run)
         if launched.get("error"):
             return {"status": "failed", "reason": launched["error"], "decision": None, "agent_runs": runs,
-                    "input_tokens": int(usage["input_tokens"]), "output_tokens": int(usage["output_tokens"]), "cost_usd": float(usage["cost_usd"])}
+                    "input_tokens": int(usage["input_tokens"]), "output_tokens": int(usage["output_tokens"]),
+                    "cost_usd": float(usage["cost_usd"]), "cost_known": cost_known}
         if len(runs) == 1:
             baseline = launched.get("worktree_tree")
-        out = steps.await_agent(this_run)
+        out = steps.await_agent(this_run, model=agent.get("model"))
         session_id = out.get("session_id") or launched.get("session_id") or session_id
         usage["input_tokens"] += int(out.get("input_tokens") or 0)
         usage["output_tokens"] += int(out.get("output_tokens") or 0)
         usage["cost_usd"] += float(out.get("cost_usd") or 0.0)
+        cost_known = cost_known and (out.get("cost_usd") is not None or not (out.get("input_tokens") or out.get("output_tokens")))
         summed = {"input_tokens": int(usage["input_tokens"]), "output_tokens": int(usage["output_tokens"]),
-                  "cost_usd": float(usage["cost_usd"])}
+                  "cost_usd": float(usage["cost_usd"]), "cost_known": cost_known, "agent_id": phase.get("agent_id")}
         can_resume = bool(session_id) and resumable
         if out["status"] == "rate_limited" and rate_waits < _MAX_RATE_LIMIT_WAITS:
             rate_waits += 1
@@ -326,6 +329,9 @@ def _summary(result: _PhaseResult | None) -> _PhaseSummary:
         "input_tokens": int(found.get("input_tokens") or 0),
         "output_tokens": int(found.get("output_tokens") or 0),
         "cost_usd": float(found.get("cost_usd") or 0.0),
+        "cost_known": bool(found.get("cost_known", True)),
+        "agent": found.get("agent_id"),
+        "model": found.get("model"),
         "commit_sha": found.get("commit_sha"),
         "excerpt": text[-4000:] if text else None,
         "failing_tests": found.get("failing_tests") or [],

@@ -7,6 +7,7 @@ Example::
     services.decide_gate(store, run_id, None, approve=True)  # the gate open now
 """
 
+from animus.services._costs import COST_GROUPINGS, CostGrouping, CostLine, CostReport, cost_report, run_cost
 from animus.services._fleet import ProjectIdentity, fleet_members, project_identity
 from animus.services._gates import GateDecision, decide_gate, open_gate
 from animus.services._prs import PR_EVENTS, PrMention, pr_mention, runs_waiting_on, wake_pr_runs
@@ -41,9 +42,13 @@ from animus.services._status import (
 from animus.services._tasks import create_task, update_task
 
 __all__ = [
+    "COST_GROUPINGS",
     "DROPPED_REASON",
     "PR_EVENTS",
     "ActiveRun",
+    "CostGrouping",
+    "CostLine",
+    "CostReport",
     "Dropped",
     "Enqueued",
     "GateDecision",
@@ -58,6 +63,7 @@ __all__ = [
     "StatusSnapshot",
     "cancel_run",
     "clear_ended_entry",
+    "cost_report",
     "create_task",
     "daemon_health",
     "decide_gate",
@@ -74,6 +80,7 @@ __all__ = [
     "release",
     "resume_run",
     "retry_run",
+    "run_cost",
     "runs_waiting_on",
     "source_overview",
     "status_report",

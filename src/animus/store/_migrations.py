@@ -279,6 +279,22 @@ MIGRATIONS = (
     ),
 )
 
+# Version 9, not 8: another change numbers the step-store's migration 8. Versions are applied by set
+# (every one not yet recorded, in order), so either may land first and a gap is no placeholder.
+MIGRATIONS += (
+    _Migration(
+        9,
+        "spend: which agent and model each phase ran on, unknown costs, provider pauses",
+        (
+            "ALTER TABLE phase_runs ADD COLUMN agent TEXT",
+            "ALTER TABLE phase_runs ADD COLUMN model TEXT",
+            # 0: the phase's tokens (some of them) had no price; cost_usd is then what could be priced
+            "ALTER TABLE phase_runs ADD COLUMN cost_known INTEGER NOT NULL DEFAULT 1",
+            "CREATE INDEX phase_runs_started ON phase_runs (started_at)",
+        ),
+    ),
+)
+MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _CREATE_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -301,22 +317,29 @@ def _current_version(conn: Connection) -> int:
     return int(rows[0]["v"])
 
 
+def _applied_versions(conn: Connection) -> set[int]:
+    if _current_version(conn) == 0:
+        return set()
+    return {int(row["version"]) for row in conn.execute("SELECT version FROM schema_migrations")}
+
+
 def _migrate(conn: Connection) -> list[int]:
     """Apply every pending migration, each in its own transaction; returns the versions applied.
 
     Concurrent processes serialise on the write lock (SQLite BEGIN IMMEDIATE) or an advisory lock
     (PostgreSQL) and re-check the version inside it, so each migration runs exactly once.
     """
-    if _current_version(conn) >= LATEST_VERSION:
+    wanted = {m.version for m in MIGRATIONS}
+    if wanted <= _applied_versions(conn):
         return []
     applied: list[int] = []
     with conn.transaction():
         if conn.dialect == "postgresql":
             conn.execute("SELECT pg_advisory_xact_lock(4177001)")
         conn.execute(_CREATE_VERSIONS)
-        done = _current_version(conn)
+        done = _applied_versions(conn)
         for migration in MIGRATIONS:
-            if migration.version <= done:
+            if migration.version in done:
                 continue
             for statement in migration.for_dialect(conn.dialect):
                 conn.execute(statement)

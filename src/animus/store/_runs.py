@@ -10,6 +10,7 @@ from animus.domain.runs import (
     ACTIVE_RUN_STATUSES,
     DecisionRecord,
     PhaseRun,
+    PhaseSpend,
     PhaseStatus,
     RunStatus,
     WorkflowRun,
@@ -37,7 +38,8 @@ _RUN_FIELDS = frozenset(
     }
 )
 _PHASE_FIELDS = frozenset(
-    {"status", "agent_run_id", "commit_sha", "input_tokens", "output_tokens", "cost_usd", "output_excerpt", "ended_at"}
+    {"status", "agent_run_id", "commit_sha", "input_tokens", "output_tokens", "cost_usd", "output_excerpt", "ended_at",
+     "agent", "model", "cost_known"}
 )
 
 
@@ -87,6 +89,9 @@ def _phase(row: _Row) -> PhaseRun:
         output_excerpt=row["output_excerpt"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
+        agent=row.get("agent"),
+        model=row.get("model"),
+        cost_known=bool(row.get("cost_known", 1)),
     )
 
 
@@ -214,7 +219,7 @@ def _update_phase(conn: Connection, run_id: str, seq: int, **fields: Any) -> Non
     sets = []
     for name, value in fields.items():
         sets.append(f"{name} = :{name}")
-        params[name] = value.value if isinstance(value, PhaseStatus) else value
+        params[name] = value.value if isinstance(value, PhaseStatus) else int(value) if isinstance(value, bool) else value
     conn.execute(f"UPDATE phase_runs SET {', '.join(sets)} WHERE run_id = :r AND seq = :s", params)
     if "status" in fields:
         _record_event(conn, "phase.status", run_id, {"seq": seq, "status": str(params["status"])})
@@ -256,3 +261,23 @@ def _add_decision(conn: Connection, record: DecisionRecord) -> int:
 
 def _list_decisions(conn: Connection, run_id: str) -> list[DecisionRecord]:
     return [_decision(r) for r in conn.execute("SELECT * FROM decisions WHERE run_id = :r ORDER BY seq", {"r": run_id})]
+
+
+def _spend(conn: Connection, since: str | None, task_id: str | None, run_id: str | None) -> list[PhaseSpend]:
+    """Every agent phase attempt that recorded usage, started at or after ``since`` (an ISO date or time)."""
+    where, params = ["p.mode = 'agent'"], {"since": since, "task": task_id, "run": run_id}
+    for column, key in (("p.started_at >=", "since"), ("r.task_id =", "task"), ("p.run_id =", "run")):
+        if params[key] is not None:
+            where.append(f"{column} :{key}")
+    rows = conn.execute(
+        f"""SELECT p.run_id, r.task_id, r.workflow, p.phase, p.agent, p.model, p.started_at, p.input_tokens,
+                   p.output_tokens, p.cost_usd, p.cost_known
+            FROM phase_runs p JOIN workflow_runs r ON r.id = p.run_id
+            WHERE {' AND '.join(where)}
+            ORDER BY p.started_at, p.run_id, p.seq""",
+        {k: v for k, v in params.items() if v is not None},
+    )
+    return [PhaseSpend(run_id=row["run_id"], task_id=row["task_id"], workflow=row["workflow"], phase=row["phase"],
+                       agent=row["agent"], model=row["model"], started_at=row["started_at"],
+                       input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]),
+                       cost_usd=float(row["cost_usd"]), cost_known=bool(row["cost_known"])) for row in rows]

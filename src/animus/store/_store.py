@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from animus.domain.errors import AnimusError, InvalidInput
-from animus.domain.runs import DecisionRecord, PhaseRun, PhaseStatus, RunStatus, WorkflowRun
+from animus.domain.runs import DecisionRecord, PhaseRun, PhaseSpend, PhaseStatus, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
 from animus.store import _fleet, _outbox, _queue, _runs, _sources, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, _sqlite_path_from_url
 from animus.store._fleet import Member
-from animus.store._migrations import LATEST_VERSION, _current_version, _migrate
+from animus.store._migrations import _current_version, _migrate
 from animus.store._outbox import OutboxItem
 from animus.store._queue import QueueEntry
 from animus.store._sources import SourceLink, SourceState
@@ -119,6 +119,10 @@ class Store:
     def set_run_fields(self, run_id: str, **fields: Any) -> None:
         """Like ``update_run`` without the read-back (the engine's transactions need no copy)."""
         _runs._set_run_fields(self.conn, run_id, **fields)
+
+    def spend(self, *, since: str | None = None, task_id: str | None = None, run_id: str | None = None) -> list[PhaseSpend]:
+        """Ended agent phase attempts with what they spent (``since``: an ISO date or time, UTC)."""
+        return _runs._spend(self.conn, since, task_id, run_id)
 
     def add_usage(self, run_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
         _runs._add_usage(self.conn, run_id, input_tokens, output_tokens, cost_usd)
@@ -425,6 +429,6 @@ def open_store(
             f"unsupported database URL {redact_url(url)!r}; use sqlite:////path/animus.db or postgresql://user@host/db"
         )
     store = Store(conn, url)
-    if auto_migrate and _current_version(conn) < LATEST_VERSION:
-        _migrate(conn)
+    if auto_migrate:
+        _migrate(conn)  # it applies whatever version is missing, not only ones above the highest (a gap is filled)
     return store

@@ -37,10 +37,13 @@ def _now_iso() -> str:
 
 
 class _Usage:
-    def __init__(self, input_tokens: int = 0, output_tokens: int = 0, cost_usd: float | None = None) -> None:
+    def __init__(
+        self, input_tokens: int = 0, output_tokens: int = 0, cost_usd: float | None = None, cached_input_tokens: int = 0
+    ) -> None:
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.cost_usd = cost_usd
+        self.cached_input_tokens = cached_input_tokens  # a part of input_tokens
 
 
 class _Persona:
@@ -291,7 +294,7 @@ class _CodexPersona(_Persona):
                 "type": "turn.completed",
                 "usage": {
                     "input_tokens": usage.input_tokens,
-                    "cached_input_tokens": 0,
+                    "cached_input_tokens": usage.cached_input_tokens,
                     "cache_write_input_tokens": 0,
                     "output_tokens": usage.output_tokens,
                     "reasoning_output_tokens": 0,
@@ -369,7 +372,7 @@ class _GeminiPersona(_Persona):
             "total_tokens": usage.input_tokens + usage.output_tokens,
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
-            "cached": 0,
+            "cached": usage.cached_input_tokens,
             "input": usage.input_tokens,
             "duration_ms": int((time.time() - self.started) * 1000),
             "tool_calls": 0,

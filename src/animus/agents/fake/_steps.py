@@ -134,6 +134,7 @@ class _Runner:
             cur.input_tokens + int(arg.get("input_tokens", 0)),
             cur.output_tokens + int(arg.get("output_tokens", 0)),
             (cur.cost_usd or 0.0) + float(cost) if cost is not None else cur.cost_usd,
+            cur.cached_input_tokens + int(arg.get("cached_input_tokens", 0)),
         )
 
     def do_sleep(self, arg: Any) -> None:
