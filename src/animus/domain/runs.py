@@ -15,6 +15,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"  # a phase is executing
     WAITING_MANUAL = "waiting_manual"  # parked at a manual gate until approve/reject
     WAITING_PR = "waiting_pr"  # its pull request is open: waiting on checks, reviews and the merge
+    WAITING_BUDGET = "waiting_budget"  # a budget is spent: parked until the day rolls over or it is raised
     COMPLETED = "completed"  # all phases advanced and the result landed (terminal)
     FAILED = "failed"  # a phase failed or errored past its retries (terminal, resumable)
     ESCALATED = "escalated"  # rework budget exhausted: a human must look (terminal, resumable)
@@ -30,7 +31,9 @@ class RunStatus(StrEnum):
         return not self.is_active
 
 
-ACTIVE_RUN_STATUSES: Final = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING_MANUAL, RunStatus.WAITING_PR})
+ACTIVE_RUN_STATUSES: Final = frozenset(
+    {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING_MANUAL, RunStatus.WAITING_PR, RunStatus.WAITING_BUDGET}
+)
 RESUMABLE_RUN_STATUSES: Final = frozenset(
     {RunStatus.FAILED, RunStatus.ESCALATED, RunStatus.MERGE_CONFLICT, RunStatus.CANCELLED}
 )
@@ -42,10 +45,12 @@ _R = RunStatus
 # step; a terminal run only moves again when it is resumed (→ pending); a completed run never moves.
 RUN_TRANSITIONS: Final[dict[RunStatus, frozenset[RunStatus]]] = {
     _R.PENDING: frozenset({_R.RUNNING, _R.FAILED, _R.CANCELLED}),
-    _R.RUNNING: frozenset({_R.WAITING_MANUAL, _R.WAITING_PR, _R.COMPLETED, _R.FAILED, _R.ESCALATED, _R.MERGE_CONFLICT, _R.CANCELLED}),
+    _R.RUNNING: frozenset({_R.WAITING_MANUAL, _R.WAITING_PR, _R.WAITING_BUDGET, _R.COMPLETED, _R.FAILED, _R.ESCALATED, _R.MERGE_CONFLICT, _R.CANCELLED}),
     _R.WAITING_MANUAL: frozenset({_R.RUNNING, _R.FAILED, _R.ESCALATED, _R.CANCELLED}),
     # back to running for a rework the PR asked for; completed when it merged, cancelled when it was closed
     _R.WAITING_PR: frozenset({_R.RUNNING, _R.COMPLETED, _R.FAILED, _R.ESCALATED, _R.CANCELLED}),
+    # back to running when the limit no longer holds; failed when on_exceeded turned to fail
+    _R.WAITING_BUDGET: frozenset({_R.RUNNING, _R.FAILED, _R.CANCELLED}),
     _R.COMPLETED: frozenset(),
     _R.FAILED: frozenset({_R.PENDING}),
     _R.ESCALATED: frozenset({_R.PENDING}),

@@ -1,6 +1,14 @@
 """The durable workflow engine (DBOS): the phase loop, gates, rework, landing; crash-safe at every step."""
 
-from animus.engine._control import cancel_run, decide_gate, prepare_retry, reopen_for_resume, require_phase, wake_pr_run
+from animus.engine._control import (
+    cancel_run,
+    decide_gate,
+    prepare_retry,
+    reopen_for_resume,
+    require_phase,
+    wake_budget_run,
+    wake_pr_run,
+)
 from animus.engine._executor import (
     RunFollower,
     choose_workflow,
@@ -70,6 +78,7 @@ __all__ = [
     "stop_engine",
     "take_over",
     "task_snapshot",
+    "wake_budget_run",
     "wake_pr_run",
     "workflow_error",
 ]

@@ -73,6 +73,24 @@ def wake_pr_run(db_url: str, run: WorkflowRun, *, key: str) -> bool:
     return True
 
 
+def wake_budget_run(db_url: str, run: WorkflowRun) -> bool:
+    """Tell a run parked on a budget to check it again now (a person raised it); False when it is not parked."""
+    if run.status != RunStatus.WAITING_BUDGET:
+        return False
+    from dbos._error import DBOSException
+
+    from animus.engine._budgets import _budget_topic
+
+    client = _client(db_url)
+    try:
+        client.send(run.dbos_workflow_id, {"look": True}, topic=_budget_topic(run.id))
+    except DBOSException as exc:
+        raise Unavailable(f"could not wake run {run.id}: {exc}") from exc
+    finally:
+        client.destroy()
+    return True
+
+
 def cancel_run(store: Store, db_url: str, runs_dir: Path, run_id: str) -> WorkflowRun:
     """Stop the run: cancel its workflow, stop the agent's whole process tree, keep the worktree."""
     from animus import procs

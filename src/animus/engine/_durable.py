@@ -8,12 +8,11 @@ the run id, so a reader sees what each step gets; DBOS records only the return v
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, cast
 
 from animus.domain.runs import PhaseStatus, RunStatus
-from animus.engine import _fleet, _pr, _steps, _txns
+from animus.engine import _budgets, _fleet, _pr, _steps, _txns
 from animus.engine._types import (
     Judgement,
     PhaseSpec,
@@ -73,7 +72,7 @@ class _Steps:
 
         self._context = context
         self._load = step("animus.load", bound(_txns._load_run))
-        self._now = step("animus.now", lambda: time.time())
+        self._now = step("animus.now", lambda: _budgets._clock_now())
         self._worktree = step("animus.worktree", bound(_steps._prepare_worktree))
         self._launch = step("animus.agent.launch", bound(_steps._launch_agent))
         self._await = step("animus.agent.await", bound(_steps._await_agent))
@@ -93,6 +92,9 @@ class _Steps:
         self._stop = tx("animus.tx.stop", _txns._stop)
         self._pr_wait = tx("animus.tx.pr_wait", _txns._pr_wait)
         self._pr_decision = tx("animus.tx.pr_decision", _txns._pr_decision)
+        self._budget_check = step("animus.budget.check", bound(_budgets._check_budget))
+        self._budget_wait = tx("animus.tx.budget_wait", _budgets._budget_wait)
+        self._budget_go = tx("animus.tx.budget_go", _budgets._budget_go)
 
     # -- not steps: they run at every execution of the workflow, on the daemon executing it now ---------
     def claim(self, run_id: str) -> int:
@@ -178,3 +180,12 @@ class _Steps:
 
     def pr_decision(self, run_id: str, *, decided: _PrDecision) -> _Moved:
         return cast(_Moved, self._pr_decision(run_id, decided))
+
+    def budget_check(self, run_id: str, *, task_id: str, workflow: str) -> _budgets._BudgetCheck:
+        return cast(_budgets._BudgetCheck, self._budget_check(run_id, task_id, workflow))
+
+    def budget_wait(self, run_id: str, *, reason: str) -> _Moved:
+        return cast(_Moved, self._budget_wait(run_id, reason))
+
+    def budget_go(self, run_id: str) -> _Moved:
+        return cast(_Moved, self._budget_go(run_id))

@@ -84,6 +84,9 @@ def build_plan(
         "phases": phases,
         "merge": _merge_spec(config, workflow_id),
         "variables": {**declared, **(variables or {})},
+        # frozen so the loop's steps stay the same on replay; the limits themselves are read live at each check
+        "budgeted": any(value is not None for key, value in config.budgets_for(workflow_id).model_dump().items()
+                        if key != "on_exceeded"),
     }
 
 

@@ -90,6 +90,7 @@ class Plan(TypedDict):
     phases: list[PhaseSpec]
     merge: _MergeSpec | None
     variables: dict[str, str]
+    budgeted: NotRequired[bool]  # a budget applied when the run was made: agent phases check spend first
 
 
 class TaskSnapshot(TypedDict):

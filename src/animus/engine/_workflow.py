@@ -14,6 +14,7 @@ from typing import Any
 
 from animus import agents
 from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus, phase_attempt_id
+from animus.engine._budgets import _await_budget
 from animus.engine._durable import _Steps
 from animus.engine._gates import _conflict_route, _judge_skipped, judge_agent, judge_command, judge_manual, route
 from animus.engine._plan import _skip_reason
@@ -183,6 +184,10 @@ def _run_phases(steps: _Steps, run: _Run, state: RunState, index: int) -> tuple[
                                   routed=route(run.plan, index, judged, state), summary=_summary(None))
             state, index = out.get("state", state), index + 1
             continue
+        if phase["mode"] == "agent" and run.plan.get("budgeted"):  # a spent budget parks the run before its agent starts
+            stopped = _await_budget(steps, run.id, task_id=run.task["id"], workflow=run.plan["workflow"])
+            if stopped is not None:
+                return state, stopped
         first_agent_run = _agent_run_id(run.id, phase["id"], attempt, 1) if phase["mode"] == "agent" else None
         seq = steps.phase_start(run.id, index=index, phase_id=phase["id"], attempt=attempt, mode=phase["mode"],
                                 status=PhaseStatus.RUNNING, agent_run_id=first_agent_run)["seq"]

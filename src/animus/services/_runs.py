@@ -28,8 +28,13 @@ def resume_run(store: Store, run_id: str, *, enqueue: bool = False) -> WorkflowR
 
     With ``enqueue`` its task is queued for the daemon; without, the caller executes it.
     """
-    from animus.engine import reopen_for_resume
+    from animus.domain.runs import RunStatus
+    from animus.engine import reopen_for_resume, wake_budget_run
 
+    parked = store.get_run(run_id)
+    if parked.status == RunStatus.WAITING_BUDGET:  # still alive in its durable wait: wake it to check the budget again
+        wake_budget_run(store.url, parked)
+        return parked
     run = reopen_for_resume(store, run_id)
     if enqueue:
         queue_run(store, run.task_id, workflow=run.workflow, variables=run.vars)
