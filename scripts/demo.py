@@ -121,6 +121,7 @@ def main() -> None:
         animus("run", task, "--workflow", "demo", cwd=repo)
     animus("task", "list", cwd=repo)
     animus("workflow", "list", cwd=repo)
+    animus("cost", "--by", "day", cwd=repo)
     print("\n$ git log --oneline --graph main", flush=True)
     subprocess.run(["git", "--no-pager", "log", "--oneline", "--graph", "main"], cwd=repo, check=True)
     print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
