@@ -259,3 +259,25 @@ def test_an_entry_without_options_gets_the_defaults(tmp_path: Path, write_config
     assert options.max_rework_attempts == 3
     (entry,) = cfg.expanded_phases("w")
     assert (entry.phase, entry.max_rework_attempts, entry.skip_if, entry.on_verdict.rework) == ("p", 3, (), None)
+
+
+def test_fallback_agents_must_name_other_defined_agents_of_an_agent_phase(tmp_path: Path, write_config) -> None:
+    write_config(
+        tmp_path,
+        textwrap.dedent("""\
+            default_workflow: w
+            agents:
+              a: {tool: claude}
+              b: {tool: codex, provider: openai}
+            phases:
+              impl: {mode: agent, agent: a, fallback_agents: [b, nobody, a]}
+              check: {mode: command, command: {argv: [ls]}, fallback_agents: [b]}
+            workflows:
+              - {id: w, phases: [impl, check]}
+            """),
+    )
+    assert problems_of(tmp_path) == [
+        ".animus/workflows.yaml:6:54: unknown agent 'nobody' in phase 'impl' (defined: a, b)",
+        ".animus/workflows.yaml:6:62: phase 'impl' lists its own agent 'a' as a fallback",
+        ".animus/workflows.yaml:7:49: 'fallback_agents' is only for mode 'agent', but phase 'check' has mode 'command'",
+    ]

@@ -65,6 +65,12 @@ def _render(d: dict[str, Any]) -> None:
     for pr in d.get("waiting_prs") or []:
         reworks = f" ({pr['reworks']} rework(s) so far)" if pr["reworks"] else ""
         out.print(Text.assemble(("⏳ ", "yellow"), f"{pr['run_id']} waits on its pull request: ", (pr["pr_url"] or "?", "bold"), reworks))
+    for limit in d.get("paused_providers") or []:
+        out.print(Text.assemble(("⏸ ", "red"), f"provider {limit['provider']} paused by a usage limit for "
+                                f"{max(0, limit['resets_in_secs']):.0f}s more: {limit['reason'][:100]}"))
+    for parked in d.get("parked_runs") or []:
+        out.print(Text.assemble(("⏸ ", "yellow"), f"{parked['run_id']} parked at its budget after ${parked['cost_usd']:.4f}: "
+                                f"{(parked['reason'] or '')[:120]}"))
     notes = d.get("notifications") or {}
     if any(notes.get(k) for k in ("pending", "delivered", "dead")):
         out.print(Text(f"notifications: {notes.get('pending', 0)} pending, {notes.get('delivered', 0)} delivered, {notes.get('dead', 0)} dead letters"

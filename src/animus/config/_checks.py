@@ -124,6 +124,16 @@ class _Checker:
                 self.add(self.pos.key_mark(path), f"phase {pid!r} has mode 'agent' but names no 'agent'")
             elif mode == "agent" and isinstance(agent, str) and agent not in self.agent_ids:
                 self.unknown("agent", agent, self.agent_ids, (*path, "agent"), f"phase {pid!r}")
+            fallbacks = _items(phase.get("fallback_agents"))
+            if fallbacks and mode != "agent":
+                self.add(self.pos.key_mark((*path, "fallback_agents")),
+                         f"'fallback_agents' is only for mode 'agent', but phase {pid!r} has mode {mode!r}")
+            for k, fallback in enumerate(fallbacks):
+                if isinstance(fallback, str) and fallback not in self.agent_ids:
+                    self.unknown("agent", fallback, self.agent_ids, (*path, "fallback_agents", k), f"phase {pid!r}")
+                elif fallback == agent:
+                    self.add(self.pos.key_mark((*path, "fallback_agents", k)),
+                             f"phase {pid!r} lists its own agent {agent!r} as a fallback")
             if mode == "command" and phase.get("command") is None:
                 self.add(
                     self.pos.key_mark(path),

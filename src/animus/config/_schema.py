@@ -59,6 +59,8 @@ class AgentConfig(_Model):
     mcp_servers: tuple[_Ident, ...] = ()
     base_url: Annotated[str, AfterValidator(_url)] | None = None
     api_key_env: _EnvName | None = None
+    # whose usage limits it shares (default: its tool), e.g. a `command` agent that calls Claude's API
+    provider: _Ident | None = None
     # claude only; a claude agent that omits them gets acceptEdits and DEFAULT_ALLOWED_TOOLS
     permission_mode: Literal["default", "acceptEdits", "bypassPermissions", "plan"] | None = None
     allowed_tools: tuple[str, ...] | None = None
@@ -119,6 +121,9 @@ class PhaseConfig(_Model):
     require_changes: bool = False
     # agent phases only: the CLI gets no write tools, and a change to the worktree fails the phase
     read_only: bool = False
+    # agent phases only: who runs the phase instead while its agent's provider is paused by a usage limit,
+    # or after its agent failed with a provider error (docs/costs.md)
+    fallback_agents: tuple[_Ident, ...] = ()
 
 
 # -- workflows -------------------------------------------------------------------------------------

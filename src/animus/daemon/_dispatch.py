@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from animus.store import QueueEntry, Store
 
 _log = logging.getLogger("animus.daemon")
+#: how many queued entries past the free slots the dispatcher reads while a provider is paused
+_LOOK_PAST_PAUSED = 100
 
 
 def _kv(**fields: Any) -> str:
@@ -73,14 +75,35 @@ class Dispatcher:
         # their runs created and the entries marked dispatched commit together; the workflows are
         # submitted after it (a crash in between: ``check_workflows`` submits them, same ids).
         # (On SQLite there is one daemon: no transaction, so DBOS's writes never wait on a plan being built.)
+        paused = self._paused_providers()
         with self.store.transaction() if self.store.dialect == "postgresql" else contextlib.nullcontext():
-            for entry in self.store.claim_dispatchable(free):
+            # with a provider paused, look further down the queue: what needs it waits, the rest goes
+            for entry in self.store.claim_dispatchable(free + (_LOOK_PAST_PAUSED if paused else 0)):
+                if len(started) >= free:
+                    break
+                if paused and not self._runnable_now(entry, paused):
+                    continue
                 run = self._start(entry)
                 if run is not None:
                     started.append((run, entry))
         for run, entry in started:
             self.runs.submit(run, entry.priority_rank)
         return len(started)
+
+    def _paused_providers(self) -> set[str]:
+        from animus.engine import clock_now
+
+        return {limit.provider for limit in self.store.provider_limits(clock_now())}
+
+    def _runnable_now(self, entry: QueueEntry, paused: set[str]) -> bool:
+        """False while every agent that could run the entry's first agent phase has its provider paused."""
+        from animus.engine import dispatchable
+
+        try:
+            config = self.config()
+            return dispatchable(config, entry.workflow or config.default_workflow, paused)
+        except AnimusError:
+            return True  # an unknown workflow: ``_start`` refuses it with the reason
 
     def _start(self, entry: QueueEntry) -> WorkflowRun | None:
         from animus.engine import prepare_run

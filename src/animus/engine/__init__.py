@@ -20,6 +20,7 @@ from animus.engine._executor import (
 )
 from animus.engine._fleet import stop_agents_of_runs, take_over
 from animus.engine._gates import judge_agent, judge_command, judge_manual, route
+from animus.engine._limits import clock_now, dispatchable, first_agent_providers, paused_until, provider_key
 from animus.engine._plan import build_plan, profile_from_plan
 from animus.engine._pr_gate import decide_pr
 from animus.engine._prompts import render_prompt
@@ -55,19 +56,24 @@ __all__ = [
     "build_plan",
     "cancel_run",
     "choose_workflow",
+    "clock_now",
     "decide_gate",
     "decide_pr",
+    "dispatchable",
     "execute_run",
     "executor_id",
     "fail_run_on_error",
+    "first_agent_providers",
     "judge_agent",
     "judge_command",
     "judge_manual",
     "parse_vars",
+    "paused_until",
     "plan_of",
     "prepare_retry",
     "prepare_run",
     "profile_from_plan",
+    "provider_key",
     "render_prompt",
     "reopen_for_resume",
     "require_phase",

@@ -61,22 +61,9 @@ def build_plan(
             "read_only": phase.read_only,
         }
         if phase.agent:
-            agent = config.agents[phase.agent]
-            servers = [
-                {"id": sid, "command": list(config.mcp_servers[sid].command), "env": _without_secrets(dict(config.mcp_servers[sid].env))}
-                for sid in agent.mcp_servers
-                if sid in config.mcp_servers
-            ]
-            if root is not None and agent.animus_mcp and takes_animus_mcp(agent.tool, agent.isolate_home):
-                if all(server["id"] != ANIMUS_MCP_ID for server in servers):
-                    injected = animus_mcp_server(root)
-                    servers.append({"id": injected.id, "command": injected.command, "env": injected.env})
-            profile = agent.model_dump(mode="json")
-            profile["mcp_servers"] = servers
-            profile["env"] = _without_secrets(dict(agent.env), frozenset({agent.api_key_env} if agent.api_key_env else ()))
-            if profile.get("script") and root is not None and not Path(profile["script"]).is_absolute():
-                profile["script"] = str(root / profile["script"])  # relative to the project, not the cwd
-            item["agent"] = profile
+            item["agent"] = _agent_profile(config, phase.agent, root)
+            if phase.fallback_agents:
+                item["fallbacks"] = [{**_agent_profile(config, aid, root), "id": aid} for aid in phase.fallback_agents]
         phases.append(item)
     return {
         "workflow": workflow_id,
@@ -84,10 +71,32 @@ def build_plan(
         "phases": phases,
         "merge": _merge_spec(config, workflow_id),
         "variables": {**declared, **(variables or {})},
+        # frozen: runs made before provider pauses existed replay without their checks
+        "limits": True,
         # frozen so the loop's steps stay the same on replay; the limits themselves are read live at each check
         "budgeted": any(value is not None for key, value in config.budgets_for(workflow_id).model_dump().items()
                         if key != "on_exceeded"),
     }
+
+
+def _agent_profile(config: WorkflowConfig, agent_id: str, root: Path | None) -> dict[str, Any]:
+    """The plan's copy of one agent: its profile, MCP servers resolved, secrets left out, the script made absolute."""
+    agent = config.agents[agent_id]
+    servers = [
+        {"id": sid, "command": list(config.mcp_servers[sid].command), "env": _without_secrets(dict(config.mcp_servers[sid].env))}
+        for sid in agent.mcp_servers
+        if sid in config.mcp_servers
+    ]
+    if root is not None and agent.animus_mcp and takes_animus_mcp(agent.tool, agent.isolate_home):
+        if all(server["id"] != ANIMUS_MCP_ID for server in servers):
+            injected = animus_mcp_server(root)
+            servers.append({"id": injected.id, "command": injected.command, "env": injected.env})
+    profile = agent.model_dump(mode="json")
+    profile["mcp_servers"] = servers
+    profile["env"] = _without_secrets(dict(agent.env), frozenset({agent.api_key_env} if agent.api_key_env else ()))
+    if profile.get("script") and root is not None and not Path(profile["script"]).is_absolute():
+        profile["script"] = str(root / profile["script"])  # relative to the project, not the cwd
+    return profile
 
 
 def _merge_spec(config: WorkflowConfig, workflow_id: str) -> _MergeSpec | None:

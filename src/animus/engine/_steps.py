@@ -20,7 +20,7 @@ from animus import agents, git, procs
 from animus.config.project import InStateDir
 from animus.domain.errors import AnimusError, Conflict, NotFound
 from animus.domain.runs import Verdict
-from animus.engine import _fleet
+from animus.engine import _fleet, _limits
 from animus.engine._plan import _SECRET, profile_from_plan
 from animus.engine._prompts import _excerpt, _expand_vars, render_prompt
 from animus.engine._types import (
@@ -90,6 +90,10 @@ def _launch_agent(
         profile = profile_from_plan(_with_secrets(ctx, phase["agent"], phase.get("agent_id")))
     except _MissingSecret as missing:
         return {"agent_run_id": agent_run_id, "session_id": None, "error": str(missing)}
+    if not (ctx.runs_dir / agent_run_id).exists():  # re-executed after it started the agent: never refuse it
+        provider, until = _limits._check_paused(ctx, phase["agent"])
+        if until is not None:
+            return {"agent_run_id": agent_run_id, "session_id": None, "paused_until": until, "provider": provider}
     if phase.get("read_only"):
         profile = dataclasses.replace(profile, read_only=True)
     # Taken before the agent starts (a launch found on replay may have started already: then it is later).
@@ -196,7 +200,7 @@ def _secrets(ctx: EngineContext) -> dict[str, str]:
     return procs.secret_env(os.environ, *config.declared_envs(), named=config.api_key_names())
 
 
-def _await_agent(ctx: EngineContext, agent_run_id: str, model: str | None = None) -> _AgentOutcome:
+def _await_agent(ctx: EngineContext, agent_run_id: str, model: str | None = None, provider: str | None = None) -> _AgentOutcome:
     """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
     try:
         handle = procs.attach(agent_run_id, ctx.runs_dir)
@@ -229,6 +233,8 @@ def _await_agent(ctx: EngineContext, agent_run_id: str, model: str | None = None
         output_tokens=int(data.get("output_tokens") or 0), cached_input_tokens=int(data.get("cached_input_tokens") or 0),
         table=_prices(ctx),
     )
+    if data["status"] == "rate_limited" and provider:  # the limit holds for every run of the provider, not just this one
+        _limits._record(ctx, provider, data.get("resets_at"), str(data.get("reason") or "rate limited"), agent_run_id)
     return data
 
 

@@ -80,6 +80,7 @@ class PhaseSpec(TypedDict):
     manual: _ManualSpec | None
     require_changes: NotRequired[bool]  # absent in plans made before issue 11: false
     read_only: NotRequired[bool]
+    fallbacks: NotRequired[list[dict[str, Any]]]  # the fallback agents' profiles, each with its "id", in order
 
 
 class Plan(TypedDict):
@@ -91,6 +92,7 @@ class Plan(TypedDict):
     merge: _MergeSpec | None
     variables: dict[str, str]
     budgeted: NotRequired[bool]  # a budget applied when the run was made: agent phases check spend first
+    limits: NotRequired[bool]  # made after provider pauses existed: agent attempts check the provider first
 
 
 class TaskSnapshot(TypedDict):
@@ -212,6 +214,9 @@ class _Launched(TypedDict):
     worktree_tree: NotRequired[str | None]
     # set when the agent could not start at all (a secret of its plan has no value now): the phase fails with it
     error: NotRequired[str]
+    # set when the agent's provider is paused by a usage limit (``_limits``): nothing was started
+    paused_until: NotRequired[float]
+    provider: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,7 @@ class _AgentPhaseResult(_AgentOutcome):
 
     agent_runs: list[str]
     agent_id: NotRequired[str | None]  # the agent that ran it
+    fallback: NotRequired[dict[str, str]]  # {from, to, why}: a fallback agent ran it instead of the phase's own
     cost_known: NotRequired[bool]  # False: some of its runs' tokens have no price
     commit_sha: NotRequired[str | None]
     changed_paths: NotRequired[list[str]]  # what the attempt changed, when the phase checks it

@@ -14,6 +14,7 @@ from typing import Any
 
 from animus import agents
 from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus, phase_attempt_id
+from animus.engine import _limits
 from animus.engine._budgets import _await_budget
 from animus.engine._durable import _Steps
 from animus.engine._gates import _conflict_route, _judge_skipped, judge_agent, judge_command, judge_manual, route
@@ -205,7 +206,12 @@ def _run_phases(steps: _Steps, run: _Run, state: RunState, index: int) -> tuple[
 def _run_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, seq: int, attempt: int) -> tuple[_PhaseResult, Judgement]:
     if phase["mode"] == "agent":
         agent_result = _agent_phase(steps, run, phase, state, seq, attempt)
-        return agent_result, judge_agent(phase, agent_result)
+        judged = judge_agent(phase, agent_result)
+        if agent_result.get("fallback"):  # the decision history says who actually ran the phase, and why
+            switched = agent_result["fallback"]
+            judged = {**judged, "reason": f"{judged['reason']} [ran on fallback agent {switched['to']} instead of "
+                                          f"{switched['from']}: {switched['why']}]"}
+        return agent_result, judged
     if phase["mode"] == "command":
         command_result = steps.run_command(phase=phase, worktree=run.worktree["path"], variables=run.plan.get("variables") or {},
                                            attempt_id=phase_attempt_id(run.id, phase["id"], attempt))
@@ -224,6 +230,9 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
     limit parks the run in a durable sleep until the reported reset, a missing decision is asked for once."""
     from dbos import DBOS
 
+    own = phase
+    fallbacks = list(phase.get("fallbacks") or [])
+    fallback: dict[str, str] | None = None  # {from, to, why} once a fallback agent runs the phase
     agent = phase["agent"]
     assert agent is not None, f"agent phase {phase['id']} has no agent in its plan"
     resumable = agents.get_adapter(agent["tool"]).resumable
@@ -244,6 +253,18 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
             plan=run.plan, run_id=run.id, phase=phase, task=run.task, state=state, worktree=run.worktree["path"],
             agent_run_id=this_run, session_id=session_id, resume=resume, decision_only=decision_only,
         ))
+        if launched.get("paused_until") is not None:  # the provider is paused: nothing started
+            tries -= 1
+            why = f"{launched.get('provider')} is paused by a usage limit"
+            if fallbacks:
+                phase, fallback = _on_fallback(own, fallbacks.pop(0), why, fallback)
+                agent = phase["agent"] or agent
+                resumable, max_tries = agents.get_adapter(agent["tool"]).resumable, int(agent.get("max_attempts", 3))
+                session_id, resume, tries = None, False, 0
+                continue
+            now = steps.now()
+            DBOS.sleep(min(_limits._RECHECK_SECS, max(1.0, float(launched["paused_until"]) - now + 1.0)))
+            continue
         runs.append(this_run)
         if launched.get("error"):
             return {"status": "failed", "reason": launched["error"], "decision": None, "agent_runs": runs,
@@ -251,18 +272,25 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
                     "cost_usd": float(usage["cost_usd"]), "cost_known": cost_known}
         if len(runs) == 1:
             baseline = launched.get("worktree_tree")
-        out = steps.await_agent(this_run, model=agent.get("model"))
+        out = steps.await_agent(this_run, model=agent.get("model"),
+                                provider=_limits.provider_key(agent) if run.plan.get("limits") else None)
         session_id = out.get("session_id") or launched.get("session_id") or session_id
         usage["input_tokens"] += int(out.get("input_tokens") or 0)
         usage["output_tokens"] += int(out.get("output_tokens") or 0)
         usage["cost_usd"] += float(out.get("cost_usd") or 0.0)
         cost_known = cost_known and (out.get("cost_usd") is not None or not (out.get("input_tokens") or out.get("output_tokens")))
-        summed = {"input_tokens": int(usage["input_tokens"]), "output_tokens": int(usage["output_tokens"]),
-                  "cost_usd": float(usage["cost_usd"]), "cost_known": cost_known, "agent_id": phase.get("agent_id")}
+        summed: dict[str, Any] = {"input_tokens": int(usage["input_tokens"]), "output_tokens": int(usage["output_tokens"]),
+                                  "cost_usd": float(usage["cost_usd"]), "cost_known": cost_known,
+                                  "agent_id": phase.get("agent_id")}
+        if fallback is not None:
+            summed["fallback"] = fallback
         can_resume = bool(session_id) and resumable
         if out["status"] == "rate_limited" and rate_waits < _MAX_RATE_LIMIT_WAITS:
             rate_waits += 1
             tries -= 1
+            if fallbacks and run.plan.get("limits"):  # recorded: the next launch finds the pause and moves on
+                resume = False
+                continue
             now = steps.now()
             DBOS.sleep(max(1.0, float(out.get("resets_at") or now + 60) - now))
             resume = can_resume
@@ -291,11 +319,25 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
                 continue
             return {**out, **summed, "status": "failed", "agent_runs": runs,  # type: ignore[typeddict-item]
                     "reason": f"no phase decision, also when asked again: {out.get('no_decision_reason')}"}
+        if tries >= max_tries and fallbacks and run.plan.get("limits"):  # a provider error, not a verdict: next agent
+            why = f"{phase.get('agent_id')} failed {tries} time(s); last: {out.get('reason')}"
+            phase, fallback = _on_fallback(own, fallbacks.pop(0), why, fallback)
+            agent = phase["agent"] or agent
+            resumable, max_tries = agents.get_adapter(agent["tool"]).resumable, int(agent.get("max_attempts", 3))
+            session_id, resume, tries, decision_only = None, False, 0, False
+            continue
         if tries >= max_tries:
             return {**out, **summed, "status": "failed", "agent_runs": runs,  # type: ignore[typeddict-item]
                     "reason": f"agent failed {tries} time(s); last: {out.get('reason')}"}
         resume = out["status"] == "killed" and can_resume
         DBOS.sleep(min(60.0, 2.0 ** (tries - 1)))
+
+
+def _on_fallback(own: PhaseSpec, to: dict[str, Any], why: str, before: dict[str, str] | None) -> tuple[PhaseSpec, dict[str, str]]:
+    """The phase as its next fallback agent runs it, and the record of the switch (which agent, and why)."""
+    profile = {k: v for k, v in to.items() if k != "id"}
+    first = before["from"] if before else str(own.get("agent_id"))
+    return {**own, "agent": profile, "agent_id": str(to["id"])}, {"from": first, "to": str(to["id"]), "why": why}
 
 
 def _read_only_violation(phase: PhaseSpec, paths: list[str], run: _Run) -> str:

@@ -6,6 +6,7 @@ and the API's readers differ in what they keep of a stopped daemon); everything 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,6 +97,8 @@ class StatusReport(TypedDict):
     recent: list[dict[str, Any]]
     waiting_gates: list[GateRow]
     waiting_prs: list[PrRow]
+    paused_providers: list[dict[str, Any]]  # usage limits in force: no agent of these starts before its reset
+    parked_runs: list[dict[str, Any]]  # runs waiting_budget, with what they have spent
     notifications: dict[str, Any]
 
 
@@ -109,6 +112,8 @@ class Overview(TypedDict):
     recent_runs: list[dict[str, Any]]
     daemon: dict[str, Any]
     outbox: dict[str, Any]
+    paused_providers: list[dict[str, Any]]
+    parked_runs: list[dict[str, Any]]
     last_event_seq: int
 
 
@@ -168,8 +173,22 @@ def status_report(store: Store, daemon: Mapping[str, Any], runs_dir: Path) -> St
         recent=recent,
         waiting_gates=gates,
         waiting_prs=prs,
+        paused_providers=paused_providers(store),
+        parked_runs=_parked(snap),
         notifications=snap.outbox,
     )
+
+
+def paused_providers(store: Store) -> list[dict[str, Any]]:
+    """The providers a usage limit pauses now, each with its reset and the seconds left to it."""
+    now = time.time()
+    return [{**limit.to_dict(), "resets_in_secs": round(limit.resets_at - now, 1)} for limit in store.provider_limits(now)]
+
+
+def _parked(snap: StatusSnapshot) -> list[dict[str, Any]]:
+    return [{"run_id": a.run.id, "task_id": a.run.task_id, "reason": a.run.failure_reason, "cost_usd": round(a.run.cost_usd, 6),
+             "input_tokens": a.run.input_tokens, "output_tokens": a.run.output_tokens}
+            for a in snap.active if a.run.status == RunStatus.WAITING_BUDGET]
 
 
 def daemon_health(store: Store, daemon: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,6 +200,8 @@ def daemon_health(store: Store, daemon: Mapping[str, Any]) -> dict[str, Any]:
         "running_runs": snap.runs_in(RunStatus.RUNNING),
         "waiting_gates": snap.runs_in(RunStatus.WAITING_MANUAL),
         "waiting_prs": snap.runs_in(RunStatus.WAITING_PR),
+        "paused_providers": paused_providers(store),
+        "parked_runs": _parked(snap),
         "outbox": snap.outbox,
     }
 
@@ -212,6 +233,8 @@ def overview(store: Store, daemon: Mapping[str, Any]) -> Overview:
         recent_runs=[r.to_dict() for r in snap.ended[:_RECENT]],
         daemon=dict(daemon),
         outbox=snap.outbox,
+        paused_providers=paused_providers(store),
+        parked_runs=_parked(snap),
         last_event_seq=store.last_event_seq(),
     )
 

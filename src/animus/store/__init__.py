@@ -13,6 +13,7 @@ from animus.store import _runs as runs
 from animus.store import _tasks as tasks
 from animus.store._db import Connection, SessionConnection, SqlAlchemyConnection, SqliteConnection, sqlite_engine
 from animus.store._fleet import MEMBER_STATES, Member
+from animus.store._limits import ProviderLimit
 from animus.store._migrations import LATEST_VERSION, MIGRATIONS
 from animus.store._outbox import (
     NOTIFY_CURSOR,
@@ -54,6 +55,7 @@ __all__ = [
     "Member",
     "NewTask",
     "OutboxItem",
+    "ProviderLimit",
     "QueueEntry",
     "SessionConnection",
     "SourceLink",

@@ -291,6 +291,14 @@ MIGRATIONS += (
             # 0: the phase's tokens (some of them) had no price; cost_usd is then what could be priced
             "ALTER TABLE phase_runs ADD COLUMN cost_known INTEGER NOT NULL DEFAULT 1",
             "CREATE INDEX phase_runs_started ON phase_runs (started_at)",
+            # one row per provider key: the later reset wins (store/_limits.py)
+            """CREATE TABLE provider_limits (
+                provider TEXT PRIMARY KEY,
+                resets_at DOUBLE PRECISION NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                run_id TEXT NOT NULL DEFAULT '',
+                recorded_at TEXT NOT NULL
+            )""",
         ),
     ),
 )

@@ -12,9 +12,10 @@ from typing import Any, Literal
 from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, PhaseSpend, PhaseStatus, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
-from animus.store import _fleet, _outbox, _queue, _runs, _sources, _tasks
+from animus.store import _fleet, _limits, _outbox, _queue, _runs, _sources, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, _sqlite_path_from_url
 from animus.store._fleet import Member
+from animus.store._limits import ProviderLimit
 from animus.store._migrations import _current_version, _migrate
 from animus.store._outbox import OutboxItem
 from animus.store._queue import QueueEntry
@@ -123,6 +124,14 @@ class Store:
     def spend(self, *, since: str | None = None, task_id: str | None = None, run_id: str | None = None) -> list[PhaseSpend]:
         """Ended agent phase attempts with what they spent (``since``: an ISO date or time, UTC)."""
         return _runs._spend(self.conn, since, task_id, run_id)
+
+    def record_provider_limit(self, provider: str, resets_at: float, reason: str, run_id: str = "") -> None:
+        """Pause ``provider`` until ``resets_at`` (epoch seconds) unless a later reset is recorded already."""
+        _limits._record_limit(self.conn, provider, resets_at, reason, run_id)
+
+    def provider_limits(self, now: float) -> list[ProviderLimit]:
+        """The providers still paused at ``now``, the soonest reset first."""
+        return _limits._active_limits(self.conn, now)
 
     def add_usage(self, run_id: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
         _runs._add_usage(self.conn, run_id, input_tokens, output_tokens, cost_usd)

@@ -154,8 +154,11 @@ function renderHealth(overview) {
     : `daemon up · pid ${daemon.pid} · pool ${daemon.pool_size ?? "?"}`;
   health.className = "pill " + (daemon.running && !paused ? "ok" : "bad");
   const outbox = overview.outbox || {};
+  const pauses = (overview.paused_providers || []).map((p) => `${p.provider} paused ${Math.max(0, Math.round(p.resets_in_secs))}s`);
+  const parked = (overview.parked_runs || []).map((r) => `${r.run_id} parked at its budget (${money(r.cost_usd)})`);
   document.getElementById("outbox").textContent =
-    `notifications: ${outbox.pending || 0} pending, ${outbox.delivered || 0} sent, ${outbox.dead || 0} dead`;
+    [`notifications: ${outbox.pending || 0} pending, ${outbox.delivered || 0} sent, ${outbox.dead || 0} dead`,
+     ...pauses, ...parked].join(" · ");
 }
 
 async function refresh() {
