@@ -80,3 +80,23 @@ def test_a_paused_provider_holds_a_phase_without_fallback_until_the_reset(tmp_pa
     assert len(spawns) == 2  # impl once (after the reset, not refused and retried), review once
     assert spawns[0]["time"] >= resets_at  # no claude agent started while its provider was paused
     assert outcome_of(project)["run_status"] == "completed"
+
+
+def test_an_agent_that_fails_with_a_provider_error_after_its_retries_hands_the_phase_to_its_fallback(tmp_path: Path) -> None:
+    crash = [{"text": "starting"}, {"crash": {"code": 137}}]
+    project = make_project(tmp_path, impl={"invocations": [crash, crash]}, review=[ADVANCE])  # impl: max_attempts 2
+    _with_providers(project, fallback=True)
+    result = drive(project)
+    assert result.exits == [0], result.outputs
+    assert outcome_of(project)["run_status"] == "completed"
+    assert len(project.spawns()) == 4  # impl twice (its max_attempts), the backup once, the review once
+    assert _limits(project) == {}  # a crash is no usage limit: nothing is paused
+    store = project.store()
+    try:
+        run = store.list_runs(task_id="TASK-1")[0]
+        impl = [p for p in store.phase_runs(run.id) if p.phase == "implementation"]
+        reason = next(d.reason for d in store.decisions(run.id) if d.phase == "implementation")
+    finally:
+        store.close()
+    assert [p.agent for p in impl] == ["backup"]
+    assert "ran on fallback agent backup instead of impl: impl failed 2 time(s)" in reason
