@@ -23,7 +23,9 @@ def test_cli_status_and_the_api_report_the_same_queue_runs_and_outbox(fronts: Fr
     overview = fronts.api.get("/api/v1/overview").json()
 
     assert set(status) == {"daemon", "pool", "queue", "active_runs", "running_agents", "recent", "waiting_gates",
-                           "waiting_prs", "notifications", "fleet", "sources"}
+                           "waiting_prs", "notifications", "fleet", "sources", "paused_providers", "parked_runs"}
+    assert status["paused_providers"] == daemon["paused_providers"] == []  # no usage limit recorded
+    assert status["parked_runs"] == []
     assert status["sources"] == daemon["sources"] == []  # none configured
     assert (status["queue"]["queued"], status["queue"]["held"], status["queue"]["dispatched"]) == (1, 1, 1)
     assert daemon["queue"] == {"queued": 1, "held": 1, "dispatched": 1}

@@ -173,13 +173,13 @@ def status_report(store: Store, daemon: Mapping[str, Any], runs_dir: Path) -> St
         recent=recent,
         waiting_gates=gates,
         waiting_prs=prs,
-        paused_providers=paused_providers(store),
+        paused_providers=_paused_providers(store),
         parked_runs=_parked(snap),
         notifications=snap.outbox,
     )
 
 
-def paused_providers(store: Store) -> list[dict[str, Any]]:
+def _paused_providers(store: Store) -> list[dict[str, Any]]:
     """The providers a usage limit pauses now, each with its reset and the seconds left to it."""
     now = time.time()
     return [{**limit.to_dict(), "resets_in_secs": round(limit.resets_at - now, 1)} for limit in store.provider_limits(now)]
@@ -200,7 +200,7 @@ def daemon_health(store: Store, daemon: Mapping[str, Any]) -> dict[str, Any]:
         "running_runs": snap.runs_in(RunStatus.RUNNING),
         "waiting_gates": snap.runs_in(RunStatus.WAITING_MANUAL),
         "waiting_prs": snap.runs_in(RunStatus.WAITING_PR),
-        "paused_providers": paused_providers(store),
+        "paused_providers": _paused_providers(store),
         "parked_runs": _parked(snap),
         "outbox": snap.outbox,
     }
@@ -233,7 +233,7 @@ def overview(store: Store, daemon: Mapping[str, Any]) -> Overview:
         recent_runs=[r.to_dict() for r in snap.ended[:_RECENT]],
         daemon=dict(daemon),
         outbox=snap.outbox,
-        paused_providers=paused_providers(store),
+        paused_providers=_paused_providers(store),
         parked_runs=_parked(snap),
         last_event_seq=store.last_event_seq(),
     )
