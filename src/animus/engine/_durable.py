@@ -119,8 +119,11 @@ class _Steps:
     def launch_agent(self, launch: _AgentLaunch) -> _Launched:
         return cast(_Launched, self._launch(launch))
 
-    def await_agent(self, agent_run_id: str, *, model: str | None = None, provider: str | None = None) -> _AgentOutcome:
-        return cast(_AgentOutcome, self._await(agent_run_id, model, provider))
+    def await_agent(
+        self, agent_run_id: str, *, model: str | None = None, provider: str | None = None,
+        budget: _budgets._BudgetWatch | None = None,
+    ) -> _AgentOutcome:
+        return cast(_AgentOutcome, self._await(agent_run_id, model, provider, budget))
 
     def commit(
         self, *, worktree: str, message: str, agent_run_id: str, base_sha: str | None,

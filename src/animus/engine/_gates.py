@@ -148,6 +148,11 @@ def route(plan: Plan, index: int, judged: Judgement, state: RunState) -> Route:
     return _go("rework", target_index, target_phase=target)
 
 
+def _budget_route(index: int) -> Route:
+    """A phase stopped for its spend goes again as a new attempt, once the budget check before it lets it."""
+    return _go("retry", index)
+
+
 def _conflict_route(plan: Plan, state: RunState) -> Route:
     """A merge conflict goes back to the first agent phase while its rework budget lasts."""
     target = next((p for p in plan["phases"] if p["mode"] == "agent"), None)

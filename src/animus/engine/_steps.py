@@ -20,7 +20,7 @@ from animus import agents, git, procs
 from animus.config.project import InStateDir
 from animus.domain.errors import AnimusError, Conflict, NotFound
 from animus.domain.runs import Verdict
-from animus.engine import _fleet, _limits
+from animus.engine import _budgets, _fleet, _limits
 from animus.engine._plan import _SECRET, profile_from_plan
 from animus.engine._prompts import _excerpt, _expand_vars, render_prompt
 from animus.engine._types import (
@@ -200,8 +200,15 @@ def _secrets(ctx: EngineContext) -> dict[str, str]:
     return procs.secret_env(os.environ, *config.declared_envs(), named=config.api_key_names())
 
 
-def _await_agent(ctx: EngineContext, agent_run_id: str, model: str | None = None, provider: str | None = None) -> _AgentOutcome:
-    """Wait for the agent run to end (re-attaching from any process) and judge its outcome."""
+def _await_agent(
+    ctx: EngineContext, agent_run_id: str, model: str | None = None, provider: str | None = None,
+    budget: _budgets._BudgetWatch | None = None,
+) -> _AgentOutcome:
+    """Wait for the agent run to end (re-attaching from any process) and judge its outcome.
+
+    With ``budget`` the wait follows the stream and stops the agent once its spend crosses a limit
+    (status ``budget_exceeded``); its tokens and dollars up to the stop are its outcome's, as for any run.
+    """
     try:
         handle = procs.attach(agent_run_id, ctx.runs_dir)
     except NotFound:
@@ -209,6 +216,9 @@ def _await_agent(ctx: EngineContext, agent_run_id: str, model: str | None = None
         # so did the CLI's session files, so it is retried as a new counted attempt, never resumed.
         return {"status": "lost", "reason": f"agent run {agent_run_id} ran on a host that was lost; retried here",
                 "decision": None}
+    crossed = None
+    if budget is not None and handle.labels.get("tool"):
+        crossed = _budgets._watch_spend(ctx, agents.RunReader(agent_run_id, ctx.runs_dir), budget, model)
     exit_record = handle.wait()
     if not handle.labels.get("tool"):
         # a run dir without its spec (left by a launcher of an older animus killed while claiming it):
@@ -233,6 +243,8 @@ def _await_agent(ctx: EngineContext, agent_run_id: str, model: str | None = None
         output_tokens=int(data.get("output_tokens") or 0), cached_input_tokens=int(data.get("cached_input_tokens") or 0),
         table=_prices(ctx),
     )
+    if crossed is not None and data["status"] != "ok":  # stopped for its spend (a run that finished keeps its work)
+        data["status"], data["reason"] = "budget_exceeded", f"budget_exceeded: {crossed}"
     if data["status"] == "rate_limited" and provider:  # the limit holds for every run of the provider, not just this one
         _limits._record(ctx, provider, data.get("resets_at"), str(data.get("reason") or "rate limited"), agent_run_id)
     return data

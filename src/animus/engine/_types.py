@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from animus.domain.tasks import Task
 
 _PhaseMode = Literal["agent", "command", "manual"]
-_RouteAction = Literal["next", "rework", "stop"]
+_RouteAction = Literal["next", "rework", "stop", "retry"]  # retry: the same phase again (budget_exceeded)
 
 
 class _DecisionContract(TypedDict):
@@ -238,7 +238,7 @@ class _AgentLaunch:
 class _AgentOutcome(TypedDict):
     """An agent run's judged end (step ``animus.agent.await``): the outcome's fields plus the engine's."""
 
-    status: str  # ok | failed | killed | rate_limited | …
+    status: str  # ok | failed | killed | rate_limited | budget_exceeded | …
     reason: str | None
     session_id: NotRequired[str | None]
     model: NotRequired[str | None]

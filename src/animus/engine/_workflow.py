@@ -15,9 +15,17 @@ from typing import Any
 from animus import agents
 from animus.domain.runs import ACTIVE_RUN_STATUSES, PhaseStatus, RunStatus, phase_attempt_id
 from animus.engine import _limits
-from animus.engine._budgets import _await_budget
+from animus.engine._budgets import _await_budget, _BudgetWatch
 from animus.engine._durable import _Steps
-from animus.engine._gates import _conflict_route, _judge_skipped, judge_agent, judge_command, judge_manual, route
+from animus.engine._gates import (
+    _budget_route,
+    _conflict_route,
+    _judge_skipped,
+    judge_agent,
+    judge_command,
+    judge_manual,
+    route,
+)
 from animus.engine._plan import _skip_reason
 from animus.engine._pr_gate import _after_merge, _escalation_comment, _escalation_marker, _loop_of, _pr_topic, decide_pr
 from animus.engine._types import (
@@ -194,6 +202,8 @@ def _run_phases(steps: _Steps, run: _Run, state: RunState, index: int) -> tuple[
                                 status=PhaseStatus.RUNNING, agent_run_id=first_agent_run)["seq"]
         result, judged = _run_phase(steps, run, phase, state, seq, attempt)
         routed = route(run.plan, index, judged, state)
+        if result.get("status") == "budget_exceeded":  # the check before its next attempt parks the run, or fails it
+            routed = _budget_route(index)
         out = steps.phase_end(run.id, seq=seq, index=index, attempt=attempt, judged=judged, routed=routed,
                               summary=_summary(result))  # decision + state, one transaction
         state = out.get("state", state)
@@ -272,8 +282,12 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
                     "cost_usd": float(usage["cost_usd"]), "cost_known": cost_known}
         if len(runs) == 1:
             baseline = launched.get("worktree_tree")
+        watch: _BudgetWatch | None = None
+        if run.plan.get("budgeted"):  # its spend is watched while it runs: crossing a limit stops it
+            watch = {"run_id": run.id, "task_id": run.task["id"], "workflow": run.plan["workflow"],
+                     "phase_usd": float(usage["cost_usd"]), "phase_tokens": int(usage["input_tokens"] + usage["output_tokens"])}
         out = steps.await_agent(this_run, model=agent.get("model"),
-                                provider=_limits.provider_key(agent) if run.plan.get("limits") else None)
+                                provider=_limits.provider_key(agent) if run.plan.get("limits") else None, budget=watch)
         session_id = out.get("session_id") or launched.get("session_id") or session_id
         usage["input_tokens"] += int(out.get("input_tokens") or 0)
         usage["output_tokens"] += int(out.get("output_tokens") or 0)
@@ -285,6 +299,8 @@ def _agent_phase(steps: _Steps, run: _Run, phase: PhaseSpec, state: RunState, se
         if fallback is not None:
             summed["fallback"] = fallback
         can_resume = bool(session_id) and resumable
+        if out["status"] == "budget_exceeded":  # stopped mid-phase: the phase ends here, its spend counted
+            return {**out, **summed, "agent_runs": runs}  # type: ignore[typeddict-item]
         if out["status"] == "rate_limited" and rate_waits < _MAX_RATE_LIMIT_WAITS:
             rate_waits += 1
             tries -= 1

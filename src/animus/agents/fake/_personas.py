@@ -80,6 +80,10 @@ class _Persona:
     def finish(self, final_text: str, usage: _Usage) -> list[Any]:
         return []
 
+    def usage_now(self, input_tokens: int, output_tokens: int) -> list[Any]:
+        """A line that reports usage while the run goes on (most CLIs report it only at their end)."""
+        return []
+
     def error(self, message: str) -> list[Any]:
         return []
 
@@ -150,6 +154,12 @@ class _ClaudePersona(_Persona):
 
     def text(self, text: str) -> list[Any]:
         return [self._assistant({"type": "text", "text": text})]
+
+    def usage_now(self, input_tokens: int, output_tokens: int) -> list[Any]:
+        # every API message of a real stream carries its usage; Claude Code prints dollars only in its result
+        line = self._assistant({"type": "text", "text": "Working."})
+        line["message"]["usage"] = {**line["message"]["usage"], "input_tokens": input_tokens, "output_tokens": output_tokens}
+        return [line]
 
     def new_call_id(self, name: str) -> str:
         return _rid("toolu_01", 22)

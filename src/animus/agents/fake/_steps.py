@@ -137,6 +137,14 @@ class _Runner:
             cur.cached_input_tokens + int(arg.get("cached_input_tokens", 0)),
         )
 
+    def do_usage_now(self, arg: dict[str, Any]) -> None:
+        """Like ``usage``, and printed now in the CLI's per-message shape (claude: an assistant message's usage).
+
+        CLIs that report usage only at their end (codex, gemini, aider) print nothing here.
+        """
+        self.do_usage(arg)
+        self.emit(self.persona.usage_now(int(arg.get("input_tokens", 0)), int(arg.get("output_tokens", 0))))
+
     def do_sleep(self, arg: Any) -> None:
         time.sleep(float(arg.get("secs", 0) if isinstance(arg, dict) else arg))
 
