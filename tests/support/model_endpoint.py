@@ -144,6 +144,12 @@ class ModelEndpoint:
             for turn in turns:
                 self._queues[api].append([turn, turn.repeat])
 
+    def replace(self, api: str, turns: list[Turn]) -> None:
+        """Drop what is left of the api's queue (a persistent fault, say) and script ``turns`` instead."""
+        with self._lock:
+            self._queues[api].clear()
+        self.script(api, turns)
+
     def remaining(self, api: str) -> int:
         with self._lock:
             return len(self._queues[api])
