@@ -142,7 +142,9 @@ class _ClaudeAdapter(
             if type(usage) is dict and msg_id not in state.seen:
                 if msg_id:
                     state.seen.add(msg_id)
-                out.append(ev._usage(_input_tokens(usage), int(usage.get("output_tokens") or 0)))
+                # cache reads are a tenth of the input price: kept apart, so a budget watched mid-run is priced right
+                out.append(ev._usage(_input_tokens(usage), int(usage.get("output_tokens") or 0),
+                                     cached_input_tokens=int(usage.get("cache_read_input_tokens") or 0)))
             if obj.get("error") or obj.get("is_api_error_message"):
                 out.append(ev._error(f"api error: {obj.get('error')}", fatal=False))
             return out
@@ -215,7 +217,7 @@ class _ClaudeAdapter(
                 reason += f": {detail[:300]}"
         else:
             reason = str(terminal or subtype or "success")
-        input_tokens = output_tokens = 0
+        input_tokens = output_tokens = cached = 0
         model_usage = obj.get("modelUsage")
         usage = obj.get("usage")
         if type(model_usage) is dict and model_usage:
@@ -227,11 +229,14 @@ class _ClaudeAdapter(
                         + int(item.get("cacheCreationInputTokens") or 0)
                     )
                     output_tokens += int(item.get("outputTokens") or 0)
+                    cached += int(item.get("cacheReadInputTokens") or 0)
         elif type(usage) is dict:
             input_tokens, output_tokens = _input_tokens(usage), int(usage.get("output_tokens") or 0)
+            cached = int(usage.get("cache_read_input_tokens") or 0)
         cost = obj.get("total_cost_usd")
         if type(usage) is dict or type(model_usage) is dict or cost is not None:
-            out.append(ev._usage(input_tokens, output_tokens, float(cost) if cost is not None else None, scope="total"))
+            out.append(ev._usage(input_tokens, output_tokens, float(cost) if cost is not None else None, scope="total",
+                                 cached_input_tokens=cached))
         if failed and api_status is not None:
             out.append(ev._error(reason, fatal=True))
             if api_status == _HTTP_TOO_MANY_REQUESTS:
