@@ -98,6 +98,7 @@ def test_real_claude_crossing_a_task_budget_mid_phase_is_stopped_parked_and_fini
         out = executor.communicate(timeout=30)[0].decode()
     exit_record = json.loads((project.state_dir / "runs" / f"{RUN}-work-1" / "exit.json").read_text())
     assert exit_record["reason"] == "stopped", out[-2000:]
+    assert exit_record["exit_code"] == 143, exit_record  # Claude Code ends on the SIGTERM itself (128 + 15)
     parked = _get(project, env)
     [phase] = parked["phases"]
     assert phase["status"] == "failed" and 0.6 <= float(phase["cost_usd"]) < 0.61, phase
