@@ -180,18 +180,26 @@ def test_a_budget_crossed_mid_phase_stops_the_agent_parks_the_run_and_a_raise_an
     assert len(project.spawns()) == 3
 
 
-def test_a_budget_crossed_mid_phase_with_on_exceeded_fail_stops_the_agent_and_fails_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("limit", "reason"), [
+    ("per_run_usd: 0.5", "run TASK-1.main.1 spent $0.6"),
+    ("per_day_usd: 0.5", "spent $0.6"),
+    ("per_day_tokens: 100000", "used 200"),
+])
+def test_a_budget_crossed_mid_phase_with_on_exceeded_fail_stops_the_agent_and_fails_the_run(
+    tmp_path: Path, limit: str, reason: str,
+) -> None:
     gate = tmp_path / "gate"
     gate.touch()  # no waiting: the crossing comes at once
     project = make_project(tmp_path, impl=_impl_crossing(gate), review=APPROVE)
-    _with_budgets(project, "{per_run_usd: 0.5, on_exceeded: fail}")
+    _with_budgets(project, f"{{{limit}, on_exceeded: fail}}")
     started = time.monotonic()
     ran = drive(project)
     assert ran.exits == [1], ran.outputs
     assert time.monotonic() - started < 40, "stopped at the crossing, not after the agent's minute"
     failed = _spent(project)
     assert failed["status"] == "failed"
-    assert str(failed["failure_reason"]).startswith("budget_exceeded: run TASK-1.main.1 spent $0.6"), failed["failure_reason"]
+    assert str(failed["failure_reason"]).startswith("budget_exceeded: ") and reason in str(failed["failure_reason"])
+    assert limit.split(":")[0] in str(failed["failure_reason"])
     assert [(p["phase"], p["status"]) for p in failed["phases"]] == [("implementation", "failed")]  # type: ignore[union-attr,index]
     assert live_run_processes(project, "TASK-1.main.1-implementation-1") == []
     assert len(project.spawns()) == 1
