@@ -31,7 +31,7 @@ from animus.domain.tasks import (
     parse_enum,
     parse_task_id,
 )
-from animus.domain.tools import AGENT_TOOLS, AgentTool
+from animus.domain.tools import AGENT_TOOLS, PLUGIN_TOOL_PATTERN, PLUGIN_TOOL_PREFIX, AgentTool, plugin_of
 
 __all__ = [
     "AGENT_TOOLS",
@@ -41,6 +41,8 @@ __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_OK",
     "EXIT_UNAVAILABLE",
+    "PLUGIN_TOOL_PATTERN",
+    "PLUGIN_TOOL_PREFIX",
     "TRANSITIONS",
     "AgentError",
     "AgentTool",
@@ -63,4 +65,5 @@ __all__ = [
     "check_transition",
     "parse_enum",
     "parse_task_id",
+    "plugin_of",
 ]

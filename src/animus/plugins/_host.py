@@ -85,7 +85,11 @@ class _Slot:
 
 
 class PluginHost:
-    """The plugins of one project, for one process. ``close()`` shuts every started plugin down."""
+    """The plugins of one project, for one process. ``close()`` shuts every started plugin down.
+
+    ``extra_env`` is added to every plugin's scrubbed environment; ``own_group`` False keeps the
+    plugins in this process's group (the provider bridge: a plugin must die with its agent run).
+    """
 
     def __init__(
         self,
@@ -93,11 +97,13 @@ class PluginHost:
         state_dir: Path,
         *,
         environ: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
         own_group: bool = True,
     ) -> None:
         self.project_root = Path(project_root)
         self.layout = StateLayout(Path(state_dir))
         self._environ = dict(os.environ if environ is None else environ)
+        self._extra_env = dict(extra_env or {})
         self._own_group = own_group
         self._sources: dict[str, PluginSource] | None = None
         self._slots: dict[str, _Slot] = {}
@@ -186,7 +192,7 @@ class PluginHost:
                 client = PluginClient.start(
                     source,
                     cwd=self.project_root,
-                    env=plugin_env(source, self._environ),
+                    env={**plugin_env(source, self._environ), **self._extra_env},
                     log_path=self.log_path(name),
                     host_version=animus.__version__,
                     own_group=self._own_group,
