@@ -7,7 +7,8 @@
 // else .animus/nodeedit-state under the plugin's cwd, which the host pins to the project root), so
 // agent/status answers for runs of earlier processes and a finished run is never done again.
 // Knobs (the agent's `env:` reaches the plugin): NODEEDIT_DELAY_MS (pause before the edit),
-// NODEEDIT_LEDGER (a file that gets one line per run actually started), NODEEDIT_VERDICT.
+// NODEEDIT_LEDGER (a file that gets one line per run actually started), NODEEDIT_VERDICT,
+// NODEEDIT_CRASH (exit with that code in the middle of agent/run).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -33,7 +34,7 @@ let ready = false;
 
 const send = (msg) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...msg }) + '\n');
 const event = (runId, ev) => send({ method: 'agent/event', params: { run_id: runId, event: ev } });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ledger = (entry) => process.env.NODEEDIT_LEDGER && fs.appendFileSync(process.env.NODEEDIT_LEDGER, JSON.stringify(entry) + '\n');
 const stateFile = (runId) => path.join(stateDir, runId.replace(/[^A-Za-z0-9._-]/g, '_') + '.json');
 
 function readState(runId) {
@@ -54,11 +55,12 @@ async function work(p, resumed) {
   const me = { cancelled: false, waiters: [] };
   live.set(runId, me);
   writeState(runId, { status: 'running' });
-  if (process.env.NODEEDIT_LEDGER) fs.appendFileSync(process.env.NODEEDIT_LEDGER, JSON.stringify({ run_id: runId, pid: process.pid, resumed }) + '\n');
+  ledger({ run_id: runId, pid: process.pid, resumed });
   const session = p.session_id || `nodeedit-${runId}`;
   event(runId, { kind: 'session', id: session, model: p.model || 'nodeedit-1' });
   event(runId, { kind: 'text', text: resumed ? `Resuming session ${session}.` : 'Editing PLUGIN_EDIT.md.' });
-  await sleep(Number(process.env.NODEEDIT_DELAY_MS || 0));
+  await new Promise((resolve) => { me.wake = resolve; setTimeout(resolve, Number(process.env.NODEEDIT_DELAY_MS || 0)); });
+  if (process.env.NODEEDIT_CRASH) process.exit(Number(process.env.NODEEDIT_CRASH)); // a provider that dies mid-run
   let result;
   if (me.cancelled) {
     result = { run_id: runId, status: 'cancelled', reason: 'cancelled on request', session_id: session };
@@ -125,7 +127,8 @@ async function handle(msg) {
     }
     case 'agent/cancel': {
       const run = live.get(params.run_id);
-      if (run) run.cancelled = true;
+      ledger({ cancelled: params.run_id });
+      if (run) { run.cancelled = true; run.wake(); }
       return ok({ run_id: params.run_id, cancelled: Boolean(run) });
     }
     default: return fail(-32601, `method not found: ${method}`);
@@ -133,6 +136,8 @@ async function handle(msg) {
 }
 
 process.stderr.write(`nodeedit started pid=${process.pid}\n`);
+// A stop signals the whole run; wait a moment for the host's agent/cancel (a remote run would be cancelled there).
+process.on('SIGTERM', () => setTimeout(() => process.exit(143), 3000).unref());
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (!line.trim()) return;
   let msg;
