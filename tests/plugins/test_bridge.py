@@ -96,3 +96,20 @@ def test_a_plugin_that_dies_mid_run_fails_the_run_with_a_clear_reason(tmp_path: 
     assert exit_record.exit_code == 1
     assert outcome.status == "failed"
     assert "plugin nodeedit exited with code 9 while agent/run was in flight" in outcome.reason
+
+
+def test_the_smallest_provider_in_docs_plugins_md_works_as_written(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    example = docs.split("## Writing a plugin", 1)[1].split("```js\n", 1)[1].split("```", 1)[0]
+    root = make_repo(tmp_path / "repo")
+    tiny = root / ".animus" / "plugins" / "animus-provider-tiny"
+    tiny.parent.mkdir(parents=True)
+    tiny.write_text(example)
+    tiny.chmod(0o755)
+    PluginHost(root, tmp_path / "state").lock()
+    runs = tmp_path / "state" / "runs"
+    handle = start_agent_run(AgentProfile(tool="plugin:tiny"), "Do it.", cwd=root, runs_dir=runs, state_dir=tmp_path / "state", run_id="tiny-1")
+    handle.wait(timeout=30)
+    outcome = _outcome("tiny-1", runs)
+    assert outcome.status == "ok" and outcome.decision.verdict == "advance", outcome
+    assert '"text": "nothing to do"' in (runs / "tiny-1" / "stdout.log").read_text()  # its event, in the run's log
