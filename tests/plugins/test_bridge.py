@@ -60,7 +60,7 @@ def test_a_run_the_plugin_already_finished_is_answered_from_agent_status_and_not
     handle.wait(timeout=30)
     outcome = _outcome(RUN, runs)
     assert outcome.status == "ok" and outcome.decision.reason == "recorded"
-    assert _ledger(tmp_path) == []  # agent/run was never called
+    assert _ledger(tmp_path) == [{"call": "agent/status", "of": RUN}]  # asked first; agent/run never called
     assert not (repo / "PLUGIN_EDIT.md").exists()
 
 
@@ -68,15 +68,15 @@ def test_a_resumed_session_goes_to_agent_resume(tmp_path: Path, repo: Path) -> N
     handle, runs = _start(tmp_path, repo, session=SessionPlan.resume_of("sess-9"))
     handle.wait(timeout=30)
     assert _outcome(RUN, runs).session_id == "sess-9"
-    assert _ledger(tmp_path)[0]["resumed"] is True
+    assert [e.get("call") or e["resumed"] for e in _ledger(tmp_path)] == ["agent/status", "agent/resume", True]
 
 
 def test_stopping_the_run_cancels_it_in_the_plugin_and_leaves_no_process(tmp_path: Path, repo: Path) -> None:
     handle, runs = _start(tmp_path, repo, NODEEDIT_DELAY_MS="20000")
     deadline = time.monotonic() + 20
-    while not _ledger(tmp_path) and time.monotonic() < deadline:
+    while not [e for e in _ledger(tmp_path) if "pid" in e] and time.monotonic() < deadline:
         time.sleep(0.05)
-    plugin_pid = _ledger(tmp_path)[0]["pid"]
+    plugin_pid = next(e["pid"] for e in _ledger(tmp_path) if "pid" in e)
     time.sleep(0.1)  # the bridge is waiting on agent/run now
     started = time.monotonic()
     exit_record = handle.stop(grace=5)

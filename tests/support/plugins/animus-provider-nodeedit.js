@@ -7,7 +7,7 @@
 // else .animus/nodeedit-state under the plugin's cwd, which the host pins to the project root), so
 // agent/status answers for runs of earlier processes and a finished run is never done again.
 // Knobs (the agent's `env:` reaches the plugin): NODEEDIT_DELAY_MS (pause before the edit),
-// NODEEDIT_LEDGER (a file that gets one line per run actually started), NODEEDIT_VERDICT,
+// NODEEDIT_LEDGER (a file that gets a line per agent/* call and per run actually started), NODEEDIT_VERDICT,
 // NODEEDIT_CRASH (exit with that code in the middle of agent/run).
 'use strict';
 const fs = require('fs');
@@ -114,6 +114,7 @@ async function handle(msg) {
     case 'shutdown': return ok(null);
   }
   if (!ready) return fail(-1000, 'not ready: `initialized` not received');
+  if (method.startsWith('agent/')) ledger({ call: method, of: params.run_id });
   switch (method) {
     case 'agent/run': return ok(await work(params, false));
     case 'agent/resume': return ok(await work(params, true));
