@@ -111,3 +111,34 @@ def test_close_shuts_the_plugin_down_politely(host: PluginHost) -> None:
     host.close()
     assert not is_alive(pid, None)
     assert client.exit_code == 0  # it answered shutdown and left on `exit`, it was not killed
+
+
+def test_a_subscription_survives_a_restart_and_unsubscribing_ends_it(host: PluginHost) -> None:
+    ticks: list[Any] = []
+    unsubscribe = host.subscribe("pyecho", "echo/tick", lambda method, params: ticks.append(params["n"]))
+    with pytest.raises(PluginError):
+        host.call("pyecho", "echo/crash", {"code": 1})
+    host.call("pyecho", "echo/notify", {"count": 2})  # a new process
+    assert ticks == [0, 1]
+    unsubscribe()
+    host.call("pyecho", "echo/notify", {"count": 2})
+    assert ticks == [0, 1]
+
+
+def test_a_plugin_speaking_another_major_protocol_is_refused(project: Path, make_host: Any, pyecho: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / ".animus" / "plugins.yaml").write_text(f"plugins:\n  pyecho:\n    binary: {pyecho}\n    env: [PYECHO_MODE]\n")
+    host = make_host()
+    host.lock()
+    monkeypatch.setenv("PYECHO_MODE", "protocol-2")
+    host = make_host()
+    with pytest.raises(PluginError, match="speaks protocol 2.0.0, this animus speaks 1.0.0"):
+        host.call("pyecho", "echo/say", {"text": "x"})
+
+
+def test_a_plugin_that_dies_at_start_is_reported_with_its_log(project: Path, make_host: Any, pyecho: Path, monkeypatch: pytest.MonkeyPatch, state_dir: Path) -> None:
+    (project / ".animus" / "plugins.yaml").write_text(f"plugins:\n  pyecho:\n    binary: {pyecho}\n    env: [PYECHO_MODE]\n")
+    make_host().lock()
+    monkeypatch.setenv("PYECHO_MODE", "crash-on-start")
+    with pytest.raises(PluginError, match="exited with code 3 while initialize was in flight"):
+        make_host().call("pyecho", "echo/say", {"text": "x"})
+    assert "crashing on purpose" in (state_dir / "logs" / "plugins" / "pyecho.log").read_text()

@@ -202,8 +202,7 @@ class PluginHost:
                 slot.not_before = time.monotonic() + _backoff(slot.crashes)
                 slot.last_error = exc.message
                 raise
-            for _plugin, method, callback in self._subscriptions_of(name):
-                client.subscribe(method, callback)
+            client.subscribe(None, lambda method, params: self._fan_out(name, method, params))
             slot.client = client
             return client
 
@@ -221,17 +220,19 @@ class PluginHost:
         entry = (name, method, callback)
         with self._lock:
             self._subscriptions.append(entry)
-            slot = self._slots.get(name)
-        unsubscribe_live = slot.client.subscribe(method, callback) if slot and slot.client and slot.client.alive else None
 
         def unsubscribe() -> None:
             with self._lock:
                 if entry in self._subscriptions:
                     self._subscriptions.remove(entry)
-            if unsubscribe_live is not None:
-                unsubscribe_live()
 
         return unsubscribe
+
+    def _fan_out(self, name: str, method: str, params: Any) -> None:
+        """One client's notifications to the host's subscribers of that plugin (on the client's reader thread)."""
+        for _plugin, wanted, callback in self._subscriptions_of(name):
+            if wanted is None or wanted == method:
+                callback(method, params)
 
     def health(self) -> list[PluginHealth]:
         """``health/check`` of every plugin this host started (a dead one reports unhealthy, never started again here)."""
