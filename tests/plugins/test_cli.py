@@ -61,3 +61,25 @@ def test_a_changed_binary_shows_as_changed_and_is_not_run(tmp_path: Path) -> Non
     assert rows["pyecho"]["lock"] == "changed" and rows["pyecho"]["manifest"] is None  # not run to read it
     refused = run_animus(["plugin", "info", "pyecho", "--json"], cwd=repo)
     assert refused.code == 4 and "changed since it was locked" in refused.error()["message"]
+
+
+def test_doctor_checks_a_plugin_agent_is_found_and_locked_without_starting_it(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    assert run_animus(["init"], cwd=repo).code == 0
+    path = repo / ".animus" / "workflows.yaml"
+    text = path.read_text()
+    start, end = text.index("agents:\n"), text.index("# Phases:")
+    path.write_text(text[:start] + "agents:\n  default:\n    tool: scripted\n  scripted:\n    tool: scripted\n  spare:\n    tool: plugin:nodeedit\n"
+                    "  ghost:\n    tool: plugin:ghost\n\n" + text[end:])
+
+    def checks() -> dict[str, dict[str, object]]:
+        import json
+
+        result = run_animus(["doctor", "--json"], cwd=repo)
+        return {c["name"]: c for c in json.loads(result.stdout)["data"]["checks"]}
+
+    before = checks()
+    assert before["agent spare"]["status"] == "warn" and "unlocked" in str(before["agent spare"]["detail"])
+    assert "no plugin named 'ghost'" in str(before["agent ghost"]["detail"])
+    run_animus(["plugin", "lock"], cwd=repo)
+    assert checks()["agent spare"]["status"] == "ok"
