@@ -142,3 +142,14 @@ def test_a_plugin_that_dies_at_start_is_reported_with_its_log(project: Path, mak
     with pytest.raises(PluginError, match="exited with code 3 while initialize was in flight"):
         make_host().call("pyecho", "echo/say", {"text": "x"})
     assert "crashing on purpose" in (state_dir / "logs" / "plugins" / "pyecho.log").read_text()
+
+
+def test_a_call_shorter_than_the_restart_backoff_fails_at_once_instead_of_waiting(host: PluginHost) -> None:
+    for _ in range(4):  # backoff now 1 s
+        with pytest.raises(PluginError):
+            host.call("pyecho", "echo/crash", {"code": 1}, timeout=10)
+    started = time.monotonic()
+    with pytest.raises(PluginError, match=r"crashed \d+ time\(s\) in a row; it is started again in"):
+        host.call("pyecho", "echo/say", {"text": "x"}, timeout=0.1)
+    assert time.monotonic() - started < 0.1
+    assert host.call("pyecho", "echo/say", {"text": "x"}, timeout=10) == {"text": "x"}  # waits out the backoff

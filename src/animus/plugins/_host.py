@@ -175,8 +175,12 @@ class PluginHost:
         return entries
 
     # -- talking to one ---------------------------------------------------------------------------
-    def client(self, name: str) -> PluginClient:
-        """The running plugin ``name``, started (lock checked, handshake done) if it is not running."""
+    def client(self, name: str, *, wait_up_to: float | None = None) -> PluginClient:
+        """The running plugin ``name``, started (lock checked, handshake done) if it is not running.
+
+        A plugin in its crash backoff is waited for, unless the wait is longer than ``wait_up_to``
+        seconds: then PluginError at once (a call's timeout bounds the whole call, restart included).
+        """
         slot = self._slot(name)
         with slot.lock:
             if slot.client is not None and slot.client.alive:
@@ -184,6 +188,13 @@ class PluginHost:
             if slot.client is not None:
                 self._note_crash(name, slot, slot.client)
             wait = slot.not_before - time.monotonic()
+            if wait > 0 and wait_up_to is not None and wait > wait_up_to:
+                raise PluginError(
+                    f"plugin {name} crashed {slot.crashes} time(s) in a row; it is started again in {wait:.1f}s"
+                    + (f" (last: {slot.last_error})" if slot.last_error else ""),
+                    details={"plugin": name, "restart_in_secs": round(wait, 3)},
+                    hint=f"see {self.log_path(name)}; `animus plugin check {name}` tests it",
+                )
             if wait > 0:
                 time.sleep(wait)
             source = self.source(name)
@@ -213,7 +224,7 @@ class PluginHost:
 
     def call(self, name: str, method: str, params: Any = None, *, timeout: float | None = DEFAULT_CALL_TIMEOUT_SECS) -> Any:
         """``method(params)`` on plugin ``name``, starting it if needed; see ``PluginClient.call`` for the errors."""
-        return self.client(name).call(method, params, timeout=timeout)
+        return self.client(name, wait_up_to=timeout).call(method, params, timeout=timeout)
 
     def subscribe(self, name: str, method: str | None, callback: Subscriber) -> Callable[[], None]:
         """Notifications of plugin ``name`` (``method`` None: all), kept across its restarts; returns the unsubscribe."""
