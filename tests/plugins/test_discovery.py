@@ -126,3 +126,15 @@ def test_an_unknown_plugin_is_not_found(host: PluginHost) -> None:
 
     with pytest.raises(NotFound, match="found: pyecho"):
         host.call("nope", "x")
+
+
+def test_plugins_of_a_kind_are_the_locked_ones_as_the_lock_recorded_them(project: Path, make_host: Callable[..., PluginHost], pyecho: Path) -> None:
+    from support.plugins import NODE_EDITOR
+
+    install(project, NODE_EDITOR)
+    host = make_host()
+    assert host.of_kind("provider") == []  # nothing locked yet
+    host.lock()
+    assert (host.of_kind("provider"), host.of_kind("custom")) == (["nodeedit"], ["pyecho"])
+    pyecho.write_text(pyecho.read_text() + "\n# changed\n")
+    assert host.of_kind("custom") == []

@@ -155,6 +155,15 @@ class PluginHost:
             out.append(PluginStatus(source, state, manifest, error))
         return out
 
+    def of_kind(self, kind: str) -> list[str]:
+        """The plugins of ``kind`` that may start now: found, and locked as they are on disk (nothing is run)."""
+        lock = read_lock(self.project_root)
+        return [
+            name
+            for name, source in self.sources(refresh=True).items()
+            if name in lock and lock[name].plugin_kind == kind and lock_state(source, lock) == "locked"
+        ]
+
     def lock(self) -> dict[str, LockEntry]:
         """Trust every plugin found now: probe each manifest and write its binary's sha256 to ``.animus/plugins.lock``.
 
