@@ -73,7 +73,7 @@ def test_a_good_manifest_has_every_field(project: Path, pyecho: Path) -> None:
         "plugin_kind": "custom",
         "description": "echoes, sleeps and crashes on request (animus's test plugin)",
         "protocol_version": "1.0.0",
-        "capabilities": ["echo/say", "echo/sleep", "echo/crash", "echo/notify", "echo/pid"],
+        "capabilities": ["echo/say", "echo/sleep", "echo/crash", "echo/notify", "echo/pid", "echo/flood"],
     }
 
 

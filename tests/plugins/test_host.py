@@ -153,3 +153,8 @@ def test_a_call_shorter_than_the_restart_backoff_fails_at_once_instead_of_waitin
         host.call("pyecho", "echo/say", {"text": "x"}, timeout=0.1)
     assert time.monotonic() - started < 0.1
     assert host.call("pyecho", "echo/say", {"text": "x"}, timeout=10) == {"text": "x"}  # waits out the backoff
+
+
+def test_a_runaway_line_kills_the_plugin_instead_of_filling_memory(host: PluginHost) -> None:
+    with pytest.raises(PluginError, match="was killed: it sent a line longer than 16777216 bytes while echo/flood was in flight"):
+        host.call("pyecho", "echo/flood", timeout=30)

@@ -245,7 +245,7 @@ class PluginClient:
 
     def _read_loop(self) -> None:
         stdout = self._proc.stdout
-        reason = "its stdout closed"
+        eof = reason = "its stdout closed"
         try:
             while True:
                 line = stdout.readline(rpc.MAX_LINE_BYTES + 1)
@@ -260,11 +260,18 @@ class PluginClient:
         except (OSError, ValueError) as exc:
             reason = f"reading it failed: {exc}"
         code = self._proc.wait(5.0)
+        if code is None:  # it closed its stdout but lives on: no one can talk to it any more
+            reason = "it closed its stdout but kept running"
+            self._proc.kill()
+            code = self._proc.poll()
         self._exit_code = code
         if not self._closing:
-            what = f"exited with code {code}" if code is not None and code >= 0 else (
-                f"was killed by signal {-code}" if code is not None else reason
-            )
+            if reason != eof or code is None:
+                what = f"was killed: {reason}"
+            elif code >= 0:
+                what = f"exited with code {code}"
+            else:
+                what = f"was killed by signal {-code}"
             _log.warning("plugin died name=%s pid=%s %s", self.source.name, self.pid, what)
             self._mark_dead(what)
         else:
