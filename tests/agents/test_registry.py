@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import click
 import pytest
+from pydantic import ValidationError
 
 from animus.agents import TOOLS, get_adapter
 from animus.agents._registry import _ADAPTERS
 from animus.config import AgentConfig, config_json_schema
-from animus.domain import AGENT_TOOLS
+from animus.domain import AGENT_TOOLS, PLUGIN_TOOL_PATTERN
 from animus.domain.errors import InvalidInput
 
 
 def test_registry_adapters_are_exactly_the_config_schemas_tools() -> None:
-    schema_tools = get_args(AgentConfig.model_fields["tool"].annotation)
-    assert tuple(_ADAPTERS) == schema_tools == AGENT_TOOLS == TOOLS
-    for tool in schema_tools:
+    for tool in AGENT_TOOLS:
+        assert AgentConfig(tool=tool).tool == tool
+    with pytest.raises(ValidationError, match="plugin:<name>"):
+        AgentConfig(tool="vim")
+    assert tuple(_ADAPTERS) == AGENT_TOOLS == TOOLS
+    for tool in AGENT_TOOLS:
         assert get_adapter(tool).tool == tool
 
 
 def test_the_json_schema_offers_the_same_tools_in_the_same_order() -> None:
     schema = config_json_schema()
-    agent = schema["$defs"]["AgentConfig"]["properties"]["tool"]
-    assert tuple(agent["enum"]) == AGENT_TOOLS
+    built_in, plugin = schema["$defs"]["AgentConfig"]["properties"]["tool"]["anyOf"]
+    assert tuple(built_in["enum"]) == AGENT_TOOLS
+    assert plugin["pattern"] == PLUGIN_TOOL_PATTERN
+
+
+def test_a_plugin_tool_gets_the_provider_plugin_adapter() -> None:
+    assert AgentConfig(tool="plugin:nodeedit").tool == "plugin:nodeedit"
+    adapter = get_adapter("plugin:nodeedit")
+    assert (adapter.tool, adapter.resumable, adapter.takes_session_id) == ("plugin:nodeedit", True, True)
+    assert get_adapter("plugin:nodeedit") is adapter
+    with pytest.raises(ValidationError):
+        AgentConfig(tool="plugin:../x")
 
 
 def test_agent_run_tool_choices_are_the_same_list() -> None:

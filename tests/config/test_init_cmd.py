@@ -112,7 +112,7 @@ def test_config_schema_prints_a_json_schema(repo: Path, animus) -> None:
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert schema["additionalProperties"] is False
-    assert schema["$defs"]["AgentConfig"]["properties"]["tool"]["enum"][0] == "claude"
+    assert schema["$defs"]["AgentConfig"]["properties"]["tool"]["anyOf"][0]["enum"][0] == "claude"
     phase = schema["$defs"]["PhaseConfig"]["properties"]
     assert phase["require_changes"] == {"default": False, "title": "Require Changes", "type": "boolean"}
     assert phase["read_only"] == {"default": False, "title": "Read Only", "type": "boolean"}

@@ -9,8 +9,9 @@ from animus.agents._codex import _CodexAdapter
 from animus.agents._command import _CommandAdapter, _ScriptedAdapter
 from animus.agents._gemini import _GeminiAdapter
 from animus.agents._opencode import _OpencodeAdapter
+from animus.agents._plugin import _PluginAdapter
 from animus.domain.errors import InvalidInput
-from animus.domain.tools import AGENT_TOOLS
+from animus.domain.tools import AGENT_TOOLS, plugin_of
 
 _ADAPTERS: dict[str, Adapter] = {
     a.tool: a
@@ -25,11 +26,14 @@ _ADAPTERS: dict[str, Adapter] = {
     )
 }
 TOOLS: tuple[str, ...] = AGENT_TOOLS  # tests/agents/test_registry.py pins the adapters to this list
+_PLUGIN_ADAPTERS: dict[str, Adapter] = {}
 
 
 def get_adapter(tool: str) -> Adapter:
-    """The adapter for ``tool``; InvalidInput names the choices for anything else."""
+    """The adapter for ``tool`` (``plugin:<name>``: the provider plugin's); InvalidInput names the choices for anything else."""
     adapter = _ADAPTERS.get(tool)
+    if adapter is None and plugin_of(tool):
+        adapter = _PLUGIN_ADAPTERS.setdefault(tool, _PluginAdapter(tool))
     if adapter is None:
-        raise InvalidInput(f"unknown agent tool {tool!r}: choose one of {', '.join(TOOLS)}")
+        raise InvalidInput(f"unknown agent tool {tool!r}: choose one of {', '.join(TOOLS)}, or plugin:<name>")
     return adapter

@@ -178,6 +178,26 @@ def _agents_in_workflows(config: WorkflowConfig) -> set[str]:
     return used
 
 
+def _plugin_agent(name: str, tool: str, root: Path, *, required: bool, unused: str) -> Check:
+    """A provider plugin agent: found and locked (nothing is started; `animus plugin check` does that)."""
+    from animus.config.project import state_dir_for
+    from animus.domain import plugin_of
+    from animus.domain.errors import AnimusError
+    from animus.plugins import PluginHost, lock_state, read_lock
+
+    plugin = plugin_of(tool) or ""
+    bad = "fail" if required else "warn"
+    try:
+        source = PluginHost(root, state_dir_for(root)).source(plugin)
+        state = lock_state(source, read_lock(root))
+    except AnimusError as exc:
+        return Check(name, bad, f"tool {tool}: {exc.message}{unused}", "see `animus plugin list`", required=required)
+    if state != "locked":
+        return Check(name, bad, f"tool {tool}: {source.binary} is {state}{unused}", "run `animus plugin lock` once you trust it",
+                     required=required, code="conflict")
+    return Check(name, "ok", f"tool {tool}: {source.binary} (locked; `animus plugin check` starts it)", required=required)
+
+
 def _one_agent(agent_id: str, agent: AgentConfig, config: WorkflowConfig, root: Path, *, required: bool) -> list[Check]:
     from animus.agents import cli_cache_dir, find_cli, get_adapter, install_hint, profile_from_config
     from animus.procs import build_env
@@ -186,6 +206,8 @@ def _one_agent(agent_id: str, agent: AgentConfig, config: WorkflowConfig, root: 
     unused = "" if required else " (no workflow uses this agent)"
     if agent.tool == "scripted":
         return [Check(name, "ok", "tool scripted: the built-in fake agent, nothing to install", required=required)]
+    if agent.tool.startswith("plugin:"):
+        return [_plugin_agent(name, agent.tool, root, required=required, unused=unused)]
     profile = profile_from_config(agent, config.mcp_servers, root=root)
     if agent.tool == "command":
         program = profile.command[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from animus.config._problems import _did_you_mean, _Mark, _Path, _Positions, _Problem, _where
+from animus.domain.tools import PLUGIN_TOOL_PREFIX
 
 _MODES = ("agent", "command", "manual")
 _TOOL_ONLY = {"command": "command", "script": "scripted", "permission_mode": "claude", "allowed_tools": "claude"}
@@ -77,6 +78,12 @@ class _Checker:
                     self.pos.key_mark((*path, "binary")),
                     f"'binary' of agent {aid!r} does not apply to tool {tool!r} "
                     f"({'its program is the first item of command' if tool == 'command' else 'it runs the built-in fake'})",
+                )
+            if isinstance(tool, str) and tool.startswith(PLUGIN_TOOL_PREFIX) and agent.get("binary") is not None:
+                self.add(
+                    self.pos.key_mark((*path, "binary")),
+                    f"'binary' of agent {aid!r} does not apply to tool {tool!r} (the plugin's binary is named by "
+                    "plugin discovery: .animus/plugins/ or .animus/plugins.yaml)",
                 )
             if isinstance(tool, str):
                 for key, only in _TOOL_ONLY.items():

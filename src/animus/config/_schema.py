@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 from animus.config._fields import (
     _DEFAULT_ALLOWED_TOOLS,
@@ -33,7 +34,7 @@ from animus.config._schema_sources import (
 )
 from animus.config._skip_if import SkipCondition, parse_skip_if
 from animus.domain.errors import InvalidInput, NotFound
-from animus.domain.tools import AgentTool
+from animus.domain.tools import AGENT_TOOLS, PLUGIN_TOOL_PATTERN
 
 
 # -- registry ------------------------------------------------------------------------------------
@@ -45,10 +46,26 @@ class McpServerConfig(_Model):
 
 
 # -- agents ----------------------------------------------------------------------------------------
+def _tool(value: str) -> str:
+    if value in AGENT_TOOLS or re.fullmatch(PLUGIN_TOOL_PATTERN, value):
+        return value
+    # reported like any enum choice, the provider plugin form last
+    expected = ", ".join(f"'{t}'" for t in (*AGENT_TOOLS, "plugin:<name>"))
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+
+
+#: a built-in tool, or ``plugin:<name>``: the agent runs through the provider plugin ``<name>`` (docs/plugins.md)
+_Tool = Annotated[
+    str,
+    AfterValidator(_tool),
+    WithJsonSchema({"anyOf": [{"enum": list(AGENT_TOOLS)}, {"type": "string", "pattern": PLUGIN_TOOL_PATTERN}]}),
+]
+
+
 class AgentConfig(_Model):
     """An agent profile: which CLI, which model, how long it may run, what it may touch."""
 
-    tool: AgentTool
+    tool: _Tool
     model: str | None = None
     system_prompt: str = ""
     env: dict[_EnvKey, str] = {}

@@ -55,6 +55,10 @@ class StateLayout:
     def engine_log(self) -> Path:
         return self.logs_dir / "engine.log"
 
+    def plugin_log(self, name: str) -> Path:
+        """``logs/plugins/<name>.log``: everything a plugin process wrote on its stderr."""
+        return self.logs_dir / "plugins" / f"{name}.log"
+
     def command_log(self, attempt_id: str) -> Path:
         """``logs/commands/<run>-<phase>-<attempt>.log``: a command phase attempt's full stdout and stderr."""
         return self.logs_dir / "commands" / f"{attempt_id}.log"

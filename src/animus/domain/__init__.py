@@ -14,6 +14,8 @@ from animus.domain.errors import (
     GitError,
     InvalidInput,
     NotFound,
+    PluginError,
+    PluginTimeout,
     ProcError,
     SpawnError,
     StoreError,
@@ -29,7 +31,7 @@ from animus.domain.tasks import (
     parse_enum,
     parse_task_id,
 )
-from animus.domain.tools import AGENT_TOOLS, AgentTool
+from animus.domain.tools import AGENT_TOOLS, PLUGIN_TOOL_PATTERN, PLUGIN_TOOL_PREFIX, AgentTool, plugin_of
 
 __all__ = [
     "AGENT_TOOLS",
@@ -39,6 +41,8 @@ __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_OK",
     "EXIT_UNAVAILABLE",
+    "PLUGIN_TOOL_PATTERN",
+    "PLUGIN_TOOL_PREFIX",
     "TRANSITIONS",
     "AgentError",
     "AgentTool",
@@ -48,6 +52,8 @@ __all__ = [
     "GitError",
     "InvalidInput",
     "NotFound",
+    "PluginError",
+    "PluginTimeout",
     "Priority",
     "ProcError",
     "SpawnError",
@@ -59,4 +65,5 @@ __all__ = [
     "check_transition",
     "parse_enum",
     "parse_task_id",
+    "plugin_of",
 ]

@@ -12,7 +12,10 @@
       ├── GitError                  exit 1  git refused an operation
       │     └── GitHubError         exit 1  GitHub refused a request (animus.git: its auth, rate-limit,
       │                                     unavailable and not-found subclasses exit 5, 5, 5, 3)
-      └── AgentError                exit 1  an agent CLI failed in a way a phase cannot judge
+      ├── AgentError                exit 1  an agent CLI failed in a way a phase cannot judge
+      └── PluginError               exit 1  a plugin crashed, broke the protocol or answered an error
+            └── PluginTimeout       exit 1  a plugin did not answer a call in time
+    (a plugin that is unknown is NotFound; one refused by .animus/plugins.lock is Conflict)
 
 Boundaries translate third-party errors into these with ``raise X(...) from exc``; nothing
 else escapes to the CLI except as ``internal`` (exit 1).
@@ -118,3 +121,15 @@ class AgentError(AnimusError):
     """An agent CLI failed in a way the phase cannot judge (not a verdict)."""
 
     code = "agent_error"
+
+
+class PluginError(AnimusError):
+    """A plugin process crashed, broke the protocol, or answered a call with an error (``details.rpc_code``)."""
+
+    code = "plugin_error"
+
+
+class PluginTimeout(PluginError):
+    """A plugin did not answer a call within its timeout (JSON-RPC code -1003)."""
+
+    code = "plugin_timeout"

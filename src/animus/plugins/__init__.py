@@ -1,7 +1,33 @@
-"""The plugin host: executables speaking newline-delimited JSON-RPC 2.0 on stdio (the Animus plugin protocol)."""
+"""The plugin host: executables speaking newline-delimited JSON-RPC 2.0 on stdio (the Animus plugin protocol).
+
+A plugin kind is a thin client over ``PluginHost``: ``host.call(name, method, params, timeout=…)``
+and ``host.subscribe(name, method, callback)``; docs/plugins.md is the protocol reference.
+"""
 
 from __future__ import annotations
 
+from animus.plugins._client import (
+    DEFAULT_CALL_TIMEOUT_SECS,
+    LIFECYCLE_METHODS,
+    PluginClient,
+    PluginInfo,
+    Subscriber,
+)
+from animus.plugins._discovery import (
+    ENV_PLUGIN_PATH,
+    MANIFEST_MAX_BYTES,
+    MANIFEST_TIMEOUT_SECS,
+    PLUGIN_PREFIXES,
+    Manifest,
+    PluginSource,
+    check_protocol,
+    discover,
+    parse_manifest,
+    plugin_env,
+    plugin_name_of,
+    probe_manifest,
+)
+from animus.plugins._host import PluginHealth, PluginHost, PluginStatus
 from animus.plugins._jsonrpc import (
     CANCELLED,
     CAPABILITY_NOT_SUPPORTED,
@@ -23,25 +49,67 @@ from animus.plugins._jsonrpc import (
     request,
     response,
 )
+from animus.plugins._lock import (
+    LOCK_FILE_NAME,
+    LockEntry,
+    LockState,
+    entry_for,
+    lock_path,
+    lock_state,
+    read_lock,
+    sha256_of,
+    verify,
+    write_lock,
+)
 
 __all__ = [
     "CANCELLED",
     "CAPABILITY_NOT_SUPPORTED",
+    "DEFAULT_CALL_TIMEOUT_SECS",
+    "ENV_PLUGIN_PATH",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
+    "LIFECYCLE_METHODS",
+    "LOCK_FILE_NAME",
+    "MANIFEST_MAX_BYTES",
+    "MANIFEST_TIMEOUT_SECS",
     "MAX_LINE_BYTES",
     "METHOD_NOT_FOUND",
     "NOT_READY",
     "PARSE_ERROR",
+    "PLUGIN_PREFIXES",
     "PROTOCOL_VERSION",
     "TIMEOUT",
+    "LockEntry",
+    "LockState",
+    "Manifest",
     "Message",
+    "PluginClient",
+    "PluginHealth",
+    "PluginHost",
+    "PluginInfo",
+    "PluginSource",
+    "PluginStatus",
     "RpcError",
+    "Subscriber",
+    "check_protocol",
     "decode",
+    "discover",
     "encode",
+    "entry_for",
     "error_response",
+    "lock_path",
+    "lock_state",
     "notification",
+    "parse_manifest",
+    "plugin_env",
+    "plugin_name_of",
+    "probe_manifest",
+    "read_lock",
     "request",
     "response",
+    "sha256_of",
+    "verify",
+    "write_lock",
 ]

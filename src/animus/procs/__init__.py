@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from animus.procs._faults import fault_point
     from animus.procs._handle import RunHandle, attach, stop
     from animus.procs._launch import launch
+    from animus.procs._piped import CappedResult, PipedProcess, run_capped, spawn_piped
     from animus.procs._proctable import is_alive, signal_process, start_time
     from animus.procs._records import ExitReason, ExitRecord, PidInfo, RunState, RunStatus, RunSummary
     from animus.procs._run import ProgramResult, run_program
@@ -19,10 +20,12 @@ if TYPE_CHECKING:
     from animus.procs._sweep import list_runs, sweep_orphans
 
 __all__ = [
+    "CappedResult",
     "DetachedChild",
     "ExitReason",
     "ExitRecord",
     "PidInfo",
+    "PipedProcess",
     "ProgramResult",
     "RunHandle",
     "RunSpec",
@@ -40,10 +43,12 @@ __all__ = [
     "private_dir",
     "private_file",
     "redact",
+    "run_capped",
     "run_program",
     "secret_env",
     "signal_process",
     "spawn_detached",
+    "spawn_piped",
     "start_time",
     "stop",
     "sweep_orphans",
@@ -54,10 +59,12 @@ __all__ = [
 # Imported on first use: the supervisor runs as `python -m animus.procs._supervisor`, which imports
 # this package first, and must not pay for subprocess, dataclasses and the domain on every launch.
 _HOMES = {
+    "CappedResult": "_piped",
     "DetachedChild": "_run",
     "ExitReason": "_records",
     "ExitRecord": "_records",
     "PidInfo": "_records",
+    "PipedProcess": "_piped",
     "ProgramResult": "_run",
     "RunHandle": "_handle",
     "RunSpec": "_spec",
@@ -75,7 +82,9 @@ _HOMES = {
     "private_dir": "_atomic",
     "private_file": "_atomic",
     "redact": "_env",
+    "run_capped": "_piped",
     "run_program": "_run",
+    "spawn_piped": "_piped",
     "secret_env": "_env",
     "signal_process": "_proctable",
     "stop": "_handle",
