@@ -103,11 +103,15 @@ def test_upstream_edits_follow_a_task_that_has_not_started_and_a_closed_issue_ca
         store.create_run(started, "main")  # a run owns it now: upstream edits no longer touch it
     finally:
         store.close()
-    fake.edit_issue(REPO, issue["number"], title="New title", body="new body")
+    fake.edit_issue(REPO, issue["number"], title="New title", body="new body", labels=["animus", "docs", "urgent"])
     fake.edit_issue(REPO, kept["number"], title="Renamed upstream")
     report = _sync(project)
     assert report.updated == [links[str(issue["number"])]]
-    assert _task(project, links[str(issue["number"])]).title == "New title"
+    edited = _task(project, links[str(issue["number"])])
+    assert edited.title == "New title" and edited.description.endswith("new body")
+    assert set(edited.labels) == {"docs", "urgent"} and edited.priority.value == "critical"  # via priority_map
+    fake.edit_issue(REPO, issue["number"], labels=["animus", "urgent"])
+    assert _sync(project).updated == [edited.id] and _task(project, edited.id).labels == ("urgent",)
     assert _task(project, started).title == "Started already"
     fake.close_issue(REPO, issue["number"])
     fake.close_issue(REPO, kept["number"])
@@ -126,6 +130,19 @@ def test_an_issue_closed_after_it_left_the_listing_is_noticed_by_a_full_listing(
     fake.close_issue(REPO, issue["number"], reason="not_planned")
     report = _sync(project, full=True)
     assert report.cancelled == [_links(project)[str(issue["number"])]]
+
+
+def test_a_deleted_issue_cancels_its_task_that_has_not_started(project: Project, fake: FakeGitHub) -> None:
+    gone = fake.add_issue(REPO, "Will be deleted", labels=["animus"])
+    kept = fake.add_issue(REPO, "Stays", labels=["animus"])
+    assert _sync(project).ok
+    links = _links(project)
+    fake.delete_issue(REPO, gone["number"])  # GitHub answers 410 Gone for it from now on
+    assert _sync(project).cancelled == []  # an incremental listing cannot see a deletion
+    report = _sync(project, full=True)  # the full listing misses it and asks for it by number
+    assert report.ok and report.cancelled == [links[str(gone["number"])]]
+    assert _task(project, links[str(gone["number"])]).status == TaskStatus.CANCELLED
+    assert _task(project, links[str(kept["number"])]).status != TaskStatus.CANCELLED
 
 
 def test_two_syncs_racing_import_each_issue_exactly_once(project: Project, fake: FakeGitHub) -> None:

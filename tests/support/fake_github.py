@@ -222,6 +222,13 @@ class FakeGitHub:
     def close_issue(self, repo: str, number: int, reason: str = "completed") -> JSON:
         return self.edit_issue(repo, number, state="closed", state_reason=reason)
 
+    def delete_issue(self, repo: str, number: int) -> None:
+        """Delete an issue as an admin would: it leaves every listing, and asking for it answers 410 Gone."""
+        with self._lock:
+            record = self._item(repo, number)
+            record["deleted"] = True
+            self._save()
+
     def issue(self, repo: str, number: int) -> JSON:
         with self._lock:
             return self._render_issue(repo, self._item(repo, number))
@@ -369,12 +376,14 @@ class FakeGitHub:
         return repos[repo]  # type: ignore[no-any-return]
 
     def _items(self, repo: str) -> list[JSON]:
-        return list(self._repo(repo)["items"].values())
+        return [record for record in self._repo(repo)["items"].values() if not record.get("deleted")]
 
     def _item(self, repo: str, number: int) -> JSON:
         record = self._repo(repo)["items"].get(str(number))
         if record is None:
             raise _not_found()
+        if record.get("deleted"):
+            raise _fail(410, "This issue was deleted")
         return record  # type: ignore[no-any-return]
 
     def _pull(self, repo: str, number: int) -> JSON:

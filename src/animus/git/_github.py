@@ -8,7 +8,7 @@ carries the token:
             ├── GitHubAuthError    401, or a 403 that is not a rate limit          exit 5
             ├── GitHubRateLimited  429, or 403 with x-ratelimit-remaining: 0      exit 5, ``reset_at``
             ├── GitHubUnavailable  5xx, timeouts, connection errors               exit 5
-            └── GitHubNotFound     404                                             exit 3
+            └── GitHubNotFound     404, or 410 (an issue that was deleted)        exit 3
 
 The client never retries: its callers (a durable step, the issue poller) own the backoff.
 """
@@ -91,7 +91,7 @@ class GitHubUnavailable(GitHubError):
 
 
 class GitHubNotFound(GitHubError):
-    """GitHub answered 404: no such repository, issue or pull request (or the token cannot see it)."""
+    """GitHub answered 404: no such repository, issue or pull request (or the token cannot see it); or 410: deleted."""
 
     code = "github_not_found"
     exit_code = EXIT_NOT_FOUND
@@ -435,7 +435,7 @@ class GitHubClient:
                 status=status, details=details,
                 hint="give the token access to this repository's contents, issues and pull requests",
             )
-        if status == 404:
+        if status in (404, 410):  # 410 Gone: GitHub's answer for an issue that was deleted
             return GitHubNotFound(
                 f"{what}: HTTP 404: {said}", status=status, details=details,
                 hint="check the repository and number; GitHub also answers 404 when the token cannot see a private repository",
