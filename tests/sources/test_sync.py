@@ -232,3 +232,24 @@ def test_server_errors_and_rate_limits_back_off_without_losing_the_cursor(projec
         assert store.source_state("gh").errors_in_a_row == 0
     finally:
         store.close()
+
+
+def test_source_sync_from_the_cli_imports_once_reports_in_json_and_fails_with_exit_5(project: Project, fake: FakeGitHub) -> None:
+    one = fake.add_issue(REPO, "One", labels=["animus"])
+    fake.add_issue(REPO, "Two", labels=["animus", "urgent"])
+    first = project.animus("--json", "source", "sync", "gh")
+    assert first.code == 0, first.stderr
+    (report,) = first.json()
+    assert report["source"] == "gh" and report["ok"] and report["listed"] == 2 and len(report["imported"]) == 2
+    again = project.animus("--json", "source", "sync")  # every enabled source; nothing new
+    assert again.code == 0 and again.json()[0]["imported"] == []
+    fake.close_issue(REPO, one["number"])
+    human = project.animus("source", "sync", "--full")
+    assert human.code == 0, human.stderr
+    assert "gh: listed 1, imported 0, updated 0, cancelled 1" in human.stdout
+    fake.fail_next(1, status=503)
+    failed = project.animus("--json", "source", "sync", "gh")
+    assert failed.code == 5 and failed.stdout == ""
+    error = failed.error()
+    assert error["code"] == "unavailable" and "503" in error["message"]
+    assert project.animus("source", "sync", "nope").code in (2, 3)
