@@ -13,7 +13,10 @@ request's head sha is read live from the branch, so a push moves it, and merges 
 the base branch (the ``rebase`` method only for a head that fast-forwards). Without it, ``push``
 moves a branch to a made-up sha. Repositories exist as soon as anything names them.
 
-Run alone: ``python tests/support/fake_github.py --port 0 --state-file F`` prints its URL first.
+Run alone: ``python tests/support/fake_github.py --port 0 --state-file F`` prints its URL first. Over
+HTTP, people and CI act through GitHub's own write endpoints: ``POST /repos/O/R/issues``,
+``POST …/check-runs`` (CI's result on a head), ``POST …/pulls/N/reviews`` (approve or request changes,
+with line comments), ``POST …/pulls/N/comments`` and ``PUT …/pulls/N/merge`` (a person merging).
 """
 
 from __future__ import annotations
@@ -988,6 +991,53 @@ class FakeGitHub:
         merged = self._merge(repo, record, fields.get("sha"), str(fields.get("merge_method") or "merge"), self.login)
         return 200, {"sha": merged, "merged": True, "message": "Pull Request successfully merged"}, {}
 
+    def _create_check_run(self, repo: str, query: JSON, body: Any) -> tuple[int, Any, dict[str, str]]:
+        """POST /check-runs (the Checks API, as CI reports): ``name``, ``head_sha``, ``status``, ``conclusion``, ``output``."""
+        if not isinstance(body, dict) or not body.get("name"):
+            raise _invalid("CheckRun", "name", "missing_field")
+        sha = self._resolve_ref(repo, str(body.get("head_sha") or "")) if body.get("head_sha") else None
+        if sha is None:
+            raise _invalid("CheckRun", "head_sha", message="No commit found for SHA: " + str(body.get("head_sha")))
+        status = str(body.get("status") or ("completed" if body.get("conclusion") else "queued"))
+        conclusion = body.get("conclusion")
+        if status not in _CHECK_STATUSES or conclusion not in _CONCLUSIONS or (status == "completed") != (conclusion is not None):
+            raise _invalid("CheckRun", "conclusion")
+        output = body.get("output") if isinstance(body.get("output"), dict) else {}
+        run = self.add_check_run(repo, sha, str(body["name"]), status=status, conclusion=conclusion,
+                                 summary=str(output.get("summary") or ""), text=str(output.get("text") or ""),
+                                 title=output.get("title"))
+        return 201, run, {}
+
+    def _create_review(self, repo: str, query: JSON, body: Any, number: str) -> tuple[int, Any, dict[str, str]]:
+        """POST /pulls/N/reviews: ``event`` APPROVE | REQUEST_CHANGES | COMMENT, ``body``, ``commit_id``, line ``comments``."""
+        fields = body if isinstance(body, dict) else {}
+        state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(
+            str(fields.get("event") or ""))
+        if state is None:
+            raise _invalid("PullRequestReview", "event")
+        if state != "APPROVED" and not fields.get("body"):
+            raise _fail(422, "Unprocessable Entity", errors=[f"Review body is required for {fields['event']}"])
+        record = self._pull(repo, int(number))
+        commit = self._resolve_ref(repo, str(fields["commit_id"])) if fields.get("commit_id") else None
+        for comment in fields.get("comments") or []:
+            if not isinstance(comment, dict) or not comment.get("path") or not comment.get("body"):
+                raise _invalid("PullRequestReviewComment", "path", "missing_field")
+            self.add_review_comment(repo, int(number), str(comment["path"]), int(comment.get("line") or 1),
+                                    str(comment["body"]), commit_id=commit, user=self.login)
+        review = self.add_review(repo, int(record["number"]), state, str(fields.get("body") or ""), commit_id=commit,
+                                 user=self.login)
+        return 200, review, {}
+
+    def _create_review_comment(self, repo: str, query: JSON, body: Any, number: str) -> tuple[int, Any, dict[str, str]]:
+        """POST /pulls/N/comments: one line comment (``body``, ``path``, ``line``, ``commit_id``)."""
+        fields = body if isinstance(body, dict) else {}
+        if not fields.get("body") or not fields.get("path"):
+            raise _invalid("PullRequestReviewComment", "path" if fields.get("body") else "body", "missing_field")
+        commit = self._resolve_ref(repo, str(fields["commit_id"])) if fields.get("commit_id") else None
+        comment = self.add_review_comment(repo, int(number), str(fields["path"]), int(fields.get("line") or 1),
+                                          str(fields["body"]), commit_id=commit, user=self.login)
+        return 201, comment, {}
+
     def _is_merged(self, repo: str, query: JSON, body: Any, number: str) -> tuple[int, Any, dict[str, str]]:
         if self._pull(repo, int(number)).get("merged_at"):
             return 204, None, {}
@@ -1027,9 +1077,12 @@ _ROUTES: list[tuple[str, str, Callable[..., tuple[int, Any, dict[str, str]]]]] =
     ("PATCH", r"/pulls/(\d+)", FakeGitHub._update_pull),
     ("GET", r"/pulls/(\d+)/reviews", FakeGitHub._list_reviews),
     ("GET", r"/pulls/(\d+)/comments", FakeGitHub._list_review_comments),
+    ("POST", r"/pulls/(\d+)/reviews", FakeGitHub._create_review),
+    ("POST", r"/pulls/(\d+)/comments", FakeGitHub._create_review_comment),
     ("PUT", r"/pulls/(\d+)/merge", FakeGitHub._merge_pull),
     ("GET", r"/pulls/(\d+)/merge", FakeGitHub._is_merged),
     ("GET", r"/commits/([^/]+)/check-runs", FakeGitHub._check_runs),
+    ("POST", r"/check-runs", FakeGitHub._create_check_run),
 ]
 
 
