@@ -257,7 +257,10 @@ class FakeGitHub:
         summary: str = "",
         text: str = "",
         title: str | None = None,
+        annotations: Iterable[JSON] = (),
     ) -> JSON:
+        """A check run on ``sha`` (a sha or a branch name); ``annotations`` as the Checks API takes them
+        (``path``, ``start_line``, ``annotation_level``, ``message``, optional ``end_line``, ``title``)."""
         assert status in _CHECK_STATUSES and conclusion in _CONCLUSIONS, (status, conclusion)
         with self._lock:
             moment = self.now()
@@ -265,7 +268,8 @@ class FakeGitHub:
                    "status": status, "conclusion": conclusion if status == "completed" else None,
                    "started_at": moment, "completed_at": moment if status == "completed" else None,
                    "output": {"title": title or (f"{name}: {conclusion}" if status == "completed" else name),
-                              "summary": summary, "text": text}}
+                              "summary": summary, "text": text},
+                   "annotations": [dict(a) for a in annotations]}
             self._repo(repo)["check_runs"].append(run)
             self._save()
             return self._render_check_run(repo, run)
@@ -660,7 +664,7 @@ class FakeGitHub:
         return {"id": run["id"], "node_id": f"CR_{run['id']}", "name": run["name"], "head_sha": run["head_sha"],
                 "status": run["status"], "conclusion": run["conclusion"], "external_id": str(run["id"]),
                 "started_at": _iso(run["started_at"]), "completed_at": _iso(run["completed_at"]),
-                "output": {**run["output"], "annotations_count": 0,
+                "output": {**run["output"], "annotations_count": len(run.get("annotations") or []),
                            "annotations_url": f"{self.url}/repos/{repo}/check-runs/{run['id']}/annotations"},
                 "html_url": f"{self.url}/{repo}/runs/{run['id']}", "details_url": f"{self.url}/{repo}/runs/{run['id']}",
                 "url": f"{self.url}/repos/{repo}/check-runs/{run['id']}",
@@ -1005,8 +1009,21 @@ class FakeGitHub:
         output = body.get("output") if isinstance(body.get("output"), dict) else {}
         run = self.add_check_run(repo, sha, str(body["name"]), status=status, conclusion=conclusion,
                                  summary=str(output.get("summary") or ""), text=str(output.get("text") or ""),
-                                 title=output.get("title"))
+                                 title=output.get("title"), annotations=output.get("annotations") or ())
         return 201, run, {}
+
+    def _check_run_annotations(self, repo: str, query: dict[str, str], body: Any, run_id: str) -> tuple[int, Any, dict[str, str]]:
+        run = next((r for r in self._repo(repo)["check_runs"] if r["id"] == int(run_id)), None)
+        if run is None:
+            raise _not_found()
+        rendered = [{"path": a.get("path", ""), "start_line": a.get("start_line", 1),
+                     "end_line": a.get("end_line", a.get("start_line", 1)), "start_column": a.get("start_column"),
+                     "end_column": a.get("end_column"), "annotation_level": a.get("annotation_level", "failure"),
+                     "title": a.get("title"), "message": a.get("message", ""), "raw_details": a.get("raw_details"),
+                     "blob_href": f"{self.url}/{repo}/blob/{run['head_sha']}/{a.get('path', '')}"}
+                    for a in run.get("annotations") or []]
+        page, headers = self._page(f"/repos/{repo}/check-runs/{run_id}/annotations", query, rendered)
+        return 200, page, headers
 
     def _create_review(self, repo: str, query: JSON, body: Any, number: str) -> tuple[int, Any, dict[str, str]]:
         """POST /pulls/N/reviews: ``event`` APPROVE | REQUEST_CHANGES | COMMENT, ``body``, ``commit_id``, line ``comments``."""
@@ -1083,6 +1100,7 @@ _ROUTES: list[tuple[str, str, Callable[..., tuple[int, Any, dict[str, str]]]]] =
     ("GET", r"/pulls/(\d+)/merge", FakeGitHub._is_merged),
     ("GET", r"/commits/([^/]+)/check-runs", FakeGitHub._check_runs),
     ("POST", r"/check-runs", FakeGitHub._create_check_run),
+    ("GET", r"/check-runs/(\d+)/annotations", FakeGitHub._check_run_annotations),
 ]
 
 

@@ -323,6 +323,10 @@ class GitHubClient:
         """The latest check run of each check on commit ``sha`` (``status``, ``conclusion``, ``output``)."""
         return self._pages(f"{_repo_path(repo)}/commits/{quote(sha, safe='')}/check-runs", {}, key="check_runs")
 
+    def check_run_annotations(self, repo: str, check_run_id: int) -> list[dict[str, Any]]:
+        """The annotations of one check run (``path``, ``start_line``, ``annotation_level``, ``title``, ``message``)."""
+        return self._pages(f"{_repo_path(repo)}/check-runs/{int(check_run_id)}/annotations", {})
+
     def merge_pull(self, repo: str, number: int, *, sha: str, method: str = "merge") -> dict[str, Any]:
         """Merge the pull request if its head is still ``sha``: 409 when the head moved, 405 when not mergeable."""
         body = {"sha": sha, "merge_method": method}
