@@ -253,3 +253,43 @@ def test_source_sync_from_the_cli_imports_once_reports_in_json_and_fails_with_ex
     error = failed.error()
     assert error["code"] == "unavailable" and "503" in error["message"]
     assert project.animus("source", "sync", "nope").code in (2, 3)
+
+
+def test_the_daemons_poller_waits_out_the_backoff_and_the_rate_limit_and_lists_everything_every_20th_poll(
+        project: Project, fake: FakeGitHub) -> None:
+    from animus.sources import FULL_SYNC_EVERY, SourcePoller
+
+    fake.add_issue(REPO, "First", labels=["animus"])
+    config = load_config(resolve_project(project.repo))
+    poller = SourcePoller(SourceContext(project.repo, project.state_dir, project.state_dir / "worktrees"))
+    store = project.store()
+    try:
+        def polls(now: datetime) -> list[Any]:
+            return poller.poll_due(store, config, now=now)
+
+        def listings() -> list[str]:
+            return [str(e["query"].get("since", "-")) for e in fake.log if e["path"] == f"/repos/{REPO}/issues"]
+
+        now = datetime.now(UTC)
+        (first,) = polls(now)
+        assert first.ok and listings() == ["-"]  # the first poll of a daemon start lists everything
+        assert polls(now + timedelta(seconds=30)) == []  # poll_secs (60) not up yet: GitHub is not asked
+        assert len(listings()) == 1
+        fake.rate_limit(900)
+        (limited,) = polls(now + timedelta(seconds=61))
+        assert not limited.ok and "rate limit" in (limited.error or "")
+        assert polls(now + timedelta(seconds=61 + 300)) == []  # five minutes on: still before GitHub's reset
+        assert len(listings()) == 2
+        fake.rate_limit(0)
+        (back,) = polls(now + timedelta(seconds=61 + 1000))
+        assert back.ok and listings()[-1] != "-"  # incremental again: since the cursor
+        moment = now + timedelta(seconds=61 + 1000)
+        for _ in range(FULL_SYNC_EVERY - 3):
+            moment += timedelta(seconds=61)
+            assert polls(moment)[0].ok
+        assert listings()[-1] != "-"
+        moment += timedelta(seconds=61)
+        polls(moment)
+        assert listings()[-1] == "-"  # the 20th poll lists everything again (a deletion shows only so)
+    finally:
+        store.close()
