@@ -3,6 +3,8 @@ source names, the issue is closed on landing only with ``close_on_land``, and on
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,3 +84,19 @@ def test_an_issue_wearing_its_own_status_label_imports_without_it(tmp_path: Path
     fake.add_issue(REPO, "Again", labels=["animus", "bot: stuck", "web"])
     (item,) = adapter.fetch(None).items
     assert item.labels == ("web",) and item.open
+
+
+def test_without_the_variable_the_token_comes_from_gh_auth_token(tmp_path: Path, fake: FakeGitHub,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = _adapter(tmp_path, fake)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(f"#!{sys.executable}\nimport sys\nif sys.argv[1:3] != ['auth', 'token']:\n    sys.exit(2)\nprint({TOKEN!r})\n")
+    gh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("GITHUB_TOKEN")
+    fake.add_issue(REPO, "Found with gh's token", labels=["animus"])
+    checked = adapter.check()
+    assert checked["identity"] == fake.login and checked["matching"] == 1
+    assert "gh auth token" in repr(adapter.client)
