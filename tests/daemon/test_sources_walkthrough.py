@@ -7,34 +7,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
-import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from support.walkthrough import Shell, doc_blocks, free_port, shows, wait
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "sources.md"
 SECTION = "## Try it with the fake GitHub server"
 
 
-def _blocks() -> list[tuple[str, str]]:
-    """The section's fenced blocks as (language, text), in order."""
-    text = DOC.read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
-    return [(m[1], m[2]) for m in re.finditer(r"^```(\w+)\n(.*?)^```$", text[start:end], re.S | re.M)]
-
-
 def _steps() -> list[tuple[str, list[str]]]:
     """Each sh block with the lines its following text block promises."""
     steps: list[tuple[str, list[str]]] = []
-    for lang, body in _blocks():
+    for lang, body in doc_blocks(DOC, SECTION):
         if lang == "sh":
             steps.append((body, []))
         elif lang == "text":
@@ -43,72 +32,8 @@ def _steps() -> list[tuple[str, list[str]]]:
     return steps
 
 
-def _shows(output: str, promised: str) -> bool:
-    """``promised`` is in one line of ``output``; ``…`` stands for anything."""
-    pattern = ".*?".join(re.escape(part) for part in promised.strip().split("…"))
-    return any(re.search(pattern, line) for line in output.splitlines())
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Shell:
-    """One bash fed block by block; each block's output is read up to a marker it echoes last."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(["bash", "--norc", "--noprofile"], cwd=cwd, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.send("set -e -o pipefail", timeout=10)
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def send(self, block: str, *, timeout: float) -> str:
-        assert self.proc.stdin is not None
-        marker = f"__block_done_{time.monotonic_ns()}__"
-        self.proc.stdin.write(f"{block}\necho {marker}\n")
-        self.proc.stdin.flush()
-        out: list[str] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"block did not finish in {timeout}s:\n{block}\n--- printed:\n{''.join(out)}") from None
-            if line is None:
-                raise AssertionError(f"the shell exited (a command failed) in:\n{block}\n--- printed:\n{''.join(out)}")
-            if line.strip() == marker:
-                return "".join(out)
-            out.append(line)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-def _wait(what: str, check: Callable[[], bool], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-
-
 def test_the_documented_walkthrough_takes_an_issue_to_a_merged_pr_as_written(tmp_path: Path) -> None:
-    demo, port = tmp_path / "issue-demo", _free_port()
+    demo, port = tmp_path / "issue-demo", free_port()
     steps = [(body.replace("/tmp/issue-demo", str(demo)).replace("8765", str(port)),
               [p.replace("8765", str(port)) for p in promised]) for body, promised in _steps()]
     assert len(steps) == 9, [body.splitlines()[0] for body, _ in steps]  # the doc changed: walk it again by hand
@@ -145,7 +70,7 @@ def test_the_documented_walkthrough_takes_an_issue_to_a_merged_pr_as_written(tmp
         "animus workflow get": lambda: False,  # replaced once the failing check is in
         "animus task get": lambda: isinstance(issue := get("issues/1"), dict) and issue["state"] == "closed",
     }
-    shell = _Shell(ROOT, env)
+    shell = Shell(ROOT, env)
     first_head, fake_pid = None, 0
     try:
         for number, (body, promised) in enumerate(steps, 1):
@@ -153,15 +78,15 @@ def test_the_documented_walkthrough_takes_an_issue_to_a_merged_pr_as_written(tmp
                 assert len(get("pulls?state=all")) == 1  # type: ignore[arg-type]  # the rework pushed to the same PR
             for start, check in waits.items():
                 if body.startswith(start):
-                    _wait(f"the moment before block {number} ({start})", check)
+                    wait(f"the moment before block {number} ({start})", check)
             out = shell.send(body, timeout=120)
             if number == 1:
-                _wait("the fake GitHub to listen", lambda: (demo / "fake-github.log").read_text().startswith("http://"))
+                wait("the fake GitHub to listen", lambda: (demo / "fake-github.log").read_text().startswith("http://"))
                 fake_pid = int(shell.send("echo $!", timeout=10).strip())
             if body.startswith("head=") and first_head is None:
                 first_head = head()
                 waits["animus workflow get"] = waiting_on(first_head)  # the rework pushed a new head and waits
-            missing = [p for p in promised if not _shows(out, p)]
+            missing = [p for p in promised if not shows(out, p)]
             assert not missing, f"block {number} did not print {missing}:\n{body}\n--- printed:\n{out}"
     finally:
         shell.close()
