@@ -113,6 +113,15 @@ def test_a_write_outside_the_worktree_is_refused(world: dict[str, Path]) -> None
     assert any("outside the worktree" in e.data.get("message", "") for e in view.events if e.kind == "error")
 
 
+def test_a_bare_permission_request_is_judged_by_what_the_updates_said_of_the_call(world: dict[str, Path]) -> None:
+    outside = world["tmp"] / "elsewhere.txt"
+    script = {"steps": [{"write": {"path": str(outside), "content": "x", "bare": True}}, {"message": DECISION}]}
+    view = finish(world, start(world, acp_profile(world, script)).run_id)
+    assert not outside.exists()
+    assert next(e for e in ledger(world) if e["kind"] == "permission")["option"] == "no"
+    assert any("edit outside the worktree" in e.data.get("message", "") for e in view.events if e.kind == "error")
+
+
 def test_an_agent_that_ignores_the_refusal_cannot_write_through_the_client(world: dict[str, Path]) -> None:
     script = {"steps": [{"write": {"path": "hello.txt", "content": "hi\n", "force": True}}, {"message": DECISION}]}
     view = finish(world, start(world, acp_profile(world, script, read_only=True)).run_id)

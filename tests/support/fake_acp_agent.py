@@ -5,7 +5,7 @@ Run ``python tests/support/fake_acp_agent.py SCRIPT.json [LEDGER.jsonl]``. The s
 - ``steps``: what one ``session/prompt`` does, in order. ``{"message": "text"}`` (sent in two chunks),
   ``{"thought": "text"}``, ``{"plan": ["entry", ...]}``, ``{"write": {"path": "rel/or/abs", "content": "…"}}``
   (a ``tool_call`` of kind edit, ``session/request_permission``, then ``fs/write_text_file`` through
-  the client when granted, or anyway with ``"force": true``; the tool call ends ``completed`` or ``failed``), ``{"sleep": seconds}``
+  the client when granted, or anyway with ``"force": true``; ``"bare": true`` asks with a title only; the tool call ends ``completed`` or ``failed``), ``{"sleep": seconds}``
   (ended early by ``session/cancel``), ``{"exit": code}`` (dies mid-turn).
 - ``stop_reason`` (default ``end_turn``), ``usage`` ({"input": n, "output": n}) for the prompt's answer.
 - ``load_session`` (default true): offered; a load replays one agent message of the old session.
@@ -123,12 +123,11 @@ class FakeAgent:
             schema.PermissionOption(option_id="yes", name="Allow", kind="allow_once"),
             schema.PermissionOption(option_id="no", name="Reject", kind="reject_once"),
         ]
-        answer = await self.client.request_permission(
-            session_id=sid,
-            tool_call=schema.ToolCallUpdate(tool_call_id=call_id, kind="edit", title=f"Write {spec['path']}",
-                                            locations=[schema.ToolCallLocation(path=path)], content=[diff]),
-            options=options,
-        )
+        asked = schema.ToolCallUpdate(tool_call_id=call_id, kind="edit", title=f"Write {spec['path']}",
+                                      locations=[schema.ToolCallLocation(path=path)], content=[diff])
+        if spec.get("bare"):  # as claude-code-acp asks: a title and nothing else the policy could judge by
+            asked = schema.ToolCallUpdate(tool_call_id=call_id, title=f"Write {spec['path']}")
+        answer = await self.client.request_permission(session_id=sid, tool_call=asked, options=options)
         outcome = answer.outcome
         chosen = getattr(outcome, "option_id", None)
         note("permission", tool_call_id=call_id, outcome=outcome.outcome, option=chosen)

@@ -64,18 +64,25 @@ class _Client:
         self.replaying = False  # session/load replays the history as updates: not this run's events
         self.replayed = 0
         self.config_options: list[dict[str, Any]] = []
+        # what the session's updates said of each tool call: a permission request may repeat none of it
+        self.calls: dict[str, dict[str, Any]] = {}
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
         if self.replaying:
             self.replayed += 1
             return
-        self.out.emit("update", session_id=session_id, update=_wire(update))
+        wire = _wire(update)
+        if isinstance(wire, dict) and wire.get("sessionUpdate") in ("tool_call", "tool_call_update"):
+            known = self.calls.setdefault(str(wire.get("toolCallId")), {})
+            known.update({k: wire[k] for k in ("kind", "locations", "rawInput") if wire.get(k)})
+        self.out.emit("update", session_id=session_id, update=wire)
 
     async def request_permission(
         self, session_id: str, tool_call: Any, options: list[Any], **kwargs: Any
     ) -> schema.RequestPermissionResponse:
         call = _wire(tool_call)
-        ruling = self.policy.rule(call)
+        # claude-code-acp asks with only a title and rawInput: judge by what its updates told us of the call
+        ruling = self.policy.rule({**self.calls.get(str(call.get("toolCallId")), {}), **call})
         wanted = ("allow_once", "allow_always") if ruling.granted else ("reject_once", "reject_always")
         chosen = next((o for kind in wanted for o in options if o.kind == kind), None)
         self.out.emit(

@@ -15,6 +15,7 @@ from typing import Any
 #: the ACP tool kinds a read-only phase grants
 _READ_KINDS = frozenset({"read", "search", "think", "fetch"})
 _CHANGE_KINDS = frozenset({"edit", "delete", "move"})
+_PATH_KEYS = ("file_path", "path", "abs_path", "filePath", "notebook_path", "destination")
 
 
 def _inside(path: str, root: str) -> bool:
@@ -43,6 +44,9 @@ class _Policy:
         if self.read_only and kind not in _READ_KINDS:
             return _Ruling(False, f"refused: the phase is read-only (tool kind {kind!r})")
         paths = [str(loc.get("path")) for loc in tool_call.get("locations") or () if isinstance(loc, dict) and loc.get("path")]
+        raw = tool_call.get("rawInput")
+        if isinstance(raw, dict):  # the paths a tool names in its input count too (file_path, path, …)
+            paths += [str(raw[k]) for k in _PATH_KEYS if isinstance(raw.get(k), str) and raw[k]]
         if kind in _CHANGE_KINDS:
             outside = [p for p in paths if not _inside(p, self.root)]
             if outside:
