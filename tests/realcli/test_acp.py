@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from animus import procs
+from animus.agents import AgentProfile, NoDecision, read_run, start_agent_run
 from support.engine import Project, drive, make_project
 from support.model_endpoint import ModelEndpoint, Turn
 from support.realcli import MODELS, cache_dir, isolated_env, require_cli
@@ -139,3 +141,81 @@ def test_gemini_acp_through_a_workflow_writes_then_is_refused_a_write_in_a_read_
     assert "review.txt" not in listed  # the read-only phase changed nothing
     worktrees = [p for p in (project.state_dir / "worktrees").glob("*/review.txt")]
     assert worktrees == []
+
+
+# -- claude-code-acp (Claude Code through the Agent SDK, as an ACP agent) -------------------------------------------
+
+CLAUDE_AGENT = """\
+agents:
+  cc:
+    tool: acp
+    command: [claude-code-acp]
+    api_key_env: ANTHROPIC_API_KEY
+    env:
+      ANTHROPIC_BASE_URL: "{url}"
+      ANTHROPIC_MODEL: {model}
+      CLAUDE_CONFIG_DIR: "{home}"
+phases:
+  p: {{mode: agent, agent: cc}}
+workflows:
+  - id: main
+    phases: [p]
+"""
+
+
+def _claude_write(path: Path) -> Turn:
+    # claude-code-acp replaces Claude's Write with its own MCP tool, which writes through the ACP client
+    return Turn.tool("mcp__acp__Write", {"file_path": str(path), "content": "hi\n"})
+
+
+def test_claude_code_acp_through_agent_run_writes_through_animus_and_returns_a_verdict(
+    tmp_path: Path, model_endpoint: ModelEndpoint
+) -> None:
+    require_cli("claude-code-acp")
+    repo = tmp_path / "repo"
+    (repo / ".animus").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".animus" / "workflows.yaml").write_text(
+        CLAUDE_AGENT.format(url=model_endpoint.url, model=MODELS["claude"], home=tmp_path / "claude-home")
+    )
+    model_endpoint.script("anthropic", [_claude_write(repo / "hello.txt"), Turn.final("advance")])
+    env = _env(tmp_path, ANIMUS_HOME=str(tmp_path / "animus-home"), ANTHROPIC_API_KEY="test-key")
+    proc = subprocess.run(
+        [sys.executable, "-m", "animus.cli.main", "agent", "run", "--agent", "cc", "--prompt",
+         "Create hello.txt containing hi.", "--json", "--timeout", "120"],
+        cwd=repo, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
+    )
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    summary = next((e for e in reversed(events) if e.get("kind") == "summary"), None)
+    detail = f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}\nendpoint: {model_endpoint.summary()}"
+    assert summary is not None and (proc.returncode, summary["status"]) == (0, "ok"), detail
+    assert (repo / "hello.txt").read_text() == "hi\n"
+    assert summary["verdict"] == "advance"
+    [log] = (tmp_path / "animus-home").glob("*/runs/*/stdout.log")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(x["acp"] == "fs" and x["op"] == "write" and x["ok"] for x in lines)
+
+
+def test_claude_code_acp_in_a_read_only_run_is_refused_the_write(tmp_path: Path, model_endpoint: ModelEndpoint) -> None:
+    binary = require_cli("claude-code-acp")
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    model_endpoint.script("anthropic", [_claude_write(repo / "hello.txt"), Turn.final("advance")])
+    profile = AgentProfile(
+        tool="acp", command=[str(binary)], read_only=True, timeout_secs=120,
+        env={"ANTHROPIC_BASE_URL": model_endpoint.url, "ANTHROPIC_API_KEY": "test-key",
+             "ANTHROPIC_MODEL": MODELS["claude"], "CLAUDE_CONFIG_DIR": str(tmp_path / "claude-home")},
+    )
+    runs = tmp_path / "runs"
+    handle = start_agent_run(profile, "Create hello.txt containing hi.", cwd=repo, runs_dir=runs,
+                             state_dir=tmp_path / "state", environ=_env(tmp_path))
+    procs.attach(handle.run_id, runs).wait(timeout=150)
+    view = read_run(handle.run_id, runs)
+    log = (runs / handle.run_id / "stdout.log").read_text()
+    assert not (repo / "hello.txt").exists(), log[-3000:]
+    [asked] = [x for x in map(json.loads, log.splitlines()) if x["acp"] == "permission"]
+    assert not asked["granted"] and "read-only (tool kind 'edit')" in asked["reason"]
+    assert any(e.kind == "error" and "permission refused" in e.data["message"] for e in view.events)
+    # Claude Code ends its turn on a refusal: no second model request, so no verdict either
+    assert view.outcome is not None and view.outcome.status == "ok" and isinstance(view.outcome.decision, NoDecision)
+    assert len(model_endpoint.main_requests("anthropic")) == 1
