@@ -7,6 +7,7 @@ worktree stays as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -219,3 +220,26 @@ def test_claude_code_acp_in_a_read_only_run_is_refused_the_write(tmp_path: Path,
     # Claude Code ends its turn on a refusal: no second model request, so no verdict either
     assert view.outcome is not None and view.outcome.status == "ok" and isinstance(view.outcome.decision, NoDecision)
     assert len(model_endpoint.main_requests("anthropic")) == 1
+
+
+def test_gemini_acp_survives_a_kill_of_the_executor_during_a_slow_model_turn_without_a_second_agent(
+    project: Project, tmp_path: Path, model_endpoint: ModelEndpoint
+) -> None:
+    workflow = WORKFLOW.replace("phases: [work, review]", "phases: [work]")
+    (project.repo / ".animus" / "workflows.yaml").write_text(workflow.format(agent=_agent(tmp_path, model_endpoint)))
+    git(project.repo, "add", ".animus")
+    git(project.repo, "commit", "-q", "-m", "gemini over ACP")
+    slow = dataclasses.replace(_write("hello.txt"), delay_secs=6.0)
+    model_endpoint.script("gemini", [slow, Turn.final("advance", reason="wrote hello.txt")])
+    env = _env(tmp_path / "cli", **project.env)
+    # SIGKILL `animus run` right after the launch, while gemini waits on its first (slow) model turn
+    result = drive(project, env=env, fault="animus.agent.await:before:1", timeout=180)
+    detail = f"{result.outputs}\nendpoint: {model_endpoint.summary()}"
+    assert result.exits[0] == -9 and result.exits[-1] == 0, detail
+    main = model_endpoint.main_requests("gemini")
+    assert len(main) == 2 and model_endpoint.exhausted == [], detail  # one agent: nothing asked twice
+    runs = sorted(p.name for p in (project.state_dir / "runs").iterdir())
+    assert runs == ["TASK-1.main.1-work-1"], runs
+    log = (project.state_dir / "runs" / runs[0] / "stdout.log").read_text()
+    assert [json.loads(line)["acp"] for line in log.splitlines()].count("initialize") == 1
+    assert git(project.repo, "show", "main:hello.txt").strip() == "hi"
