@@ -39,15 +39,22 @@ _QUIET_UPDATES = frozenset(
 )
 
 
-def _program(program: str, path: str | None) -> str:
-    """``command[0]`` found: on the agent's PATH, else a pinned CLI of that binary name in the install cache."""
+def find_acp_agent(program: str, path: str | None = None) -> str | None:
+    """An ACP agent's ``command[0]`` found: a path as given, a name on ``path``, else a pinned CLI of that binary name in the install cache."""
     if os.sep in program:
-        return program
+        return program if os.access(os.path.expanduser(program), os.X_OK) else None
     if shutil.which(program, path=path):
         return program
     for pin in pinned_clis().values():
         if pin.binary == program and (cached := cached_cli(pin.tool)) is not None:
             return str(cached)
+    return None
+
+
+def _program(program: str, path: str | None) -> str:
+    found = find_acp_agent(program, path)
+    if found is not None:
+        return found
     raise Unavailable(
         f"ACP agent {program!r} (tool acp) not found on PATH",
         hint="install it, put it on PATH, give its path as the first item of `command`, or run `animus doctor`",
