@@ -211,3 +211,9 @@ def test_the_adapter_maps_gemini_acp_lines() -> None:
     assert events[1].data["name"] == "Writing to hello.txt" and events[1].data["input"]["paths"] == ["/w/hello.txt"]
     outcome = adapter.classify(events, 0, exit_reason="exited")
     assert (outcome.status, outcome.input_tokens, outcome.output_tokens, outcome.final_text) == ("ok", 320, 70, "Done.")
+
+
+def test_a_program_that_speaks_no_acp_fails_the_handshake(world: dict[str, Path]) -> None:
+    view = finish(world, start(world, AgentProfile(tool="acp", command=["/bin/echo", "not json-rpc"])).run_id)
+    assert view.outcome is not None and view.outcome.status == "failed"
+    assert "ACP handshake failed" in view.outcome.reason and view.outcome.exit_code == 2
