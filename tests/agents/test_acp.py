@@ -217,3 +217,15 @@ def test_a_program_that_speaks_no_acp_fails_the_handshake(world: dict[str, Path]
     view = finish(world, start(world, AgentProfile(tool="acp", command=["/bin/echo", "not json-rpc"])).run_id)
     assert view.outcome is not None and view.outcome.status == "failed"
     assert "ACP handshake failed" in view.outcome.reason and view.outcome.exit_code == 2
+
+
+def test_stopping_a_run_whose_agent_dies_on_the_sigterm_is_killed_not_failed(world: dict[str, Path]) -> None:
+    handle = start(world, acp_profile(world, {"steps": [{"message": "working"}, {"sleep": 30}]}))
+    deadline = time.monotonic() + 20
+    while not any(e["kind"] == "session/prompt" for e in ledger(world)):
+        assert time.monotonic() < deadline, "the agent never got the prompt"
+        time.sleep(0.05)
+    handle.stop()
+    view = finish(world, handle.run_id)
+    assert view.outcome is not None and view.outcome.status == "killed", view.outcome
+    assert procs.attach(handle.run_id, world["runs"]).state().exit is not None

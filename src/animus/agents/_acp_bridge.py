@@ -264,7 +264,10 @@ async def _run(job: dict[str, Any], out: _Output, stopping: asyncio.Event) -> in
         stop = asyncio.ensure_future(stopping.wait())
         await asyncio.wait({prompt, stop}, return_when=asyncio.FIRST_COMPLETED)
         if not prompt.done():
-            await conn.cancel(session_id=session_id)
+            try:
+                await conn.cancel(session_id=session_id)
+            except (acp.RequestError, ConnectionError, OSError):
+                pass  # the agent got the run's SIGTERM too and may be gone already: the tree kill follows anyway
             done, _ = await asyncio.wait({prompt}, timeout=_CANCEL_GRACE_SECS)
             if prompt in done and not prompt.cancelled() and prompt.exception() is None:
                 out.emit("prompt_response", **_wire(prompt.result()))
