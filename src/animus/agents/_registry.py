@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from animus.agents._acp import _AcpAdapter
 from animus.agents._adapter import Adapter
 from animus.agents._aider import _AiderAdapter
 from animus.agents._claude import _ClaudeAdapter
@@ -21,6 +22,7 @@ _ADAPTERS: dict[str, Adapter] = {
         _GeminiAdapter(),
         _OpencodeAdapter(),
         _AiderAdapter(),
+        _AcpAdapter(),
         _CommandAdapter(),
         _ScriptedAdapter(),
     )
