@@ -60,6 +60,8 @@ if TYPE_CHECKING:
         LinearSource,
         LinearStateMap,
         MarkdownSource,
+        PluginSubjectSource,
+        SourceConfig,
     )
     from animus.config._skip_if import SkipCondition, parse_skip_if
     from animus.config._template import DEFAULT_TEST_COMMAND, render_default_config
@@ -70,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     "SOURCE_TYPES": "_schema_sources",
     "PrLoopConfig": "_schema",
     "MarkdownSource": "_schema_sources",
+    "PluginSubjectSource": "_schema_sources",
+    "SourceConfig": "_schema_sources",
     "LinearStateMap": "_schema_sources",
     "LinearSource": "_schema_sources",
     "GitHubStatusLabels": "_schema_sources",
@@ -148,6 +152,7 @@ __all__ = [
     "PhaseConfig",
     "PhaseEntry",
     "PhaseOptions",
+    "PluginSubjectSource",
     "PostSuccess",
     "PrLoopConfig",
     "ProjectConfig",
@@ -155,6 +160,7 @@ __all__ = [
     "ScheduleConfig",
     "ScheduledTask",
     "SkipCondition",
+    "SourceConfig",
     "VariableSpec",
     "WebhookConfig",
     "WebhookTaskTemplate",

@@ -27,9 +27,7 @@ from animus.config._fields import (
 from animus.config._schema_costs import BudgetConfig, ModelPrice
 from animus.config._schema_sources import (
     GitHubConfig,
-    GitHubSource,
-    LinearSource,
-    MarkdownSource,
+    SourceConfig,
     _SourceConfig,
 )
 from animus.config._skip_if import SkipCondition, parse_skip_if
@@ -495,7 +493,7 @@ class WorkflowConfig(_Model):
             return self.budgets
         return self.budgets.model_copy(update=own.model_dump(exclude_unset=True))
 
-    def source(self, source_id: str) -> GitHubSource | LinearSource | MarkdownSource:
+    def source(self, source_id: str) -> SourceConfig:
         for item in self.sources:
             if item.id == source_id:
                 return item

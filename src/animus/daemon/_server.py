@@ -333,6 +333,7 @@ class Daemon:
                     except AnimusError as err:
                         _log.error(_kv(event="sources_failed", error=err.message))
             finally:
+                poller.close()  # shuts the plugin sources' plugins down
                 if store is not None:
                     store.close()
 

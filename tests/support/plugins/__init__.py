@@ -18,3 +18,4 @@ def install(project: Path, source: Path, name: str | None = None) -> Path:
     shutil.copyfile(source, target)
     target.chmod(0o755)
     return target
+JSON_TASKS = HERE / "animus-plugin-jsontasks.js"
