@@ -19,3 +19,4 @@ def install(project: Path, source: Path, name: str | None = None) -> Path:
     target.chmod(0o755)
     return target
 JSON_TASKS = HERE / "animus-plugin-jsontasks.js"
+PY_TRIGGER = HERE / "animus-plugin-pytrigger"
