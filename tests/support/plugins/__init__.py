@@ -20,3 +20,4 @@ def install(project: Path, source: Path, name: str | None = None) -> Path:
     return target
 JSON_TASKS = HERE / "animus-plugin-jsontasks.js"
 PY_TRIGGER = HERE / "animus-plugin-pytrigger"
+PY_LOG = HERE / "animus-plugin-pylog"
