@@ -89,3 +89,33 @@ def test_a_kill_between_the_commit_and_the_ack_redelivers_the_event_and_makes_no
     assert _acks(inbox) == [{"event_id": "ev-9", "task_id": None, "duplicate": True}]
     assert [t.id for t in _trigger_tasks(project)] == [task.id]  # the event id kept it one task
     assert task.status.value == "backlog"
+
+
+def _plugin_pids(project: Project) -> list[int]:
+    binary = str(project.repo / ".animus" / "plugins" / "animus-plugin-pytrigger")
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and binary in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_crashed_trigger_plugin_is_started_and_told_to_watch_again(make: Callable[..., tuple[Project, Path]]) -> None:
+    import os
+    import signal
+
+    project, inbox = make(enqueue=False)
+    (inbox / "before.json").write_text(json.dumps({"title": "Before the crash"}))
+    start(project)
+    wait_for(lambda: _acks(inbox), 60, "the first event to be acked")
+    (pid,) = _plugin_pids(project)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not alive(pid), 10, "the plugin to die")
+    (inbox / "after.json").write_text(json.dumps({"title": "After the crash"}))
+    wait_for(lambda: len(_acks(inbox)) == 2, 60, "the event sent to the restarted plugin's watch")
+    assert sorted(t.title for t in _trigger_tasks(project)) == ["After the crash", "Before the crash"]
+    (new_pid,) = _plugin_pids(project)
+    assert new_pid != pid
