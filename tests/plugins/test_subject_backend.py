@@ -130,3 +130,27 @@ def test_a_daemon_killed_mid_sync_or_mid_status_imports_once_and_tells_once(
     assert _titles(project) == [f"item {n}" for n in range(4)]  # none imported twice
     for item in _items(tasks).values():
         assert len(item["history"]) == len(set(item["history"])), item["history"]
+
+
+def test_create_and_update_reach_the_plugin_and_the_next_sync_imports_the_new_item(
+        make: Callable[..., tuple[Project, Path]]) -> None:
+    from animus.config import load_config
+    from animus.config.project import Project as AnimusProject
+    from animus.sources import PluginSubjectAdapter, SourceContext, with_plugins
+
+    project, tasks = make(enqueue=False)
+    _write(tasks, [])
+    config = load_config(AnimusProject(root=project.repo, state_dir=project.state_dir))
+    source = config.source("js")
+    ctx = SourceContext(project.repo, project.state_dir, project.state_dir / "worktrees")
+    with with_plugins(ctx) as ctx:
+        assert ctx.plugins is not None
+        adapter = PluginSubjectAdapter(source, ctx, ctx.plugins)  # type: ignore[arg-type]
+        made = adapter.create(title="Add a CHANGELOG", labels=("docs",), priority="low")
+        changed = adapter.update(made.external_id, title="Add a CHANGELOG.md")
+        assert (made.title, changed.title, changed.labels, changed.priority) == ("Add a CHANGELOG", "Add a CHANGELOG.md", ("docs",), "low")
+        assert adapter.get("no-such-item") is None
+    assert _items(tasks)[made.external_id]["title"] == "Add a CHANGELOG.md"
+    synced = project.animus("--json", "source", "sync")
+    assert synced.code == 0 and synced.json()[0]["imported"], synced.stdout
+    assert _titles(project) == ["Add a CHANGELOG.md"]
