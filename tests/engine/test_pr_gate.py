@@ -147,7 +147,10 @@ def _open_pr(github: FakeGitHub) -> int:
 def test_observe_reads_checks_on_the_head_latest_reviews_and_comments(tmp_path: Path, github: FakeGitHub) -> None:
     number = _open_pr(github)
     head = github.pull(REPO, number)["head"]["sha"]
-    github.add_check_run(REPO, head, "unit", conclusion="failure", summary="2 failed", text="x" * 10_000)
+    github.add_check_run(REPO, head, "unit", conclusion="failure", summary="2 failed", text="x" * 10_000,
+                         annotations=[{"path": "src/x.py", "start_line": 3, "end_line": 5, "annotation_level": "failure",
+                                       "message": "assert 1 == 2"},
+                                      *({"path": "a.py", "start_line": n, "message": f"m{n}"} for n in range(1, 60))])
     github.add_check_run(REPO, head, "lint", conclusion="success")
     github.add_check_run(REPO, head, "e2e", status="in_progress", conclusion=None)
     github.add_check_run(REPO, "f" * 40, "unit", conclusion="failure")  # another commit's
@@ -160,8 +163,23 @@ def test_observe_reads_checks_on_the_head_latest_reviews_and_comments(tmp_path: 
     assert seen["checks"]["pending"] == ["e2e"] and seen["checks"]["passed"] == 1
     [failed] = seen["checks"]["failed"]
     assert failed["name"] == "unit" and failed["summary"] == "2 failed" and len(failed["text"]) <= 4001
+    notes = failed.get("annotations") or []
+    assert notes[0] == "src/x.py:3-5 failure: assert 1 == 2" and notes[1] == "a.py:1 failure: m1"
+    assert len(notes) == 51 and notes[-1] == "… and 10 more on the check"  # at most 50, then how many were left out
     assert [(r["user"], r["state"]) for r in seen["reviews"]] == [("ada", "APPROVED")]
     assert [(c["path"], c["line"], c["body"], c["user"]) for c in seen["comments"]] == [("src/x.py", 12, "rename this", "bob")]
+
+
+def test_annotations_github_will_not_give_leave_the_check_failed_without_them(tmp_path: Path, github: FakeGitHub) -> None:
+    number = _open_pr(github)
+    head = github.pull(REPO, number)["head"]["sha"]
+    github.add_check_run(REPO, head, "unit", conclusion="failure", summary="1 failed",
+                         annotations=[{"path": "a.py", "start_line": 1, "message": "boom"}])
+    github.fail_next(1, status=403, path_contains="/annotations")
+    seen = _observe_pr(_ctx(tmp_path), _step_plan(github.url), number)
+    assert seen["error"] is None
+    [failed] = seen["checks"]["failed"]
+    assert failed["summary"] == "1 failed" and failed.get("annotations") == []
 
 
 def test_observe_turns_a_spent_rate_limit_into_a_wait_until_its_reset(tmp_path: Path, github: FakeGitHub) -> None:

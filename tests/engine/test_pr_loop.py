@@ -36,7 +36,9 @@ def test_failed_checks_are_reworked_onto_the_same_pr_then_approval_and_green_mer
         proc = start_run(project, github_env(github.url))
         first = wait_until(lambda: waiting_at(project, origin), "the run to wait on its PR", proc=proc)
         github.add_check_run(REPO, first, "unit-tests", conclusion="failure", summary="2 of 40 tests failed",
-                             text="FAILED tests/test_parser.py::test_empty - assert [] == ['x']")
+                             text="FAILED tests/test_parser.py::test_empty - assert [] == ['x']",
+                             annotations=[{"path": "src/parser.py", "start_line": 41, "annotation_level": "failure",
+                                           "title": "test_empty", "message": "IndexError: list index out of range"}])
         github.add_check_run(REPO, first, "lint", conclusion="success")
         second = wait_until(lambda: waiting_at(project, origin, head=first), "the rework's push to the PR", proc=proc)
         github.add_check_run(REPO, second, "unit-tests", conclusion="success")
@@ -57,6 +59,7 @@ def test_failed_checks_are_reworked_onto_the_same_pr_then_approval_and_green_mer
     assert len(prompts) == 4  # implementation, review, then the PR's rework: implementation, review
     rework = prompts[2]
     assert "unit-tests" in rework and "2 of 40 tests failed" in rework and "test_parser.py::test_empty" in rework
+    assert "- src/parser.py:41 failure: test_empty: IndexError: list index out of range" in rework  # the annotation
     assert "lint" not in rework.split("## Rework requested", 1)[1]  # only what failed
     assert "unit-tests" not in prompts[0]
     seen = [(verdict, effective) for verdict, effective, _ in pr_decisions(project)]

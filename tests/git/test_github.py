@@ -370,6 +370,31 @@ def test_reviews_review_comments_and_check_runs_have_githubs_shapes(origin: Orig
     assert {"title", "summary", "text"} <= set(runs["lint"]["output"]) and runs["lint"]["html_url"] and runs["lint"]["id"]
 
 
+def test_ci_and_people_act_over_http_through_githubs_write_endpoints(origin: Origin, git_fake: FakeGitHub) -> None:
+    import httpx
+
+    sha = origin.work("T1", "a.txt")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with GitHubClient(git_fake.url, TOKEN) as gh, httpx.Client(base_url=f"{git_fake.url}/repos/{REPO}", headers=auth) as http:
+        pr = ensure_pull_request(gh, REPO, "animus/t1", "main", "t", "b")
+        made = http.post("/check-runs", json={"name": "ci", "head_sha": sha, "status": "completed", "conclusion": "failure",
+                                              "output": {"title": "1 failed", "summary": "test_x", "text": "log"}})
+        assert made.status_code == 201, made.text
+        assert http.post("/check-runs", json={"name": "ci", "head_sha": "0" * 39}).status_code == 422
+        review = http.post(f"/pulls/{pr.number}/reviews", json={
+            "event": "REQUEST_CHANGES", "body": "fix it", "comments": [{"path": "a.txt", "line": 1, "body": "off by one"}]})
+        assert review.status_code == 200, review.text
+        assert http.post(f"/pulls/{pr.number}/reviews", json={"event": "COMMENT"}).status_code == 422  # a body is required
+        line = http.post(f"/pulls/{pr.number}/comments", json={"body": "and here", "path": "a.txt", "line": 2, "commit_id": sha})
+        assert line.status_code == 201, line.text
+        (run,) = gh.check_runs(REPO, sha)
+        reviews = gh.list_reviews(REPO, pr.number)
+        comments = gh.list_review_comments(REPO, pr.number)
+    assert (run["name"], run["conclusion"], run["output"]["title"], run["output"]["summary"]) == ("ci", "failure", "1 failed", "test_x")
+    assert [(r["state"], r["body"], r["commit_id"]) for r in reviews] == [("CHANGES_REQUESTED", "fix it", sha)]
+    assert [(c["path"], c["line"], c["body"]) for c in comments] == [("a.txt", 1, "off by one"), ("a.txt", 2, "and here")]
+
+
 # ---- tokens and repositories -----------------------------------------------------------------------------
 
 

@@ -138,3 +138,18 @@ def test_plugins_of_a_kind_are_the_locked_ones_as_the_lock_recorded_them(project
     assert (host.of_kind("provider"), host.of_kind("custom")) == (["nodeedit"], ["pyecho"])
     pyecho.write_text(pyecho.read_text() + "\n# changed\n")
     assert host.of_kind("custom") == []
+
+
+def test_a_committed_lock_holds_in_another_clone_of_the_project(project: Path, tmp_path: Path, make_host: Callable[..., PluginHost], pyecho: Path) -> None:
+    import shutil
+
+    make_host().lock()
+    assert json.loads(lock_path(project).read_text())["plugins"]["pyecho"]["binary"] == ".animus/plugins/animus-plugin-pyecho"
+    elsewhere = tmp_path / "another-clone"
+    shutil.copytree(project, elsewhere, symlinks=True)
+    clone = PluginHost(elsewhere, tmp_path / "state2")
+    try:
+        assert clone.lock_state("pyecho") == "locked"
+        assert clone.call("pyecho", "echo/say", {"text": "here too"}) == {"text": "here too"}
+    finally:
+        clone.close()

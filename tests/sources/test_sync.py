@@ -103,11 +103,15 @@ def test_upstream_edits_follow_a_task_that_has_not_started_and_a_closed_issue_ca
         store.create_run(started, "main")  # a run owns it now: upstream edits no longer touch it
     finally:
         store.close()
-    fake.edit_issue(REPO, issue["number"], title="New title", body="new body")
+    fake.edit_issue(REPO, issue["number"], title="New title", body="new body", labels=["animus", "docs", "urgent"])
     fake.edit_issue(REPO, kept["number"], title="Renamed upstream")
     report = _sync(project)
     assert report.updated == [links[str(issue["number"])]]
-    assert _task(project, links[str(issue["number"])]).title == "New title"
+    edited = _task(project, links[str(issue["number"])])
+    assert edited.title == "New title" and edited.description.endswith("new body")
+    assert set(edited.labels) == {"docs", "urgent"} and edited.priority.value == "critical"  # via priority_map
+    fake.edit_issue(REPO, issue["number"], labels=["animus", "urgent"])
+    assert _sync(project).updated == [edited.id] and _task(project, edited.id).labels == ("urgent",)
     assert _task(project, started).title == "Started already"
     fake.close_issue(REPO, issue["number"])
     fake.close_issue(REPO, kept["number"])
@@ -126,6 +130,19 @@ def test_an_issue_closed_after_it_left_the_listing_is_noticed_by_a_full_listing(
     fake.close_issue(REPO, issue["number"], reason="not_planned")
     report = _sync(project, full=True)
     assert report.cancelled == [_links(project)[str(issue["number"])]]
+
+
+def test_a_deleted_issue_cancels_its_task_that_has_not_started(project: Project, fake: FakeGitHub) -> None:
+    gone = fake.add_issue(REPO, "Will be deleted", labels=["animus"])
+    kept = fake.add_issue(REPO, "Stays", labels=["animus"])
+    assert _sync(project).ok
+    links = _links(project)
+    fake.delete_issue(REPO, gone["number"])  # GitHub answers 410 Gone for it from now on
+    assert _sync(project).cancelled == []  # an incremental listing cannot see a deletion
+    report = _sync(project, full=True)  # the full listing misses it and asks for it by number
+    assert report.ok and report.cancelled == [links[str(gone["number"])]]
+    assert _task(project, links[str(gone["number"])]).status == TaskStatus.CANCELLED
+    assert _task(project, links[str(kept["number"])]).status != TaskStatus.CANCELLED
 
 
 def test_two_syncs_racing_import_each_issue_exactly_once(project: Project, fake: FakeGitHub) -> None:
@@ -213,5 +230,66 @@ def test_server_errors_and_rate_limits_back_off_without_losing_the_cursor(projec
     store = project.store()
     try:
         assert store.source_state("gh").errors_in_a_row == 0
+    finally:
+        store.close()
+
+
+def test_source_sync_from_the_cli_imports_once_reports_in_json_and_fails_with_exit_5(project: Project, fake: FakeGitHub) -> None:
+    one = fake.add_issue(REPO, "One", labels=["animus"])
+    fake.add_issue(REPO, "Two", labels=["animus", "urgent"])
+    first = project.animus("--json", "source", "sync", "gh")
+    assert first.code == 0, first.stderr
+    (report,) = first.json()
+    assert report["source"] == "gh" and report["ok"] and report["listed"] == 2 and len(report["imported"]) == 2
+    again = project.animus("--json", "source", "sync")  # every enabled source; nothing new
+    assert again.code == 0 and again.json()[0]["imported"] == []
+    fake.close_issue(REPO, one["number"])
+    human = project.animus("source", "sync", "--full")
+    assert human.code == 0, human.stderr
+    assert "gh: listed 1, imported 0, updated 0, cancelled 1" in human.stdout
+    fake.fail_next(1, status=503)
+    failed = project.animus("--json", "source", "sync", "gh")
+    assert failed.code == 5 and failed.stdout == ""
+    error = failed.error()
+    assert error["code"] == "unavailable" and "503" in error["message"]
+    assert project.animus("source", "sync", "nope").code in (2, 3)
+
+
+def test_the_daemons_poller_waits_out_the_backoff_and_the_rate_limit_and_lists_everything_every_20th_poll(
+        project: Project, fake: FakeGitHub) -> None:
+    from animus.sources import FULL_SYNC_EVERY, SourcePoller
+
+    fake.add_issue(REPO, "First", labels=["animus"])
+    config = load_config(resolve_project(project.repo))
+    poller = SourcePoller(SourceContext(project.repo, project.state_dir, project.state_dir / "worktrees"))
+    store = project.store()
+    try:
+        def polls(now: datetime) -> list[Any]:
+            return poller.poll_due(store, config, now=now)
+
+        def listings() -> list[str]:
+            return [str(e["query"].get("since", "-")) for e in fake.log if e["path"] == f"/repos/{REPO}/issues"]
+
+        now = datetime.now(UTC)
+        (first,) = polls(now)
+        assert first.ok and listings() == ["-"]  # the first poll of a daemon start lists everything
+        assert polls(now + timedelta(seconds=30)) == []  # poll_secs (60) not up yet: GitHub is not asked
+        assert len(listings()) == 1
+        fake.rate_limit(900)
+        (limited,) = polls(now + timedelta(seconds=61))
+        assert not limited.ok and "rate limit" in (limited.error or "")
+        assert polls(now + timedelta(seconds=61 + 300)) == []  # five minutes on: still before GitHub's reset
+        assert len(listings()) == 2
+        fake.rate_limit(0)
+        (back,) = polls(now + timedelta(seconds=61 + 1000))
+        assert back.ok and listings()[-1] != "-"  # incremental again: since the cursor
+        moment = now + timedelta(seconds=61 + 1000)
+        for _ in range(FULL_SYNC_EVERY - 3):
+            moment += timedelta(seconds=61)
+            assert polls(moment)[0].ok
+        assert listings()[-1] != "-"
+        moment += timedelta(seconds=61)
+        polls(moment)
+        assert listings()[-1] == "-"  # the 20th poll lists everything again (a deletion shows only so)
     finally:
         store.close()

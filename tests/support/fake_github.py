@@ -13,7 +13,10 @@ request's head sha is read live from the branch, so a push moves it, and merges 
 the base branch (the ``rebase`` method only for a head that fast-forwards). Without it, ``push``
 moves a branch to a made-up sha. Repositories exist as soon as anything names them.
 
-Run alone: ``python tests/support/fake_github.py --port 0 --state-file F`` prints its URL first.
+Run alone: ``python tests/support/fake_github.py --port 0 --state-file F`` prints its URL first. Over
+HTTP, people and CI act through GitHub's own write endpoints: ``POST /repos/O/R/issues``,
+``POST …/check-runs`` (CI's result on a head), ``POST …/pulls/N/reviews`` (approve or request changes,
+with line comments), ``POST …/pulls/N/comments`` and ``PUT …/pulls/N/merge`` (a person merging).
 """
 
 from __future__ import annotations
@@ -222,6 +225,13 @@ class FakeGitHub:
     def close_issue(self, repo: str, number: int, reason: str = "completed") -> JSON:
         return self.edit_issue(repo, number, state="closed", state_reason=reason)
 
+    def delete_issue(self, repo: str, number: int) -> None:
+        """Delete an issue as an admin would: it leaves every listing, and asking for it answers 410 Gone."""
+        with self._lock:
+            record = self._item(repo, number)
+            record["deleted"] = True
+            self._save()
+
     def issue(self, repo: str, number: int) -> JSON:
         with self._lock:
             return self._render_issue(repo, self._item(repo, number))
@@ -247,7 +257,10 @@ class FakeGitHub:
         summary: str = "",
         text: str = "",
         title: str | None = None,
+        annotations: Iterable[JSON] = (),
     ) -> JSON:
+        """A check run on ``sha`` (a sha or a branch name); ``annotations`` as the Checks API takes them
+        (``path``, ``start_line``, ``annotation_level``, ``message``, optional ``end_line``, ``title``)."""
         assert status in _CHECK_STATUSES and conclusion in _CONCLUSIONS, (status, conclusion)
         with self._lock:
             moment = self.now()
@@ -255,7 +268,8 @@ class FakeGitHub:
                    "status": status, "conclusion": conclusion if status == "completed" else None,
                    "started_at": moment, "completed_at": moment if status == "completed" else None,
                    "output": {"title": title or (f"{name}: {conclusion}" if status == "completed" else name),
-                              "summary": summary, "text": text}}
+                              "summary": summary, "text": text},
+                   "annotations": [dict(a) for a in annotations]}
             self._repo(repo)["check_runs"].append(run)
             self._save()
             return self._render_check_run(repo, run)
@@ -369,12 +383,14 @@ class FakeGitHub:
         return repos[repo]  # type: ignore[no-any-return]
 
     def _items(self, repo: str) -> list[JSON]:
-        return list(self._repo(repo)["items"].values())
+        return [record for record in self._repo(repo)["items"].values() if not record.get("deleted")]
 
     def _item(self, repo: str, number: int) -> JSON:
         record = self._repo(repo)["items"].get(str(number))
         if record is None:
             raise _not_found()
+        if record.get("deleted"):
+            raise _fail(410, "This issue was deleted")
         return record  # type: ignore[no-any-return]
 
     def _pull(self, repo: str, number: int) -> JSON:
@@ -648,7 +664,7 @@ class FakeGitHub:
         return {"id": run["id"], "node_id": f"CR_{run['id']}", "name": run["name"], "head_sha": run["head_sha"],
                 "status": run["status"], "conclusion": run["conclusion"], "external_id": str(run["id"]),
                 "started_at": _iso(run["started_at"]), "completed_at": _iso(run["completed_at"]),
-                "output": {**run["output"], "annotations_count": 0,
+                "output": {**run["output"], "annotations_count": len(run.get("annotations") or []),
                            "annotations_url": f"{self.url}/repos/{repo}/check-runs/{run['id']}/annotations"},
                 "html_url": f"{self.url}/{repo}/runs/{run['id']}", "details_url": f"{self.url}/{repo}/runs/{run['id']}",
                 "url": f"{self.url}/repos/{repo}/check-runs/{run['id']}",
@@ -979,6 +995,66 @@ class FakeGitHub:
         merged = self._merge(repo, record, fields.get("sha"), str(fields.get("merge_method") or "merge"), self.login)
         return 200, {"sha": merged, "merged": True, "message": "Pull Request successfully merged"}, {}
 
+    def _create_check_run(self, repo: str, query: JSON, body: Any) -> tuple[int, Any, dict[str, str]]:
+        """POST /check-runs (the Checks API, as CI reports): ``name``, ``head_sha``, ``status``, ``conclusion``, ``output``."""
+        if not isinstance(body, dict) or not body.get("name"):
+            raise _invalid("CheckRun", "name", "missing_field")
+        sha = self._resolve_ref(repo, str(body.get("head_sha") or "")) if body.get("head_sha") else None
+        if sha is None:
+            raise _invalid("CheckRun", "head_sha", message="No commit found for SHA: " + str(body.get("head_sha")))
+        status = str(body.get("status") or ("completed" if body.get("conclusion") else "queued"))
+        conclusion = body.get("conclusion")
+        if status not in _CHECK_STATUSES or conclusion not in _CONCLUSIONS or (status == "completed") != (conclusion is not None):
+            raise _invalid("CheckRun", "conclusion")
+        output = body.get("output") if isinstance(body.get("output"), dict) else {}
+        run = self.add_check_run(repo, sha, str(body["name"]), status=status, conclusion=conclusion,
+                                 summary=str(output.get("summary") or ""), text=str(output.get("text") or ""),
+                                 title=output.get("title"), annotations=output.get("annotations") or ())
+        return 201, run, {}
+
+    def _check_run_annotations(self, repo: str, query: dict[str, str], body: Any, run_id: str) -> tuple[int, Any, dict[str, str]]:
+        run = next((r for r in self._repo(repo)["check_runs"] if r["id"] == int(run_id)), None)
+        if run is None:
+            raise _not_found()
+        rendered = [{"path": a.get("path", ""), "start_line": a.get("start_line", 1),
+                     "end_line": a.get("end_line", a.get("start_line", 1)), "start_column": a.get("start_column"),
+                     "end_column": a.get("end_column"), "annotation_level": a.get("annotation_level", "failure"),
+                     "title": a.get("title"), "message": a.get("message", ""), "raw_details": a.get("raw_details"),
+                     "blob_href": f"{self.url}/{repo}/blob/{run['head_sha']}/{a.get('path', '')}"}
+                    for a in run.get("annotations") or []]
+        page, headers = self._page(f"/repos/{repo}/check-runs/{run_id}/annotations", query, rendered)
+        return 200, page, headers
+
+    def _create_review(self, repo: str, query: JSON, body: Any, number: str) -> tuple[int, Any, dict[str, str]]:
+        """POST /pulls/N/reviews: ``event`` APPROVE | REQUEST_CHANGES | COMMENT, ``body``, ``commit_id``, line ``comments``."""
+        fields = body if isinstance(body, dict) else {}
+        state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(
+            str(fields.get("event") or ""))
+        if state is None:
+            raise _invalid("PullRequestReview", "event")
+        if state != "APPROVED" and not fields.get("body"):
+            raise _fail(422, "Unprocessable Entity", errors=[f"Review body is required for {fields['event']}"])
+        record = self._pull(repo, int(number))
+        commit = self._resolve_ref(repo, str(fields["commit_id"])) if fields.get("commit_id") else None
+        for comment in fields.get("comments") or []:
+            if not isinstance(comment, dict) or not comment.get("path") or not comment.get("body"):
+                raise _invalid("PullRequestReviewComment", "path", "missing_field")
+            self.add_review_comment(repo, int(number), str(comment["path"]), int(comment.get("line") or 1),
+                                    str(comment["body"]), commit_id=commit, user=self.login)
+        review = self.add_review(repo, int(record["number"]), state, str(fields.get("body") or ""), commit_id=commit,
+                                 user=self.login)
+        return 200, review, {}
+
+    def _create_review_comment(self, repo: str, query: JSON, body: Any, number: str) -> tuple[int, Any, dict[str, str]]:
+        """POST /pulls/N/comments: one line comment (``body``, ``path``, ``line``, ``commit_id``)."""
+        fields = body if isinstance(body, dict) else {}
+        if not fields.get("body") or not fields.get("path"):
+            raise _invalid("PullRequestReviewComment", "path" if fields.get("body") else "body", "missing_field")
+        commit = self._resolve_ref(repo, str(fields["commit_id"])) if fields.get("commit_id") else None
+        comment = self.add_review_comment(repo, int(number), str(fields["path"]), int(fields.get("line") or 1),
+                                          str(fields["body"]), commit_id=commit, user=self.login)
+        return 201, comment, {}
+
     def _is_merged(self, repo: str, query: JSON, body: Any, number: str) -> tuple[int, Any, dict[str, str]]:
         if self._pull(repo, int(number)).get("merged_at"):
             return 204, None, {}
@@ -1018,9 +1094,13 @@ _ROUTES: list[tuple[str, str, Callable[..., tuple[int, Any, dict[str, str]]]]] =
     ("PATCH", r"/pulls/(\d+)", FakeGitHub._update_pull),
     ("GET", r"/pulls/(\d+)/reviews", FakeGitHub._list_reviews),
     ("GET", r"/pulls/(\d+)/comments", FakeGitHub._list_review_comments),
+    ("POST", r"/pulls/(\d+)/reviews", FakeGitHub._create_review),
+    ("POST", r"/pulls/(\d+)/comments", FakeGitHub._create_review_comment),
     ("PUT", r"/pulls/(\d+)/merge", FakeGitHub._merge_pull),
     ("GET", r"/pulls/(\d+)/merge", FakeGitHub._is_merged),
     ("GET", r"/commits/([^/]+)/check-runs", FakeGitHub._check_runs),
+    ("POST", r"/check-runs", FakeGitHub._create_check_run),
+    ("GET", r"/check-runs/(\d+)/annotations", FakeGitHub._check_run_annotations),
 ]
 
 

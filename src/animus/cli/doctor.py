@@ -183,13 +183,13 @@ def _plugin_agent(name: str, tool: str, root: Path, *, required: bool, unused: s
     from animus.config.project import state_dir_for
     from animus.domain import plugin_of
     from animus.domain.errors import AnimusError
-    from animus.plugins import PluginHost, lock_state, read_lock
+    from animus.plugins import PluginHost
 
     plugin = plugin_of(tool) or ""
     bad = "fail" if required else "warn"
     try:
-        source = PluginHost(root, state_dir_for(root)).source(plugin)
-        state = lock_state(source, read_lock(root))
+        host = PluginHost(root, state_dir_for(root))
+        source, state = host.source(plugin), host.lock_state(plugin)
     except AnimusError as exc:
         return Check(name, bad, f"tool {tool}: {exc.message}{unused}", "see `animus plugin list`", required=required)
     if state != "locked":

@@ -58,14 +58,14 @@ def list_plugins(app: AppContext) -> None:
 @common_options
 def info(app: AppContext, name: str) -> None:
     """One plugin: where it is, its lock entry, and its manifest (read with `--manifest`)."""
-    from animus.plugins import lock_state, read_lock
+    from animus.plugins import read_lock
 
     host = _host(app)
     source = host.source(name)
     lock = read_lock(host.project_root)
     data = {
         **source.to_dict(),
-        "lock": lock_state(source, lock),
+        "lock": host.lock_state(name),
         "locked": lock[name].to_dict() if name in lock else None,
         "manifest": host.manifest(name).to_dict(),
         "log": str(host.log_path(name)),

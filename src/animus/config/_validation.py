@@ -11,6 +11,7 @@ from pydantic import BaseModel, Tag, ValidationError
 
 from animus.config._problems import _did_you_mean, _lookup, _Path, _Positions, _Problem, _show_value, _where
 from animus.config._schema import _ENTRY_SHAPE, _TRIGGER_TYPES, WorkflowConfig
+from animus.config._schema_sources import SOURCE_TYPES
 
 _NOUNS = {
     "int_type": "an integer",
@@ -69,17 +70,25 @@ def _problem(error: Any, data: Any, positions: _Positions) -> _Problem | None:
     if kind == "union_tag_not_found":
         return _Problem(
             positions.key_mark(path),
-            f"{_where(path, data)} is missing required key 'type' (one of: {', '.join(_TRIGGER_TYPES)})",
+            f"{_where(path, data)} is missing required key 'type' (one of: {', '.join(_union_tags(path, ctx))})",
         )
     if kind == "union_tag_invalid":
         tpath = (*path, "type")
         return _Problem(
             positions.value_mark(tpath),
-            f"invalid value {_show_value(ctx.get('tag'))} for {_where(tpath, data)} (allowed: {', '.join(_TRIGGER_TYPES)})",
+            f"invalid value {_show_value(ctx.get('tag'))} for {_where(tpath, data)} (allowed: {', '.join(_union_tags(path, ctx))})",
         )
     mark = positions.key_mark(path) if is_key else positions.value_mark(path)
     subject = f"key {_show_value(path[-1])} of {_where(path[:-1], data)}" if is_key else _where(path, data)
     return _Problem(mark, _message(kind, error["msg"], ctx, value, subject, path, data))
+
+
+def _union_tags(path: _Path, ctx: dict[str, Any]) -> list[str]:
+    """The ``type`` values a tagged list item may take: pydantic names them, else the list's own (triggers or sources)."""
+    named = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+    if named:
+        return named
+    return list(SOURCE_TYPES) if path and path[0] == "sources" else list(_TRIGGER_TYPES)
 
 
 def _message(kind: str, msg: str, ctx: dict[str, Any], value: Any, subject: str, path: _Path, data: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from animus import git, procs
@@ -34,6 +35,7 @@ _FAILED = frozenset({"failure", "timed_out", "cancelled", "startup_failure", "ac
 _MAX_TEXT = 4000  # of a failed check's output text, as the agent is shown it
 _MAX_BODY = 4000  # of a review or comment body
 _MAX_COMMENTS = 200
+_MAX_ANNOTATIONS = 50  # of one failed check: the lines CI pinned to files (GitHub Actions puts its errors there)
 
 
 def _observe_pr(ctx: EngineContext, plan: Plan, number: int) -> _PrObservation:
@@ -57,7 +59,8 @@ def _observe_pr(ctx: EngineContext, plan: Plan, number: int) -> _PrObservation:
             }
             if seen["state"] == "open":
                 if seen["head_sha"]:
-                    seen["checks"] = _checks(client.check_runs(repo, str(seen["head_sha"])))
+                    seen["checks"] = _checks(client.check_runs(repo, str(seen["head_sha"])),
+                                             annotate=lambda run_id: _annotations(client, repo, run_id))
                 seen["reviews"] = _latest_reviews(client.list_reviews(repo, number))
                 seen["comments"] = _comments(client.list_review_comments(repo, number))
         except git.GitHubError as err:
@@ -115,8 +118,8 @@ def _state(pull: dict[str, Any]) -> str:
     return "open" if pull.get("state") == "open" else "closed"
 
 
-def _checks(runs: list[dict[str, Any]]) -> _PrChecks:
-    """Pending names, failed checks with their output, and how many passed (the newest run of each name counts)."""
+def _checks(runs: list[dict[str, Any]], annotate: Callable[[int], list[str]] | None = None) -> _PrChecks:
+    """Pending names, failed checks with their output (and annotations), how many passed (the newest run of each name counts)."""
     newest: dict[str, dict[str, Any]] = {}
     for run in sorted(runs, key=lambda r: int(r.get("id") or 0)):
         newest[str(run.get("name") or "?")] = run
@@ -129,12 +132,38 @@ def _checks(runs: list[dict[str, Any]]) -> _PrChecks:
             out["passed"] += 1
         else:
             output = run.get("output") or {}
-            out["failed"].append(_PrCheck(
+            failed = _PrCheck(
                 name=name, conclusion=conclusion, title=str(output.get("title") or "")[:500],
                 summary=_excerpt(str(output.get("summary") or ""), _MAX_TEXT),
                 text=_excerpt(str(output.get("text") or ""), _MAX_TEXT), url=run.get("html_url"),
-            ))
+            )
+            if annotate is not None and int(output.get("annotations_count") or 0) > 0 and run.get("id"):
+                failed["annotations"] = annotate(int(run["id"]))
+            out["failed"].append(failed)
     return out
+
+
+def _annotations(client: git.GitHubClient, repo: str, check_run_id: int) -> list[str]:
+    """A failed check's annotations as ``path:line level: title: message`` lines; none when GitHub will not say.
+
+    They add to the summary and text, so a refusal here (an old GitHub Enterprise, a token without
+    the checks scope) must not stop the look: the check still counts as failed, without them.
+    """
+    try:
+        found = client.check_run_annotations(repo, check_run_id)
+    except git.GitHubError:
+        return []
+    lines = []
+    for note in found[:_MAX_ANNOTATIONS]:
+        start, end = note.get("start_line"), note.get("end_line")
+        where = str(note.get("path") or "?") + (f":{start}" if start else "") + (f"-{end}" if end and end != start else "")
+        title = str(note.get("title") or "").strip()
+        message = str(note.get("message") or "").strip()
+        text = f"{title}: {message}" if title and title not in message else message or title
+        lines.append(_excerpt(f"{where} {note.get('annotation_level') or 'failure'}: {text}", 500))
+    if len(found) > _MAX_ANNOTATIONS:
+        lines.append(f"… and {len(found) - _MAX_ANNOTATIONS} more on the check")
+    return lines
 
 
 def _latest_reviews(reviews: list[dict[str, Any]]) -> list[_PrReview]:

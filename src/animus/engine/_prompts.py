@@ -90,6 +90,8 @@ def _pull_request_feedback(rework: _ReworkContext) -> list[str]:
         for label, text in (("Summary", check["summary"]), ("Output", check["text"])):
             if text:
                 parts += [f"{label}:", "```", text[-_MAX_EXCERPT_CHARS:], "```"]
+        if check.get("annotations"):
+            parts += ["Annotations:", *(f"- {line}" for line in check.get("annotations") or [])]
     for review in rework.get("reviews") or []:
         parts += ["", f"### {review['user']} requested changes", review["body"] or "(no text; see the review comments)"]
     comments = rework.get("comments") or []

@@ -121,6 +121,8 @@ class _PrCheck(TypedDict):
     summary: str
     text: str  # an excerpt: at most 4000 characters
     url: str | None
+    #: the check's annotations as ``path:line level: message`` lines (absent in observations recorded before them)
+    annotations: NotRequired[list[str]]
 
 
 class _PrChecks(TypedDict):

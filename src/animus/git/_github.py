@@ -8,7 +8,7 @@ carries the token:
             ├── GitHubAuthError    401, or a 403 that is not a rate limit          exit 5
             ├── GitHubRateLimited  429, or 403 with x-ratelimit-remaining: 0      exit 5, ``reset_at``
             ├── GitHubUnavailable  5xx, timeouts, connection errors               exit 5
-            └── GitHubNotFound     404                                             exit 3
+            └── GitHubNotFound     404, or 410 (an issue that was deleted)        exit 3
 
 The client never retries: its callers (a durable step, the issue poller) own the backoff.
 """
@@ -91,7 +91,7 @@ class GitHubUnavailable(GitHubError):
 
 
 class GitHubNotFound(GitHubError):
-    """GitHub answered 404: no such repository, issue or pull request (or the token cannot see it)."""
+    """GitHub answered 404: no such repository, issue or pull request (or the token cannot see it); or 410: deleted."""
 
     code = "github_not_found"
     exit_code = EXIT_NOT_FOUND
@@ -323,6 +323,10 @@ class GitHubClient:
         """The latest check run of each check on commit ``sha`` (``status``, ``conclusion``, ``output``)."""
         return self._pages(f"{_repo_path(repo)}/commits/{quote(sha, safe='')}/check-runs", {}, key="check_runs")
 
+    def check_run_annotations(self, repo: str, check_run_id: int) -> list[dict[str, Any]]:
+        """The annotations of one check run (``path``, ``start_line``, ``annotation_level``, ``title``, ``message``)."""
+        return self._pages(f"{_repo_path(repo)}/check-runs/{int(check_run_id)}/annotations", {})
+
     def merge_pull(self, repo: str, number: int, *, sha: str, method: str = "merge") -> dict[str, Any]:
         """Merge the pull request if its head is still ``sha``: 409 when the head moved, 405 when not mergeable."""
         body = {"sha": sha, "merge_method": method}
@@ -435,7 +439,7 @@ class GitHubClient:
                 status=status, details=details,
                 hint="give the token access to this repository's contents, issues and pull requests",
             )
-        if status == 404:
+        if status in (404, 410):  # 410 Gone: GitHub's answer for an issue that was deleted
             return GitHubNotFound(
                 f"{what}: HTTP 404: {said}", status=status, details=details,
                 hint="check the repository and number; GitHub also answers 404 when the token cannot see a private repository",

@@ -132,8 +132,8 @@ class PluginHost:
     def manifest(self, name: str) -> Manifest:
         """``--manifest`` of plugin ``name``; a changed binary is not run (Conflict) until it is locked again."""
         source = self.source(name)
-        if lock_state(source, read_lock(self.project_root)) == "changed":
-            verify(source, read_lock(self.project_root))
+        if self.lock_state(name) == "changed":
+            verify(source, read_lock(self.project_root), project_root=self.project_root)
         return probe_manifest(source, cwd=self.project_root, log_path=self.log_path(name), environ=self._environ)
 
     def statuses(self) -> list[PluginStatus]:
@@ -141,7 +141,7 @@ class PluginHost:
         lock = read_lock(self.project_root)
         out = []
         for source in self.sources(refresh=True).values():
-            state = lock_state(source, lock)
+            state = lock_state(source, lock, project_root=self.project_root)
             manifest, error = None, None
             if state == "changed":
                 error = "binary changed since it was locked: run `animus plugin lock` to trust it"
@@ -155,13 +155,17 @@ class PluginHost:
             out.append(PluginStatus(source, state, manifest, error))
         return out
 
+    def lock_state(self, name: str) -> LockState:
+        """Plugin ``name``'s binary against ``.animus/plugins.lock``: locked, changed, unlocked or missing."""
+        return lock_state(self.source(name), read_lock(self.project_root), project_root=self.project_root)
+
     def of_kind(self, kind: str) -> list[str]:
         """The plugins of ``kind`` that may start now: found, and locked as they are on disk (nothing is run)."""
         lock = read_lock(self.project_root)
         return [
             name
             for name, source in self.sources(refresh=True).items()
-            if name in lock and lock[name].plugin_kind == kind and lock_state(source, lock) == "locked"
+            if name in lock and lock[name].plugin_kind == kind and lock_state(source, lock, project_root=self.project_root) == "locked"
         ]
 
     def lock(self) -> dict[str, LockEntry]:
@@ -177,7 +181,7 @@ class PluginHost:
             except AnimusError as exc:
                 problems.append(exc.message)
                 continue
-            entries[source.name] = entry_for(source, manifest)
+            entries[source.name] = entry_for(source, manifest, project_root=self.project_root)
         write_lock(self.project_root, entries)
         if problems:
             raise PluginError("not locked: " + "; ".join(problems), details={"locked": sorted(entries)})
@@ -207,7 +211,7 @@ class PluginHost:
             if wait > 0:
                 time.sleep(wait)
             source = self.source(name)
-            verify(source, read_lock(self.project_root))
+            verify(source, read_lock(self.project_root), project_root=self.project_root)
             try:
                 client = PluginClient.start(
                     source,

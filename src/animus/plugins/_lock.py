@@ -23,6 +23,7 @@ LockState = Literal["locked", "changed", "unlocked", "missing"]
 class LockEntry:
     """One locked plugin: the binary it was, its digest, and what its manifest said then."""
 
+    #: relative to the project root when the binary is inside it (so a committed lock holds in every clone)
     binary: str
     sha256: str
     version: str
@@ -74,25 +75,33 @@ def write_lock(project_root: Path, entries: dict[str, LockEntry]) -> Path:
     return path
 
 
-def entry_for(source: PluginSource, manifest: Manifest) -> LockEntry:
-    return LockEntry(str(source.binary), sha256_of(source.binary), manifest.version, manifest.plugin_kind)
+def _binary_key(source: PluginSource, project_root: Path) -> str:
+    """The binary as the lock names it: project-relative inside the project, else absolute."""
+    try:
+        return source.binary.relative_to(project_root.absolute()).as_posix()
+    except ValueError:
+        return str(source.binary)
 
 
-def lock_state(source: PluginSource, lock: dict[str, LockEntry]) -> LockState:
+def entry_for(source: PluginSource, manifest: Manifest, *, project_root: Path) -> LockEntry:
+    return LockEntry(_binary_key(source, project_root), sha256_of(source.binary), manifest.version, manifest.plugin_kind)
+
+
+def lock_state(source: PluginSource, lock: dict[str, LockEntry], *, project_root: Path) -> LockState:
     """How ``source``'s binary stands against the lock: locked (same digest), changed, unlocked, or missing (no file)."""
     if not source.binary.is_file():
         return "missing"
     entry = lock.get(source.name)
     if entry is None:
         return "unlocked"
-    if entry.binary != str(source.binary) or entry.sha256 != sha256_of(source.binary):
+    if entry.binary != _binary_key(source, project_root) or entry.sha256 != sha256_of(source.binary):
         return "changed"
     return "locked"
 
 
-def verify(source: PluginSource, lock: dict[str, LockEntry]) -> None:
+def verify(source: PluginSource, lock: dict[str, LockEntry], *, project_root: Path) -> None:
     """Conflict unless ``source`` is locked as it is on disk now: animus runs no binary it was not told to trust."""
-    state = lock_state(source, lock)
+    state = lock_state(source, lock, project_root=project_root)
     if state == "locked":
         return
     if state == "missing":
