@@ -144,8 +144,12 @@ def _demo() -> None:
         print("handshake:", store.call("initialize", protocol_version="1.0.0")["plugin_info"])
         epoch = store.call("begin_workflow_run", run_id="demo-run", phase_id="implement", inputs={"task": "T-1"})["epoch"]
         for name in ("build-dispatch", "spawn", "evaluate"):
-            out = store.step("demo-run", "implement", epoch, name, f"demo-run/{name}", lambda n=name: f"{n} done")
-            print(f"{name}: {out}")
+
+            def act(n: str = name) -> str:
+                print(f"  acting: {n}")  # printed on the first run only; a second run replays the output
+                return f"{n} done"
+
+            print(f"{name}: {store.step('demo-run', 'implement', epoch, name, f'demo-run/{name}', act)}")
         store.call("complete_workflow_run", run_id="demo-run", output={"ok": True}, epoch=epoch)
         print("in flight:", store.call("recover_in_flight", since_epoch=0))
 
