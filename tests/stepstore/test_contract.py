@@ -59,6 +59,12 @@ def test_every_method_keeps_its_contract(root: Path, tmp_path: Path, transport: 
             ("build-dispatch", "dispatch", {"prompt": "p"}), ("spawn", "spawn", None), ("wait", "wait", None)]
         assert r1["replay_state"]["steps"][1]["error"] == {"message": "boom"}
         assert [r["run_id"] for r in store.call("recover_in_flight", since_epoch=e2)] == ["r2"]
+        assert store.call("recover_in_flight", since_epoch=e2 + 1) == []
+
+        # a later owner's commit of a committed step is acked, and the first result still stands
+        e_later = store.call("begin_workflow_run", run_id="r1", phase_id="implement", inputs=None)["epoch"]
+        assert store.call("commit_step", step_id=first["step_id"], output="later", epoch=e_later) == {"ack": True}
+        assert _begin(store, "r1", "dispatch", e_later)["prior_output"] == {"prompt": "p"}
 
         assert store.call("complete_workflow_run", run_id="r2", output={"verdict": "advance"}) == {"ack": True}
         assert store.call("complete_workflow_run", run_id="r2", error="late") == {"ack": True}  # changes nothing

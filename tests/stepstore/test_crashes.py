@@ -5,6 +5,7 @@ Also on PostgreSQL (``backend``), and two clients racing one idempotency key.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,21 @@ def _replayed(store: Any) -> list[tuple[str, Any]]:
     assert [r["run_id"] for r in runs] == ["run"]
     return [(s["idempotency_key"], s["output"]) for s in runs[0]["replay_state"]["steps"]]
 
+
+
+def _dbos_commit_records(animus_home: Path, step_id: str) -> list[tuple[str, str, str, int]]:
+    """DBOS's own rows for the commits of ``step_id`` (the project's SQLite file): id, status, app, and how many
+    times its journal recorded the commit transaction."""
+    (db,) = animus_home.glob("*/animus.db")
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT w.workflow_uuid, w.status, w.application_name,"
+            " (SELECT COUNT(*) FROM operation_outputs o WHERE o.workflow_uuid = w.workflow_uuid"
+            "  AND o.function_name = 'animus.stepstore.tx.commit')"
+            " FROM workflow_status w WHERE w.workflow_uuid LIKE :p ORDER BY w.workflow_uuid",
+            {"p": f"animus-stepstore:commit:{step_id}:%"},
+        ).fetchall()
+    return [tuple(r) for r in rows]
 
 
 def test_a_kill_between_begin_step_and_commit_step_loses_nothing(root: Path, tmp_path: Path, backend: str) -> None:
@@ -49,7 +65,7 @@ def test_a_kill_between_begin_step_and_commit_step_loses_nothing(root: Path, tmp
 
 @pytest.mark.parametrize("fault", ["stepstore.commit_step:after", "stepstore.commit_tx:after"])
 def test_a_kill_between_commit_step_and_its_reply_records_the_step_once(
-    root: Path, tmp_path: Path, backend: str, fault: str
+    root: Path, tmp_path: Path, backend: str, fault: str, animus_home: Path
 ) -> None:
     first = start_server(root, "stdio", tmp_path, env={"ANIMUS_FAULT": fault})
     store = first.connect()
@@ -67,6 +83,9 @@ def test_a_kill_between_commit_step_and_its_reply_records_the_step_once(
         assert _begin(store, "a", epoch) == {"step_id": step["step_id"], "status": "already_committed",
                                               "prior_output": "a-out"}
         assert _replayed(store) == [("a", "a-out")]
+        if backend == "sqlite":  # DBOS holds the commit: one workflow, ended, its transaction journaled once
+            assert _dbos_commit_records(animus_home, step["step_id"]) == [
+                (f"animus-stepstore:commit:{step['step_id']}:e{epoch}", "SUCCESS", "animus-stepstore", 1)]
 
 
 def test_a_kill_before_the_commit_records_nothing(root: Path, tmp_path: Path) -> None:
