@@ -158,3 +158,31 @@ def test_the_help_shows_an_example(root: Path) -> None:
 
     result = run_animus(["step-store", "serve", "--help"], cwd=root)
     assert result.code == 0 and "Examples:" in result.stdout and "--http" in result.stdout
+
+
+def test_a_socket_left_by_a_killed_server_is_taken_over_and_a_live_one_refused(root: Path, tmp_path: Path) -> None:
+    from support.cli import run_animus
+    from support.stepstore import start_server
+
+    first = start_server(root, "socket", tmp_path)
+    path = first.where.removeprefix("unix:")
+    refused = run_animus(["--project-root", str(root), "step-store", "serve", "--socket", path], cwd=root)
+    assert refused.code == 4 and "already listens" in refused.stderr
+    first.kill()
+    assert Path(path).exists()  # SIGKILL left the socket file behind
+
+    import subprocess
+
+    from support.stepstore import StepStoreClient, _wait_ready, serve_argv
+
+    stderr_path = tmp_path / "second.stderr"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(serve_argv(root, "--socket", path), stdin=subprocess.DEVNULL, stderr=stderr)
+    try:
+        assert _wait_ready(stderr_path, proc) == f"unix:{path}"
+        with StepStoreClient.unix(path) as store:
+            assert store.call("$/ping") == {}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert not Path(path).exists()  # a clean stop removes it

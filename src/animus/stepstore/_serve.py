@@ -9,7 +9,7 @@ from pathlib import Path
 
 from animus.engine import StepJournal
 from animus.stepstore._protocol import StepStoreProtocol
-from animus.stepstore._transports import serve_http, serve_socket, serve_stdio
+from animus.stepstore._transports import _claim_socket_path, serve_http, serve_socket, serve_stdio
 from animus.store import redact_url
 
 
@@ -44,6 +44,8 @@ def _announce(db_url: str) -> Callable[[str], None]:
 
 def serve(*, db_url: str, state_dir: Path, transport: Transport, log_file: Path | None = None) -> None:
     """Serve the step-store on ``transport`` until the client leaves (stdio) or a signal stops it."""
+    if isinstance(transport, Socket):
+        _claim_socket_path(transport.path)  # refuse a live server's socket before DBOS starts
     journal = StepJournal(db_url=db_url, state_dir=state_dir, log_file=log_file)
     journal.start()
     try:
