@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A step-store client in the standard library only: stdio, a Unix socket or HTTP (docs/stepstore.md).
+"""A step-store client in the standard library only: stdio, a Unix socket or HTTP (docs/step-store.md).
 
 Run it as a demo (it spawns `animus step-store serve` on stdio and runs three steps, each once)::
 

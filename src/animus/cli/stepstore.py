@@ -1,4 +1,4 @@
-"""`animus step-store serve`: exactly-once steps for runners in any language (docs/stepstore.md)."""
+"""`animus step-store serve`: exactly-once steps for runners in any language (docs/step-store.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The step-store journal: exactly-once steps for outside runners, recorded through DBOS.
 
-The rules, in one place (docs/stepstore.md says the same to a client):
+The rules, in one place (docs/step-store.md says the same to a client):
 
 - ``begin_workflow_run`` takes the next value of one global epoch counter and makes it the run's
   epoch, under the counter's and the run row's lock: the newest epoch owns the run.
