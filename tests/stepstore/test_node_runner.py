@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from support.stepstore import served
 
 _RUNNER = Path(__file__).resolve().parents[1] / "support" / "stepstore_execute_phase.js"
