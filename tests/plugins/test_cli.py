@@ -83,3 +83,32 @@ def test_doctor_checks_a_plugin_agent_is_found_and_locked_without_starting_it(tm
     assert "no plugin named 'ghost'" in str(before["agent ghost"]["detail"])
     run_animus(["plugin", "lock"], cwd=repo)
     assert checks()["agent spare"]["status"] == "ok"
+
+
+def test_status_shows_a_plugin_that_crashed_under_its_host_without_starting_it(tmp_path: Path) -> None:
+    from animus.config.project import state_dir_for
+    from animus.domain.errors import PluginError
+    from animus.plugins import PluginHost
+
+    repo = _repo(tmp_path)
+    assert run_animus(["plugin", "lock"], cwd=repo).code == 0
+    assert run_animus(["status", "--json"], cwd=repo).json()["plugins"] == []  # nothing has run a plugin yet
+
+    host = PluginHost(repo, state_dir_for(repo))  # as the daemon's source or trigger thread holds one
+    try:
+        pid = host.call("pyecho", "echo/pid")["pid"]
+        running = {p["name"]: p for p in run_animus(["status", "--json"], cwd=repo).json()["plugins"]}
+        assert (running["pyecho"]["state"], running["pyecho"]["pid"], running["pyecho"]["restarts"]) == ("running", pid, 0)
+        try:
+            host.call("pyecho", "echo/crash", {"code": 7}, timeout=10)
+        except PluginError:
+            pass
+        host.call("pyecho", "echo/pid", timeout=10)  # the host notes the crash and starts it again
+        human = run_animus(["status"], cwd=repo)
+        assert human.code == 0 and "plugin pyecho: running, restarted 1 time(s); last:" in human.stdout
+        assert "exited with code 7" in human.stdout
+    finally:
+        host.close()
+    after = run_animus(["status", "--json"], cwd=repo).json()["plugins"]
+    assert [(p["name"], p["state"], p["restarts"]) for p in after] == [("pyecho", "stopped", 1)]
+    assert "exited with code 7" in after[0]["last_error"]

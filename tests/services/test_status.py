@@ -23,7 +23,8 @@ def test_cli_status_and_the_api_report_the_same_queue_runs_and_outbox(fronts: Fr
     overview = fronts.api.get("/api/v1/overview").json()
 
     assert set(status) == {"daemon", "pool", "queue", "active_runs", "running_agents", "recent", "waiting_gates",
-                           "waiting_prs", "notifications", "fleet", "sources", "paused_providers", "parked_runs"}
+                           "waiting_prs", "notifications", "fleet", "sources", "paused_providers", "parked_runs", "plugins"}
+    assert status["plugins"] == []  # no plugin ever started here
     assert status["paused_providers"] == daemon["paused_providers"] == []  # no usage limit recorded
     assert status["parked_runs"] == []
     assert status["sources"] == daemon["sources"] == []  # none configured

@@ -23,6 +23,7 @@ def status(app: AppContext) -> None:
     config = config_if_valid(app)
     data["fleet"] = services.fleet_members(store, lease_secs(app, config))
     data["sources"] = services.source_overview(store, config) if config is not None and config.sources else []
+    data["plugins"] = services.plugin_health(project.state_dir)
     app.emit(data, _render)
 
 
@@ -62,6 +63,13 @@ def _render(d: dict[str, Any]) -> None:
                            f"next try {src['next_poll_at']})", style="red"))
         else:
             out.print(Text(f"source {src['id']}: {src['linked']} linked, last sync {src['last_sync_at'] or 'never'}"))
+    for plugin in d.get("plugins") or []:
+        if plugin["state"] in ("crashed", "failed_to_start"):
+            out.print(Text(f"plugin {plugin['name']}: {plugin['state']} at {plugin['at']} after {plugin['restarts']} restart(s): "
+                           f"{(plugin['last_error'] or '')[:120]}", style="red"))
+        elif plugin["state"] == "running" and plugin["restarts"]:
+            out.print(Text(f"plugin {plugin['name']}: running, restarted {plugin['restarts']} time(s); last: "
+                           f"{(plugin['last_error'] or '')[:100]}", style="yellow"))
     for pr in d.get("waiting_prs") or []:
         reworks = f" ({pr['reworks']} rework(s) so far)" if pr["reworks"] else ""
         out.print(Text.assemble(("⏳ ", "yellow"), f"{pr['run_id']} waits on its pull request: ", (pr["pr_url"] or "?", "bold"), reworks))

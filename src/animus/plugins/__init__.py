@@ -27,6 +27,7 @@ from animus.plugins._discovery import (
     plugin_name_of,
     probe_manifest,
 )
+from animus.plugins._health import HealthState, read_health, record_health
 from animus.plugins._host import PluginHealth, PluginHost, PluginStatus
 from animus.plugins._jsonrpc import (
     CANCELLED,
@@ -84,6 +85,7 @@ __all__ = [
     "PLUGIN_PREFIXES",
     "PROTOCOL_VERSION",
     "TIMEOUT",
+    "HealthState",
     "LockEntry",
     "LockState",
     "LogSink",
@@ -110,7 +112,9 @@ __all__ = [
     "plugin_env",
     "plugin_name_of",
     "probe_manifest",
+    "read_health",
     "read_lock",
+    "record_health",
     "request",
     "response",
     "sha256_of",

@@ -22,6 +22,7 @@ from animus.config.project import StateLayout
 from animus.domain.errors import AnimusError, NotFound, PluginError
 from animus.plugins._client import DEFAULT_CALL_TIMEOUT_SECS, PluginClient, PluginInfo, Subscriber
 from animus.plugins._discovery import Manifest, PluginSource, discover, plugin_env, probe_manifest
+from animus.plugins._health import record_health
 from animus.plugins._lock import LockEntry, LockState, entry_for, lock_state, read_lock, verify, write_lock
 
 _log = logging.getLogger("animus.plugins")
@@ -225,9 +226,11 @@ class PluginHost:
                 slot.crashes += 1
                 slot.not_before = time.monotonic() + _backoff(slot.crashes)
                 slot.last_error = exc.message
+                record_health(self.layout.state_dir, name, "failed_to_start", restarts=slot.restarts, error=exc.message)
                 raise
             client.subscribe(None, lambda method, params: self._fan_out(name, method, params))
             slot.client = client
+            record_health(self.layout.state_dir, name, "running", restarts=slot.restarts, error=slot.last_error, pid=client.pid)
             return client
 
     def info(self, name: str) -> PluginInfo:
@@ -280,11 +283,12 @@ class PluginHost:
 
     def close(self) -> None:
         with self._lock:
-            slots = list(self._slots.values())
-        for slot in slots:
+            named = list(self._slots.items())
+        for name, slot in named:
             with slot.lock:
                 if slot.client is not None:
                     slot.client.close()
+                    record_health(self.layout.state_dir, name, "stopped", restarts=slot.restarts, error=slot.last_error)
 
     def __enter__(self) -> PluginHost:
         return self
@@ -306,6 +310,7 @@ class PluginHost:
         slot.restarts += 1
         slot.not_before = max(slot.not_before, time.monotonic() + _backoff(slot.crashes))
         slot.last_error = dead.dead_reason
+        record_health(self.layout.state_dir, name, "crashed", restarts=slot.restarts, error=dead.dead_reason)
         dead.kill()
         slot.client = None
         _log.warning("restarting plugin name=%s crashes_in_a_row=%s", name, slot.crashes)

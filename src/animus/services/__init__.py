@@ -36,6 +36,7 @@ from animus.services._status import (
     StatusSnapshot,
     daemon_health,
     overview,
+    plugin_health,
     status_report,
     take_snapshot,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "retry_run",
     "run_cost",
     "runs_waiting_on",
+    "plugin_health",
     "source_overview",
     "status_report",
     "take_snapshot",

@@ -271,3 +271,10 @@ def _elapsed(started_at: str) -> float:
     except ValueError:
         return 0.0
     return round((datetime.now(UTC) - started).total_seconds(), 1)
+
+
+def plugin_health(state_dir: Path) -> list[dict[str, Any]]:
+    """What each plugin's hosts last saw of it (running, crashed, failed to start, stopped); nothing is started."""
+    from animus.plugins import read_health
+
+    return read_health(state_dir)
