@@ -204,7 +204,7 @@ def test_a_prompt_starting_with_a_dash_is_never_read_as_a_flag_and_stdin_is_clos
 
 def test_unknown_tool_is_invalid_input_listing_the_choices() -> None:
     with pytest.raises(InvalidInput, match="claude, codex"):
-        get_adapter("cursor")
+        get_adapter("vim")
 
 
 # -- read-only phases (issue 11): the CLI gets no write tools -------------------------------------------

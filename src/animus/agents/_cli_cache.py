@@ -133,6 +133,7 @@ def install_hint(tool: str) -> str:
 _OTHER_HINTS = {
     "opencode": "install opencode (`npm install -g opencode-ai`) or set `binary:` on the agent",
     "aider": "install aider (`pipx install aider-chat`) or set `binary:` on the agent",
+    "cursor": "install the Cursor CLI (`curl https://cursor.com/install -fsS | bash`) or set `binary:` on the agent",
     "gh": "install the GitHub CLI (https://cli.github.com) and run `gh auth login`",
 }
 

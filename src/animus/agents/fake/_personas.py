@@ -1,4 +1,4 @@
-"""The line shapes each impersonated CLI prints (Claude, Codex, Gemini, opencode, aider)."""
+"""The line shapes each impersonated CLI prints (Claude, Codex, Gemini, opencode, aider; Cursor in _cursor.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ _DEFAULT_MODELS = {
     "gemini": "gemini-2.5-pro",
     "opencode": "anthropic/claude-sonnet-4-5",
     "aider": "gpt-4o",
+    "cursor": "Claude 4.5 Sonnet",  # cursor's init line names the model by its display name
 }
 
 
