@@ -97,7 +97,7 @@ def test_without_npm_it_exits_5_and_says_to_install_node(tmp_path: Path, env: di
 
 
 def test_an_unknown_tool_or_bad_version_exits_2(tmp_path: Path, env: dict[str, str]) -> None:
-    assert run_animus(["agents", "install", "opencode"], cwd=tmp_path, env=env).code == 2
+    assert run_animus(["agents", "install", "cursor"], cwd=tmp_path, env=env).code == 2
     assert run_animus(["agents", "install", "claude", "--version", "../x"], cwd=tmp_path, env=env).code == 2
     assert npm_calls(env) == []
 

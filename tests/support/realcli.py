@@ -19,7 +19,8 @@ PACKAGES = {tool: pin.package for tool, pin in pinned_clis().items()}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CAPTURED_DIR = REPO_ROOT / "tests" / "realcli" / "captured"
 # Models the CLIs know by name (Claude Code prices its own usage; codex/gemini only need a string).
-MODELS = {"claude": "claude-sonnet-4-5-20250929", "codex": "gpt-5.5", "gemini": "gemini-2.5-flash"}
+MODELS = {"claude": "claude-sonnet-4-5-20250929", "codex": "gpt-5.5", "gemini": "gemini-2.5-flash",
+          "opencode": "qwen3-coder", "aider": "openai/qwen3-coder"}
 
 
 def cache_dir() -> Path:
@@ -187,7 +188,7 @@ def direct_invocation(
     raise ValueError(f"unknown tool {tool!r}")
 
 
-API_OF = {"claude": "anthropic", "codex": "openai", "gemini": "gemini"}
+API_OF = {"claude": "anthropic", "codex": "openai", "gemini": "gemini", "opencode": "chat", "aider": "chat"}
 
 
 class DirectRun:
