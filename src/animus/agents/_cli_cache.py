@@ -265,7 +265,9 @@ def _pip_install(
 
 
 def _venv_python(environ: Mapping[str, str]) -> str | None:
-    """A Python aider's pins accept (3.10-3.12): this one if it is, else one of those on PATH."""
+    """A Python aider's pins accept (3.10-3.12): $ANIMUS_PYTHON, else this one if it is, else one on PATH."""
+    if environ.get("ANIMUS_PYTHON"):
+        return environ["ANIMUS_PYTHON"]
     if (3, 10) <= sys.version_info[:2] <= (3, 12):
         return sys.executable
     for name in ("python3.12", "python3.11", "python3.10"):
