@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from support.model_endpoint import CHAT, ModelEndpoint, Turn, decision_json
-from support.realcli import MODELS, isolated_env, require_cli
+from support.realcli import MODELS, isolated_env, require_cli, save_capture
 
 pytestmark = pytest.mark.realcli
 KEY_ENV = "ANIMUS_TEST_API_KEY"
@@ -27,8 +28,8 @@ def _repo(tmp_path: Path) -> Path:
     return cwd
 
 
-def agent_run(tool: str, ep: ModelEndpoint, tmp_path: Path, cwd: Path,
-              timeout: float = 90) -> tuple[int, list[dict[str, Any]], dict[str, Any], str]:
+def agent_run(tool: str, ep: ModelEndpoint, tmp_path: Path, cwd: Path, timeout: float = 90,
+              capture: str = "") -> tuple[int, list[dict[str, Any]], dict[str, Any], str]:
     """`animus agent run --tool T --json` with the real CLI first on PATH: exit code, events, summary, stderr logs."""
     env = isolated_env(tmp_path, ANIMUS_HOME=str(tmp_path / "animus-home"), **{KEY_ENV: "test-key"})
     env["PATH"] = f"{require_cli(tool).parent}:{env['PATH']}"
@@ -42,6 +43,12 @@ def agent_run(tool: str, ep: ModelEndpoint, tmp_path: Path, cwd: Path,
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     logs = "\n".join(p.read_text(errors="replace")[-2000:]
                      for p in (tmp_path / "animus-home").glob("*/runs/*/stderr.log"))
+    if os.environ.get("ANIMUS_REALCLI_CAPTURE") == "1" and capture:
+        # the CLI's own stdout, for tests/realcli/test_captured_goldens.py (refreshed only on request)
+        (stdout_log,) = (tmp_path / "animus-home").glob("*/runs/*/stdout.log")
+        save_capture(tool, capture, stdout_log.read_text(errors="replace"),
+                     {str(tmp_path.resolve()): "/tmp/REALCLI", str(tmp_path): "/tmp/REALCLI"},
+                     suffix=".txt" if tool == "aider" else ".jsonl")  # aider prints plain text
     summaries = [e for e in events if e.get("kind") == "summary"]
     assert summaries, f"no summary; exit={proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n{logs}"
     return proc.returncode, events, summaries[-1], logs
@@ -59,7 +66,7 @@ def test_real_opencode_writes_a_file_by_its_write_tool_with_verdict_and_tokens(
     cwd = _repo(tmp_path)
     model_endpoint.script(CHAT, [Turn.tool("write", {"filePath": str(cwd / "hello.txt"), "content": "hi\n"}),
                                  Turn.final("advance", input_tokens=200, output_tokens=40)])
-    code, events, summary, logs = agent_run("opencode", model_endpoint, tmp_path, cwd)
+    code, events, summary, logs = agent_run("opencode", model_endpoint, tmp_path, cwd, capture="write")
     detail = f"{summary}\nendpoint: {model_endpoint.summary()}\nstderr:\n{logs}"
     assert (code, summary["status"]) == (0, "ok"), detail
     assert (cwd / "hello.txt").read_text() == "hi\n"
@@ -74,7 +81,7 @@ def test_real_aider_writes_a_file_by_a_whole_file_edit_with_verdict_and_tokens(
 ) -> None:
     cwd = _repo(tmp_path)
     model_endpoint.script(CHAT, [_whole_file_edit()])
-    code, _events, summary, logs = agent_run("aider", model_endpoint, tmp_path, cwd)
+    code, _events, summary, logs = agent_run("aider", model_endpoint, tmp_path, cwd, capture="write")
     detail = f"{summary}\nendpoint: {model_endpoint.summary()}\nstderr:\n{logs}"
     assert (code, summary["status"]) == (0, "ok"), detail
     assert (cwd / "hello.txt").read_text() == "hi\n"
@@ -88,6 +95,6 @@ def test_a_429_from_the_endpoint_is_rate_limited(tool: str, tmp_path: Path, mode
     # aider retries for ~60 s (0.125 s doubling to 32 s) before it gives up, and then exits 0: hence slow.
     cwd = _repo(tmp_path)
     model_endpoint.script(CHAT, [Turn.rate_limit(retry_after=0)])
-    code, _events, summary, logs = agent_run(tool, model_endpoint, tmp_path, cwd, timeout=150)
+    code, _events, summary, logs = agent_run(tool, model_endpoint, tmp_path, cwd, timeout=150, capture="429")
     assert code == 1 and summary["status"] == "rate_limited", f"{summary}\n{model_endpoint.summary()}\n{logs}"
     assert "rate limit" in summary["reason"].lower()

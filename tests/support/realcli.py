@@ -88,10 +88,10 @@ def scrub(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
-def save_capture(tool: str, case: str, stdout: str, replacements: dict[str, str]) -> Path:
-    """Write the CLI's real stdout lines to tests/realcli/captured/<tool>-<case>.jsonl (tmp paths scrubbed)."""
+def save_capture(tool: str, case: str, stdout: str, replacements: dict[str, str], *, suffix: str = ".jsonl") -> Path:
+    """Write the CLI's real stdout lines to tests/realcli/captured/<tool>-<case>.jsonl (tmp paths scrubbed; aider: .txt)."""
     CAPTURED_DIR.mkdir(parents=True, exist_ok=True)
-    target = CAPTURED_DIR / f"{tool}-{case}.jsonl"
+    target = CAPTURED_DIR / f"{tool}-{case}{suffix}"
     lines = [ln for ln in scrub(stdout, replacements).splitlines() if ln.strip()]
     target.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
     return target

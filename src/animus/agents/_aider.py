@@ -53,7 +53,7 @@ class _AiderAdapter(Adapter, tool="aider", binary="aider"):
         ]
         if profile.model:
             argv += ["--model", profile.model]
-        # litellm fetches its model price list from GitHub at start-up (seconds without network): use the bundled one.
+        # litellm's own price-list fetch at import: use the bundled list (aider's separate download still runs).
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         if profile.base_url:
             env["OPENAI_API_BASE"] = profile.base_url
