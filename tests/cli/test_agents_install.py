@@ -178,3 +178,23 @@ def test_aider_installs_into_a_venv_of_its_own_by_pip_and_is_found_off_path(tmp_
     run = run_animus(["agent", "run", "--tool", "aider", "--prompt", "hi"], cwd=repo,
                      env={**env, "ANIMUS_HOME": str(tmp_path / "home")})
     assert run.code == 0 and "outcome: ok" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_install_script_puts_aider_in_a_venv_of_its_own_without_npm(tmp_path: Path, env: dict[str, str]) -> None:
+    fake_agent = shutil.which(CONSOLE_SCRIPT, path=str(Path(sys.executable).parent))
+    python = tmp_path / "fake-python"
+    _program(python, FAKE_PYTHON.format(python=sys.executable, fake_agent=fake_agent))
+    tools = tmp_path / "shell-tools"
+    tools.mkdir()
+    for name in ("bash", "sed", "awk", "mkdir", "rm", "dirname"):
+        (tools / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    (Path(env["PATH"]) / "npm").unlink()  # aider needs no Node.js
+    env = {**env, "PATH": f"{env['PATH']}{os.pathsep}{tools}", "ANIMUS_PYTHON": str(python)}
+    proc = subprocess.run([str(REPO_ROOT / "scripts" / "install-agent-clis"), "aider"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    pin = pinned_clis()["aider"]
+    target = Path(env["ANIMUS_CLI_CACHE"]) / f"aider-{pin.version}"
+    assert proc.stdout.strip() == f"aider={target}/venv/bin/aider"
+    assert (target / ".animus-installed").read_text() == f"pypi:aider-chat@{pin.version}\n"
+    assert [c for c in npm_calls(env) if c[1:4] == ["-m", "pip", "install"]][-1][-1] == f"aider-chat=={pin.version}"
