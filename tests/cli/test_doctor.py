@@ -187,3 +187,24 @@ def test_a_workflow_opening_pull_requests_needs_a_github_token_that_doctor_never
     assert "$GITHUB_TOKEN" in str(checks_of(found)["github token"]["detail"])
     human = run_animus(["doctor"], cwd=repo, env={**env, "GITHUB_TOKEN": "ghp_secret_value"})
     assert "ghp_secret_value" not in found.stdout + found.stderr + human.stdout + human.stderr
+
+
+def test_an_acp_agent_is_found_on_path_or_as_a_pinned_cli_in_the_install_cache(
+    repo: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    from animus.agents import pinned_clis
+
+    pin = pinned_clis()["gemini"]
+    cache = tmp_path / "cache"
+    write_program(cache / f"gemini-{pin.version}" / "node_modules" / ".bin" / "gemini", f"{pin.version} (the cached one)")
+    (cache / f"gemini-{pin.version}" / ".animus-installed").write_text(f"{pin.package}@{pin.version}\n")
+    env = {**env, "ANIMUS_CLI_CACHE": str(cache)}
+    init(repo, env, "agents:\n  default:\n    tool: acp\n    command: [gemini, --acp]\n"
+                    "  lost:\n    tool: acp\n    command: [no-such-acp-agent]\n")
+    result = run_animus(["doctor", "--json"], cwd=repo, env=env)
+    checks = checks_of(result)
+    assert result.code == 0, result.stdout
+    gem = checks["agent default"]
+    assert gem["status"] == "ok" and "the cached one" in str(gem["detail"]) and "tool acp" in str(gem["detail"])
+    lost = checks["agent lost"]
+    assert lost["status"] == "warn" and "'no-such-acp-agent' not found" in str(lost["detail"])

@@ -352,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_fault(api, turn.fault, model)
         req.answered_with = ("tool:" + ",".join(c.label for c in turn.tool_calls)) if turn.tool_calls else "text"
         ep._record(req)
+        if turn.delay_secs:
+            time.sleep(turn.delay_secs)
         self._send_turn(api, turn, model, streaming, req.body)
 
     @staticmethod

@@ -36,7 +36,7 @@ def require_cli(tool: str) -> Path:
     """The binary, or skip with the reason (FAIL instead when CI=true: CI must run the real CLIs)."""
     path = cli_path(tool)
     if path is not None:
-        if shutil.which("node") is None and tool in ("codex", "gemini"):
+        if shutil.which("node") is None and tool in ("codex", "gemini", "claude-code-acp"):
             _missing(f"{tool} is installed but Node.js (`node`) is not on PATH")
         return path
     _missing(

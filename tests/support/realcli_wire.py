@@ -72,6 +72,7 @@ class Turn:
     output_tokens: int = 30
     repeat: int = 1  # 0 = answers every later request of its API (a persistent outage)
     headers: tuple[tuple[str, str], ...] = ()  # extra response headers (e.g. rate-limit state on a success)
+    delay_secs: float = 0.0  # a slow model: the answer starts this long after the request
 
     @classmethod
     def say(cls, text: str, *, input_tokens: int = 120, output_tokens: int = 30) -> Turn:

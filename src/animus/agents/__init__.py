@@ -1,5 +1,6 @@
 """Agent CLI adapters: argv/env per tool, stream parsers into normalized events, outcomes, decisions."""
 
+from animus.agents._acp import find_acp_agent
 from animus.agents._adapter import Adapter, ParseState, load_json_line
 from animus.agents._cli_cache import (
     ENV_CLI_CACHE,
@@ -70,6 +71,7 @@ __all__ = [
     "cached_cli",
     "cli_cache_dir",
     "extract_decision",
+    "find_acp_agent",
     "find_cli",
     "find_price",
     "get_adapter",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from animus.agents._acp import _AcpAdapter
 from animus.agents._adapter import Adapter
 from animus.agents._aider import _AiderAdapter
 from animus.agents._claude import _ClaudeAdapter
@@ -22,6 +23,7 @@ _ADAPTERS: dict[str, Adapter] = {
         _GeminiAdapter(),
         _OpencodeAdapter(),
         _AiderAdapter(),
+        _AcpAdapter(),
         _CursorAdapter(),
         _CommandAdapter(),
         _ScriptedAdapter(),

@@ -199,7 +199,7 @@ def _plugin_agent(name: str, tool: str, root: Path, *, required: bool, unused: s
 
 
 def _one_agent(agent_id: str, agent: AgentConfig, config: WorkflowConfig, root: Path, *, required: bool) -> list[Check]:
-    from animus.agents import cli_cache_dir, find_cli, get_adapter, install_hint, profile_from_config
+    from animus.agents import cli_cache_dir, find_acp_agent, find_cli, get_adapter, install_hint, profile_from_config
     from animus.procs import build_env
 
     name = f"agent {agent_id}"
@@ -209,16 +209,16 @@ def _one_agent(agent_id: str, agent: AgentConfig, config: WorkflowConfig, root: 
     if agent.tool.startswith("plugin:"):
         return [_plugin_agent(name, agent.tool, root, required=required, unused=unused)]
     profile = profile_from_config(agent, config.mcp_servers, root=root)
-    if agent.tool == "command":
+    if agent.tool in ("command", "acp"):
         program = profile.command[0]
-        found = shutil.which(program)
+        found = shutil.which(program) if agent.tool == "command" else shutil.which(find_acp_agent(program) or program)
         if found is not None:
-            return [Check(name, "ok", f"tool command: {_version_of(found)}", required=required)]
+            return [Check(name, "ok", f"tool {agent.tool}: {_version_of(found)}", required=required)]
         return [
             Check(
                 name,
                 "fail" if required else "warn",
-                f"tool command: {program!r} not found on PATH{unused}",
+                f"tool {agent.tool}: {program!r} not found on PATH{unused}",
                 f"install {program}, or fix agents.{agent_id}.command",
                 required=required,
             )

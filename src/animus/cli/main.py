@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "agents": ("animus.cli.agents_cmd", "agents", "Install the agent CLIs animus drives (pinned versions)."),
     "source": ("animus.cli.source", "source", "List, sync and check the task sources (GitHub issues, Linear, Markdown)."),
     "plugin": ("animus.cli.plugin", "plugin", "List, inspect, check and lock plugins (JSON-RPC executables)."),
+    "step-store": ("animus.cli.stepstore", "step_store", "Serve the durable step-store to runners in any language (JSON-RPC)."),
     "logs": ("animus.cli.logs", "logs", "Show the output of an agent run, a workflow run's phases, or a task's latest run."),
 }
 

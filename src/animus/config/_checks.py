@@ -9,7 +9,8 @@ from animus.domain.tools import PLUGIN_TOOL_PREFIX
 
 _MODES = ("agent", "command", "manual")
 _TOOL_ONLY = {"command": "command", "script": "scripted", "permission_mode": "claude", "allowed_tools": "claude"}
-_NO_BINARY = ("command", "scripted")
+_NO_BINARY = ("command", "scripted", "acp")
+_ALSO_FOR = {"command": ("acp",)}  # an ACP agent is named by its argv too
 _MODE_ONLY = {"agent": "agent", "command": "command", "manual": "manual"}
 _AGENT_FLAGS = ("require_changes", "read_only")  # only true counts: `config show` prints false for every phase
 
@@ -73,11 +74,16 @@ class _Checker:
                     self.pos.key_mark(path),
                     f"agent {aid!r} has tool 'command' but no 'command' (the argv to run, e.g. [my-agent, '{{prompt}}'])",
                 )
+            if tool == "acp" and agent.get("command") is None:
+                self.add(
+                    self.pos.key_mark(path),
+                    f"agent {aid!r} has tool 'acp' but no 'command' (the ACP agent's argv, e.g. [gemini, --acp])",
+                )
             if tool in _NO_BINARY and agent.get("binary") is not None:
                 self.add(
                     self.pos.key_mark((*path, "binary")),
                     f"'binary' of agent {aid!r} does not apply to tool {tool!r} "
-                    f"({'its program is the first item of command' if tool == 'command' else 'it runs the built-in fake'})",
+                    f"({'it runs the built-in fake' if tool == 'scripted' else 'its program is the first item of command'})",
                 )
             if isinstance(tool, str) and tool.startswith(PLUGIN_TOOL_PREFIX) and agent.get("binary") is not None:
                 self.add(
@@ -87,7 +93,7 @@ class _Checker:
                 )
             if isinstance(tool, str):
                 for key, only in _TOOL_ONLY.items():
-                    if agent.get(key) is not None and tool != only:
+                    if agent.get(key) is not None and tool != only and tool not in _ALSO_FOR.get(key, ()):
                         self.add(
                             self.pos.key_mark((*path, key)),
                             f"{key!r} of agent {aid!r} applies only to tool {only!r} (this agent uses {tool!r})",

@@ -27,9 +27,7 @@ from animus.config._fields import (
 from animus.config._schema_costs import BudgetConfig, ModelPrice
 from animus.config._schema_sources import (
     GitHubConfig,
-    GitHubSource,
-    LinearSource,
-    MarkdownSource,
+    SourceConfig,
     _SourceConfig,
 )
 from animus.config._skip_if import SkipCondition, parse_skip_if
@@ -383,8 +381,28 @@ class FileWatcherTrigger(_Model):
     config: FileWatcherConfig
 
 
-_TriggerConfig = Annotated[Union[WebhookTrigger, FileWatcherTrigger], Field(discriminator="type")]  # noqa: UP007
-_TRIGGER_TYPES = ("webhook", "file_watcher")
+class PluginTriggerConfig(_Model):
+    """A plugin trigger: the ``trigger_backend`` plugin that watches, what it is told, and what its events become."""
+
+    #: the plugin's name (found and locked: `animus plugin list`, `animus plugin lock`)
+    plugin: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+    #: handed to the plugin in ``trigger/watch``, as written
+    settings: dict[str, Any] = {}
+    enqueue: bool = True
+    #: how long one call (``trigger/watch``, ``trigger/ack``) may take
+    timeout_secs: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
+class PluginTrigger(_Model):
+    id: _Ident
+    type: Literal["plugin"]
+    workflow_ref: _Ident | None = None
+    enabled: bool = True
+    config: PluginTriggerConfig
+
+
+_TriggerConfig = Annotated[Union[WebhookTrigger, FileWatcherTrigger, PluginTrigger], Field(discriminator="type")]  # noqa: UP007
+_TRIGGER_TYPES = ("webhook", "file_watcher", "plugin")
 
 
 # -- notifications ---------------------------------------------------------------------------------
@@ -495,7 +513,7 @@ class WorkflowConfig(_Model):
             return self.budgets
         return self.budgets.model_copy(update=own.model_dump(exclude_unset=True))
 
-    def source(self, source_id: str) -> GitHubSource | LinearSource | MarkdownSource:
+    def source(self, source_id: str) -> SourceConfig:
         for item in self.sources:
             if item.id == source_id:
                 return item

@@ -1,8 +1,8 @@
-"""The task sources (GitHub issues, Linear, Markdown files) and the project's GitHub settings."""
+"""The task sources (GitHub issues, Linear, Markdown files, plugin subject backends) and the project's GitHub settings."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, Field
 
@@ -89,7 +89,27 @@ class MarkdownSource(_SourceBase):
     write_status: bool = True
 
 
-_SourceConfig = Annotated[Union[GitHubSource, LinearSource, MarkdownSource], Field(discriminator="type")]  # noqa: UP007
-SOURCE_TYPES = ("github", "linear", "markdown")
+#: a plugin's name as discovery spells it (``animus-plugin-<name>``)
+_PluginName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+class PluginSubjectSource(_SourceBase):
+    """The items a ``subject_backend`` plugin lists (``task/list``) become tasks; run status goes back by ``task/status``."""
+
+    type: Literal["plugin"]
+    #: the plugin's name (found and locked: `animus plugin list`, `animus plugin lock`)
+    plugin: _PluginName
+    #: handed to the plugin as ``settings`` in every call, as written (what to list, where its file is …)
+    settings: dict[str, Any] = {}
+    #: how long one call may take
+    timeout_secs: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
+_SourceConfig = Annotated[
+    Union[GitHubSource, LinearSource, MarkdownSource, PluginSubjectSource], Field(discriminator="type")  # noqa: UP007
+]
+SOURCE_TYPES = ("github", "linear", "markdown", "plugin")
+#: any configured source
+SourceConfig = GitHubSource | LinearSource | MarkdownSource | PluginSubjectSource
 
 

@@ -72,6 +72,7 @@ class Daemon:
         self.watchers: list[Any] = []
         self.notifier: threading.Thread | None = None
         self.source_thread: threading.Thread | None = None
+        self.trigger_thread: threading.Thread | None = None
         self._stop_notifier = threading.Event()
         self._wake = threading.Event()  # set by the API after a queue or run change: dispatch now
         self.should_exit = False
@@ -156,6 +157,7 @@ class Daemon:
         self.http = self._start_http(config)
         self._start_notifier()
         self._start_sources()
+        self._start_plugin_triggers()
         self.watchers = self._file_watchers(config)
         info = DaemonInfo(
             pid=os.getpid(), proc_start=procs.start_time(os.getpid()) or 0, started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -224,7 +226,7 @@ class Daemon:
                 self.http.stop()
             except Exception as exc:  # shutting down anyway
                 _log.warning(_kv(event="http_stop_failed", error=f"{type(exc).__name__}: {exc}"))
-        for thread in (self.notifier, self.source_thread):
+        for thread in (self.notifier, self.source_thread, self.trigger_thread):
             if thread is not None:
                 thread.join(timeout=5)
 
@@ -333,6 +335,7 @@ class Daemon:
                     except AnimusError as err:
                         _log.error(_kv(event="sources_failed", error=err.message))
             finally:
+                poller.close()  # shuts the plugin sources' plugins down
                 if store is not None:
                     store.close()
 
@@ -349,6 +352,39 @@ class Daemon:
         delivered = poller.deliver(store, config)
         if delivered.delivered or delivered.failed or delivered.dead:
             _log.info(_kv(event="source_status", delivered=delivered.delivered, failed=delivered.failed, dead=delivered.dead))
+
+    def _start_plugin_triggers(self) -> None:
+        """Plugin triggers on their own thread and connection: a plugin's events become tasks, each acked after
+        its commit (notify/_plugin_triggers.py). Started with the first plugin trigger in the configuration."""
+        from animus.notify import PluginTriggers
+        from animus.plugins import PluginHost
+        from animus.store import open_store
+
+        project = self.project
+
+        def loop() -> None:
+            store = None
+            triggers = None
+            try:
+                while not self._stop_notifier.wait(min(0.2, self.config().daemon.interval_secs)):
+                    config = self.config()
+                    if self.draining or not any(t.type == "plugin" and t.enabled for t in config.triggers):
+                        continue
+                    try:
+                        store = store or open_store(db_path=project.db_path)
+                        triggers = triggers or PluginTriggers(PluginHost(project.root, project.state_dir))
+                        if any(fired.queued for fired in triggers.poll(store, config)):
+                            self._wake.set()
+                    except AnimusError as err:
+                        _log.error(_kv(event="plugin_triggers_failed", error=err.message))
+            finally:
+                if triggers is not None:
+                    triggers.close()
+                if store is not None:
+                    store.close()
+
+        self.trigger_thread = threading.Thread(target=loop, name="animus-triggers", daemon=True)
+        self.trigger_thread.start()
 
     def _file_watchers(self, config: WorkflowConfig) -> list[Any]:
         from animus.notify import FileWatcher

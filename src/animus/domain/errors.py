@@ -5,6 +5,7 @@
       │     └── ConfigError         exit 2  workflow YAML: every problem as file:line:col
       ├── NotFound                  exit 3  unknown task, run, workflow, project root
       ├── Conflict                  exit 4  invalid transition, file exists, lock held, cycle
+      │     └── Fenced              exit 4  a step-store call from an epoch older than the run's newest
       ├── Unavailable               exit 5  database unreachable, daemon down, CLI missing
       ├── StoreError                exit 1  the database misbehaved in a way we did not expect
       ├── ProcError                 exit 1  a supervised process could not be started or read
@@ -84,6 +85,12 @@ class Conflict(AnimusError):
 
     code = "conflict"
     exit_code = EXIT_CONFLICT
+
+
+class Fenced(Conflict):
+    """A step-store call from an epoch a newer ``begin_workflow_run`` replaced: that owner lost the run."""
+
+    code = "fenced"
 
 
 class Unavailable(AnimusError):

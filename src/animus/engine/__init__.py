@@ -27,6 +27,16 @@ from animus.engine._prompts import render_prompt
 from animus.engine._runqueue import QUEUE_NAME, RunQueue, WorkflowCheck
 from animus.engine._runtime import ENGINE_VERSION, ExecutorLock, executor_id, start_engine, stop_engine
 from animus.engine._steps import EngineContext
+from animus.engine._stepstore import (
+    STEPSTORE_APP,
+    STEPSTORE_VERSION,
+    BegunStep,
+    InFlightRun,
+    ReplayedStep,
+    ReplayState,
+    StepJournal,
+    step_id_of,
+)
 from animus.engine._types import (
     Judgement,
     PhaseSpec,
@@ -42,15 +52,22 @@ from animus.engine._types import (
 __all__ = [
     "ENGINE_VERSION",
     "QUEUE_NAME",
+    "STEPSTORE_APP",
+    "STEPSTORE_VERSION",
+    "BegunStep",
     "EngineContext",
     "ExecutorLock",
+    "InFlightRun",
     "Judgement",
     "PhaseSpec",
     "Plan",
+    "ReplayState",
+    "ReplayedStep",
     "Route",
     "RunFollower",
     "RunQueue",
     "RunState",
+    "StepJournal",
     "TaskSnapshot",
     "WorkflowCheck",
     "build_plan",
@@ -80,6 +97,7 @@ __all__ = [
     "route",
     "start_engine",
     "state_of",
+    "step_id_of",
     "stop_agents_of_runs",
     "stop_engine",
     "take_over",

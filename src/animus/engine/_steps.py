@@ -219,6 +219,8 @@ def _await_agent(
     crossed = None
     if budget is not None and handle.labels.get("tool"):
         crossed = _budgets._watch_spend(ctx, agents.RunReader(agent_run_id, ctx.runs_dir), budget, model)
+    if handle.labels.get("tool"):
+        _ship_log_entries(ctx, agent_run_id)
     exit_record = handle.wait()
     if not handle.labels.get("tool"):
         # a run dir without its spec (left by a launcher of an older animus killed while claiming it):
@@ -248,6 +250,21 @@ def _await_agent(
     if data["status"] == "rate_limited" and provider:  # the limit holds for every run of the provider, not just this one
         _limits._record(ctx, provider, data.get("resets_at"), str(data.get("reason") or "rate limited"), agent_run_id)
     return data
+
+
+def _ship_log_entries(ctx: EngineContext, agent_run_id: str) -> None:
+    """With a log storage plugin locked, follow the stream to its end and hand each event to it (best effort)."""
+    from animus.engine._log_entries import _log_sink, _ship_events
+
+    sink = _log_sink(ctx)
+    if sink is None:
+        return
+    try:
+        _ship_events(ctx, agents.RunReader(agent_run_id, ctx.runs_dir), sink, _secrets(ctx))
+    except (AnimusError, OSError, ValueError) as exc:  # the log is a view: reading it must never end the run
+        import logging
+
+        logging.getLogger("animus.engine").warning("log entries stopped run=%s error=%s", agent_run_id, exc)
 
 
 def _prices(ctx: EngineContext) -> dict[str, agents.Price]:

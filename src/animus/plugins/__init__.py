@@ -61,17 +61,20 @@ from animus.plugins._lock import (
     verify,
     write_lock,
 )
+from animus.plugins._log_sink import DEFAULT_LOG_BUFFER, LOG_STORAGE_KIND, LogSink
 
 __all__ = [
     "CANCELLED",
     "CAPABILITY_NOT_SUPPORTED",
     "DEFAULT_CALL_TIMEOUT_SECS",
+    "DEFAULT_LOG_BUFFER",
     "ENV_PLUGIN_PATH",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
     "LIFECYCLE_METHODS",
     "LOCK_FILE_NAME",
+    "LOG_STORAGE_KIND",
     "MANIFEST_MAX_BYTES",
     "MANIFEST_TIMEOUT_SECS",
     "MAX_LINE_BYTES",
@@ -83,6 +86,7 @@ __all__ = [
     "TIMEOUT",
     "LockEntry",
     "LockState",
+    "LogSink",
     "Manifest",
     "Message",
     "PluginClient",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from animus.config import GitHubSource, LinearSource, MarkdownSource, WorkflowConfig
+    from animus.config import SourceConfig, WorkflowConfig
     from animus.store import Store
 
 
@@ -24,12 +24,14 @@ def source_overview(store: Store, config: WorkflowConfig) -> list[dict[str, Any]
     return out
 
 
-def _watches(source: GitHubSource | LinearSource | MarkdownSource, config: WorkflowConfig) -> str:
+def _watches(source: SourceConfig, config: WorkflowConfig) -> str:
     if source.type == "github":
         repo = source.repo or config.github.repo or f"<{config.landing.remote} remote>"
         labels = ",".join(source.labels) or "any label"
         return f"{repo} open issues labelled {labels}" + (f" assigned to {source.assignee}" if source.assignee else "")
     if source.type == "linear":
         return f"Linear team {source.team} in {', '.join(source.states)}" + (f" labelled {','.join(source.labels)}" if source.labels else "")
+    if source.type == "plugin":
+        return f"plugin {source.plugin} (subject backend)"
     return f"{source.path} (Markdown files)"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +12,7 @@ from animus.domain.errors import AnimusError
 from animus.sources._types import SourceContext
 
 if TYPE_CHECKING:
-    from animus.config import GitHubSource, LinearSource, MarkdownSource, WorkflowConfig
+    from animus.config import SourceConfig, WorkflowConfig
     from animus.sources._status import StatusReport
     from animus.sources._sync import SyncReport
     from animus.sources._types import SourceAdapter
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
 FULL_SYNC_EVERY = 20
 
 
-def adapter_for(source: GitHubSource | LinearSource | MarkdownSource, config: WorkflowConfig, ctx: SourceContext) -> SourceAdapter:
+def adapter_for(source: SourceConfig, config: WorkflowConfig, ctx: SourceContext) -> SourceAdapter:
     """The adapter of one configured source (nothing is contacted until it is used)."""
     if source.type == "github":
         from animus.sources._github import GitHubIssuesAdapter
@@ -29,15 +32,43 @@ def adapter_for(source: GitHubSource | LinearSource | MarkdownSource, config: Wo
         from animus.sources._linear import LinearAdapter
 
         return LinearAdapter(source, ctx)
+    if source.type == "plugin":
+        from animus.sources._plugin import PluginSubjectAdapter
+
+        if ctx.plugins is None:
+            raise AnimusError(f"source {source.id!r} needs a plugin host (a SourceContext made by `with_plugins`)")
+        return PluginSubjectAdapter(source, ctx, ctx.plugins)
     from animus.sources._markdown import MarkdownAdapter
 
     return MarkdownAdapter(source, ctx)
 
 
+@contextmanager
+def with_plugins(ctx: SourceContext) -> Iterator[SourceContext]:
+    """``ctx`` with a plugin host for ``type: plugin`` sources (its own, shut down on the way out, unless it has one)."""
+    if ctx.plugins is not None:
+        yield ctx
+        return
+    from animus.plugins import PluginHost
+
+    host = PluginHost(ctx.project_root, ctx.state_dir)
+    try:
+        yield replace(ctx, plugins=host)
+    finally:
+        host.close()
+
+
 class SourcePoller:
-    """The daemon's source work: sync each enabled source when due, deliver status rows; adapters kept per config."""
+    """The daemon's source work: sync each enabled source when due, deliver status rows; adapters kept per config.
+
+    It owns one plugin host for the plugin sources (``close()`` shuts their plugins down).
+    """
 
     def __init__(self, ctx: SourceContext) -> None:
+        if ctx.plugins is None:
+            from animus.plugins import PluginHost
+
+            ctx = replace(ctx, plugins=PluginHost(ctx.project_root, ctx.state_dir))
         self.ctx = ctx
         self._config: WorkflowConfig | None = None
         self._adapters: dict[str, SourceAdapter] = {}
@@ -71,6 +102,10 @@ class SourcePoller:
 
         return deliver_status(store, config, self.adapters(config), now or datetime.now(UTC))
 
+    def close(self) -> None:
+        if self.ctx.plugins is not None:
+            self.ctx.plugins.close()
+
 
 def sync_now(store: Store, config: WorkflowConfig, ctx: SourceContext, source_ids: list[str] | None = None,
              *, full: bool = False) -> list[SyncReport]:
@@ -78,7 +113,8 @@ def sync_now(store: Store, config: WorkflowConfig, ctx: SourceContext, source_id
     from animus.sources._sync import sync_source
 
     chosen = [config.source(sid) for sid in source_ids] if source_ids else [s for s in config.sources if s.enabled]
-    return [sync_source(store, config, s, adapter_for(s, config, ctx), full=full) for s in chosen]
+    with with_plugins(ctx) as ctx:
+        return [sync_source(store, config, s, adapter_for(s, config, ctx), full=full) for s in chosen]
 
 
 def check_source(config: WorkflowConfig, ctx: SourceContext, source_id: str) -> dict[str, Any]:
@@ -86,7 +122,8 @@ def check_source(config: WorkflowConfig, ctx: SourceContext, source_id: str) -> 
     source = config.source(source_id)
     out: dict[str, Any] = {"source": source.id, "type": source.type, "enabled": source.enabled}
     try:
-        out.update(adapter_for(source, config, ctx).check())
+        with with_plugins(ctx) as ctx:
+            out.update(adapter_for(source, config, ctx).check())
     except AnimusError as err:
         out.update(ok=False, error=err.message, code=err.code, hint=err.hint)
         return out

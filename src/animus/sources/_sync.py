@@ -23,7 +23,7 @@ from animus.procs import fault_point
 from animus.sources._types import ExternalItem
 
 if TYPE_CHECKING:
-    from animus.config import GitHubSource, LinearSource, MarkdownSource, WorkflowConfig
+    from animus.config import SourceConfig, WorkflowConfig
     from animus.sources._types import SourceAdapter
     from animus.store import SourceLink, SourceState, Store
 
@@ -62,7 +62,7 @@ def backoff_secs(base: float, errors_in_a_row: int) -> float:
     return float(min(_MAX_BACKOFF_SECS, base * (2 ** max(0, errors_in_a_row - 1))))
 
 
-def sync_source(store: Store, config: WorkflowConfig, source: GitHubSource | LinearSource | MarkdownSource,
+def sync_source(store: Store, config: WorkflowConfig, source: SourceConfig,
                 adapter: SourceAdapter, *, now: datetime | None = None, full: bool = False) -> SyncReport:
     """List the source and record what changed; never raises for the tracker's faults (they go in the report and state)."""
     now = now or datetime.now(UTC)
@@ -114,7 +114,7 @@ def _clean_label(label: str) -> str:
     return re.sub(r"[\s,]+", "-", label.strip())[:100]
 
 
-def _fields(source: GitHubSource | LinearSource | MarkdownSource, item: ExternalItem) -> dict[str, Any]:
+def _fields(source: SourceConfig, item: ExternalItem) -> dict[str, Any]:
     """The task fields an item gives: text cut to the store's limits, labels made valid, the item's link in the description."""
     labels = tuple(dict.fromkeys(lb for lb in (_clean_label(x) for x in item.labels) if lb))
     description = item.description[:_MAX_DESCRIPTION]
@@ -132,7 +132,7 @@ def _enum(kind: type[Any], value: str | None) -> Any:
         return None
 
 
-def _apply(store: Store, config: WorkflowConfig, source: GitHubSource | LinearSource | MarkdownSource,
+def _apply(store: Store, config: WorkflowConfig, source: SourceConfig,
            item: ExternalItem, report: SyncReport) -> None:
     link = store.source_item(source.id, item.external_id)
     if link is None:
@@ -157,7 +157,7 @@ def _apply(store: Store, config: WorkflowConfig, source: GitHubSource | LinearSo
                              upstream_updated_at=item.updated_at, url=item.url, key=item.key)
 
 
-def _import(store: Store, config: WorkflowConfig, source: GitHubSource | LinearSource | MarkdownSource,
+def _import(store: Store, config: WorkflowConfig, source: SourceConfig,
             item: ExternalItem) -> str | None:
     """Link, task and queue entry in one transaction; None when another sync linked the item first."""
     from animus import services
@@ -185,7 +185,7 @@ class _Lost(AnimusError):
     code = "source_item_linked_elsewhere"
 
 
-def _update(store: Store, source: GitHubSource | LinearSource | MarkdownSource, task_id: str, item: ExternalItem,
+def _update(store: Store, source: SourceConfig, task_id: str, item: ExternalItem,
             labels_now: tuple[str, ...]) -> None:
     from animus.store import TaskPatch
 

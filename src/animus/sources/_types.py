@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from animus.domain.errors import Unavailable
+
+if TYPE_CHECKING:
+    from animus.plugins import PluginHost
 
 #: what a run's life looks like from the tracker: the outbox tells a source each of these once per run
 StatusKind = Literal["running", "waiting_gate", "waiting_pr", "failed", "blocked", "landed", "done", "cancelled"]
@@ -107,11 +110,16 @@ class StatusUpdate:
 
 @dataclass(frozen=True)
 class SourceContext:
-    """Where a source runs: the project checkout (Markdown reads and commits there) and animus's state dir."""
+    """Where a source runs: the project checkout (Markdown reads and commits there) and animus's state dir.
+
+    ``plugins`` is the host plugin sources call through (one process per plugin for its owner);
+    None: ``adapter_for`` gives none and a ``type: plugin`` source cannot be used (``with_plugins``).
+    """
 
     project_root: Path
     state_dir: Path
     worktrees_dir: Path
+    plugins: PluginHost | None = field(default=None, compare=False, repr=False)
 
 
 class SourceAdapter(Protocol):

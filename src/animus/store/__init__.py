@@ -25,6 +25,7 @@ from animus.store._outbox import (
 )
 from animus.store._queue import QueueEntry
 from animus.store._sources import SourceLink, SourceState
+from animus.store._stepstore import StepStoreRun, StepStoreStep
 from animus.store._store import (
     ENV_DATABASE_URL,
     TRIGGER_COUNTED_OUTCOMES,
@@ -62,6 +63,8 @@ __all__ = [
     "SourceState",
     "SqlAlchemyConnection",
     "SqliteConnection",
+    "StepStoreRun",
+    "StepStoreStep",
     "Store",
     "TaskPatch",
     "TaskQuery",

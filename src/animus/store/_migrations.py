@@ -279,6 +279,50 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS += (
+    _Migration(
+        8,
+        "step-store: outside runners' runs with their owner epoch, and their steps",
+        (
+            # the newest epoch handed out to any run; each begin_workflow_run takes the next one
+            "INSERT INTO counters (name, value) VALUES ('stepstore_epoch', 0)",
+            """CREATE TABLE stepstore_runs (
+                run_id TEXT PRIMARY KEY,
+                phase_id TEXT NOT NULL,
+                inputs TEXT NOT NULL DEFAULT 'null',
+                epoch BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                output TEXT,
+                error TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                completed_at TEXT
+            )""",
+            "CREATE INDEX stepstore_runs_open ON stepstore_runs (status, epoch)",
+            # (run_id, idempotency_key) is what makes a key one step, however many clients race on it
+            """CREATE TABLE stepstore_steps (
+                step_id TEXT PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES stepstore_runs (run_id) ON DELETE CASCADE,
+                phase_id TEXT NOT NULL,
+                step_name TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                payload TEXT NOT NULL DEFAULT 'null',
+                status TEXT NOT NULL,
+                failed INTEGER NOT NULL DEFAULT 0,
+                output TEXT,
+                error TEXT,
+                begun_epoch BIGINT NOT NULL,
+                committed_epoch BIGINT,
+                commit_seq BIGINT,
+                begun_at TEXT NOT NULL,
+                committed_at TEXT,
+                UNIQUE (run_id, idempotency_key)
+            )""",
+            "CREATE INDEX stepstore_steps_committed ON stepstore_steps (run_id, commit_seq)",
+        ),
+    ),
+)
+
 # Version 9, not 8: another change numbers the step-store's migration 8. Versions are applied by set
 # (every one not yet recorded, in order), so either may land first and a gap is no placeholder.
 MIGRATIONS += (

@@ -19,7 +19,7 @@ from animus.store._db import Connection, _Row
 from animus.store._tasks import _get_task, _record_event, now_iso
 
 _ENTRY_STATUSES: Final = ("queued", "held", "dispatched")
-_SOURCES: Final = ("cli", "auto_ready", "schedule", "webhook", "file_watcher", "source")
+_SOURCES: Final = ("cli", "auto_ready", "schedule", "webhook", "file_watcher", "source", "plugin_trigger")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from animus.domain.errors import AnimusError, InvalidInput
 from animus.domain.runs import DecisionRecord, PhaseRun, PhaseSpend, PhaseStatus, RunStatus, WorkflowRun
 from animus.domain.tasks import Task, TaskStatus
-from animus.store import _fleet, _limits, _outbox, _queue, _runs, _sources, _tasks
+from animus.store import _fleet, _limits, _outbox, _queue, _runs, _sources, _stepstore, _tasks
 from animus.store._db import Connection, SqlAlchemyConnection, SqliteConnection, _sqlite_path_from_url
 from animus.store._fleet import Member
 from animus.store._limits import ProviderLimit
@@ -20,6 +20,7 @@ from animus.store._migrations import _current_version, _migrate
 from animus.store._outbox import OutboxItem
 from animus.store._queue import QueueEntry
 from animus.store._sources import SourceLink, SourceState
+from animus.store._stepstore import StepStoreRun, StepStoreStep
 from animus.store._tasks import NewTask, TaskPatch, TaskQuery
 
 ENV_DATABASE_URL = "ANIMUS_DATABASE_URL"
@@ -252,6 +253,42 @@ class Store:
     def claim_dispatchable(self, limit: int) -> list[QueueEntry]:
         """Call inside ``transaction()``: the claimed entries stay locked (PostgreSQL) until it commits."""
         return _fleet._claim_dispatchable(self.conn, limit)
+
+    # -- the step-store (see animus.store._stepstore; its rules are the engine's) ---------------------
+    def next_stepstore_epoch(self) -> int:
+        """Call inside ``transaction()``: the counter row stays locked until it commits."""
+        return _stepstore._next_epoch(self.conn)
+
+    def open_stepstore_run(self, run_id: str, phase_id: str, inputs: Any, epoch: int) -> None:
+        _stepstore._open_run(self.conn, run_id, phase_id, inputs, epoch)
+
+    def stepstore_run(self, run_id: str, *, lock: bool = False) -> StepStoreRun | None:
+        return _stepstore._get_run(self.conn, run_id, lock=lock)
+
+    def complete_stepstore_run(self, run_id: str, *, output: Any, error: Any) -> None:
+        _stepstore._complete_run(self.conn, run_id, output=output, error=error)
+
+    def open_stepstore_runs(self, since_epoch: int) -> list[StepStoreRun]:
+        return _stepstore._open_runs(self.conn, since_epoch)
+
+    def add_stepstore_step(
+        self, *, step_id: str, run_id: str, phase_id: str, step_name: str, idempotency_key: str, payload: Any,
+        epoch: int,
+    ) -> None:
+        _stepstore._add_step(self.conn, step_id=step_id, run_id=run_id, phase_id=phase_id, step_name=step_name,
+                             idempotency_key=idempotency_key, payload=payload, epoch=epoch)
+
+    def stepstore_step(self, step_id: str) -> StepStoreStep | None:
+        return _stepstore._get_step(self.conn, step_id)
+
+    def stepstore_step_by_key(self, run_id: str, idempotency_key: str) -> StepStoreStep | None:
+        return _stepstore._step_by_key(self.conn, run_id, idempotency_key)
+
+    def commit_stepstore_step(self, step_id: str, *, output: Any, error: Any, epoch: int) -> bool:
+        return _stepstore._commit_step(self.conn, step_id, output=output, error=error, epoch=epoch)
+
+    def committed_stepstore_steps(self, run_id: str) -> list[StepStoreStep]:
+        return _stepstore._committed_steps(self.conn, run_id)
 
     # -- task sources (see animus.store._sources) ------------------------------------------------------
     def claim_source_item(self, source_id: str, external_id: str, task_id: str, **fields: Any) -> bool:

@@ -18,3 +18,6 @@ def install(project: Path, source: Path, name: str | None = None) -> Path:
     shutil.copyfile(source, target)
     target.chmod(0o755)
     return target
+JSON_TASKS = HERE / "animus-plugin-jsontasks.js"
+PY_TRIGGER = HERE / "animus-plugin-pytrigger"
+PY_LOG = HERE / "animus-plugin-pylog"
