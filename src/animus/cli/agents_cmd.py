@@ -13,7 +13,7 @@ from animus.cli.app import AppContext, common_options, console, example
 
 @click.group(epilog=example("animus agents install claude", "animus agents install codex --version 0.171.0 --json"))
 def agents() -> None:
-    """Install the agent CLIs animus drives (claude, codex, gemini, opencode, aider) at their tested versions."""
+    """Install the agent CLIs animus drives (claude, codex, gemini, opencode, aider, claude-code-acp) at their tested versions."""
 
 
 @agents.command(
