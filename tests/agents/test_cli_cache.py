@@ -10,7 +10,7 @@ from animus.agents import cached_cli, find_cli, pinned_clis
 from support import realcli
 
 
-@pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
+@pytest.mark.parametrize("tool", ["claude", "codex", "gemini", "opencode", "aider"])
 def test_the_real_installed_cache_is_found_when_the_cli_is_not_on_path(tool: str) -> None:
     installed = realcli.cli_path(tool)
     if installed is None:

@@ -19,13 +19,16 @@ ARGS = {
     "gemini": ["-p", "do it", "--output-format", "stream-json", "--approval-mode", "yolo"],
     "opencode": ["run", "--format", "json", "do it"],
     "aider": ["--message", "do it", "--yes-always", "--no-auto-commits"],
+    "cursor": ["-p", "--output-format", "stream-json", "--force", "do it"],
 }
 RESUME = {
     "claude": ["-p", "again", "--output-format", "stream-json", "--verbose", "--resume", "S-1"],
     "codex": ["exec", "--json", "resume", "S-1", "again"],
     "gemini": ["-p", "again", "--output-format", "stream-json", "--resume", "S-1"],
     "opencode": ["run", "--format", "json", "--session", "S-1", "again"],
+    "cursor": ["-p", "--output-format", "stream-json", "--resume", "S-1", "again"],
 }
+PROGRAM = {"cursor": "cursor-agent"}  # the program a tool's fake is installed as, when not the tool's name
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def run_fake(
         script = cwd / f"script-{tool}.json"
         script.write_text(json.dumps(steps))
         full_env["ANIMUS_FAKE_SCRIPT"] = str(script)
-    proc = subprocess.run([str(bin_dir / tool), *(args or ARGS[tool])], cwd=cwd, env=full_env,
+    proc = subprocess.run([str(bin_dir / PROGRAM.get(tool, tool)), *(args or ARGS[tool])], cwd=cwd, env=full_env,
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False)
     adapter = get_adapter(tool)
     events = adapter.parse_lines(proc.stdout.splitlines(keepends=True))
@@ -59,7 +62,10 @@ def test_default_demo_session_round_trips_ok_with_an_advance_decision(fake_bin: 
     assert proc.returncode == 0, proc.stderr
     assert outcome.status == "ok", outcome.reason
     assert isinstance(outcome.decision, Decision) and outcome.decision.verdict == "advance"
-    assert outcome.input_tokens == 1200 and outcome.output_tokens == 85
+    if tool == "cursor":  # cursor-agent reports no token usage
+        assert (outcome.input_tokens, outcome.output_tokens, outcome.cost_usd) == (0, 0, None)
+    else:
+        assert outcome.input_tokens == 1200 and outcome.output_tokens == 85
     kinds = [e["kind"] for e in events]
     assert "raw" not in kinds
     if tool != "aider":
@@ -111,6 +117,8 @@ def test_claude_persona_uses_the_given_session_id_and_realistic_ids(fake_bin: Pa
         ("codex", {"crash": {"code": 3}}, "failed", "status 3"),
         ("gemini", {"exit": {"code": 53}}, "failed", "turn limit"),
         ("opencode", {"crash": {"code": 1}}, "failed", "status 1"),
+        ("cursor", "rate_limit", "rate_limited", "usage limit"),
+        ("cursor", {"crash": {"code": 1}}, "failed", "status 1"),
     ],
 )
 def test_failure_modes_produce_the_right_outcome(

@@ -213,7 +213,7 @@ def test_garbage_lines_become_raw_events_and_crlf_json_still_parses() -> None:
     assert case["outcome"]["final_text"] == "crlf ok"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("tool", ["claude", "codex", "gemini", "opencode", "aider", "command", "scripted"])
+@pytest.mark.parametrize("tool", ["claude", "codex", "gemini", "opencode", "aider", "cursor", "command", "scripted"])
 def test_every_adapter_survives_invalid_binary_truncated_and_16mb_lines(tool: str) -> None:
     adapter = get_adapter(tool)
     big = b'{"type":"assistant","message":{"content":[{"type":"text","text":"' + b"x" * (16 * 1024 * 1024) + b'"}]}}\n'

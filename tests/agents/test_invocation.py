@@ -176,9 +176,12 @@ def test_opencode_argv_session_and_provider_config(tmp_path: Path) -> None:
 
 
 def test_aider_argv_is_scripting_mode_without_auto_commits(tmp_path: Path) -> None:
-    assert build("aider", tmp_path, model="gpt-4o").argv == [
+    inv = build("aider", tmp_path, model="gpt-4o")
+    assert inv.argv == [
         "aider", "--message", "fix the bug", "--yes-always", "--no-auto-commits", "--no-pretty", "--no-stream",
-        "--analytics-disable", "--no-check-update", "--model", "gpt-4o"]
+        "--analytics-disable", "--no-check-update", "--no-gitignore", "--no-show-model-warnings",
+        "--no-show-release-notes", "--model", "gpt-4o"]
+    assert inv.env_extra["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"  # no price-list download at start-up
 
 
 def test_command_substitutes_the_prompt_as_a_whole_element_only(tmp_path: Path) -> None:
@@ -204,7 +207,7 @@ def test_a_prompt_starting_with_a_dash_is_never_read_as_a_flag_and_stdin_is_clos
 
 def test_unknown_tool_is_invalid_input_listing_the_choices() -> None:
     with pytest.raises(InvalidInput, match="claude, codex"):
-        get_adapter("cursor")
+        get_adapter("vim")
 
 
 # -- read-only phases (issue 11): the CLI gets no write tools -------------------------------------------

@@ -61,6 +61,7 @@ LAUNCH_FACTS = {
     "opencode": ("opencode", True, False),
     "aider": ("aider", False, False),
     "acp": ("", True, False),
+    "cursor": ("cursor-agent", True, False),
     "command": ("", False, False),
     "scripted": ("claude", True, True),  # inherits claude's resume and --session-id facts
 }

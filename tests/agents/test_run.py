@@ -49,7 +49,7 @@ def finish(world: dict[str, object], run_id: str):
     return read_run(run_id, world["runs"])  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("tool", ["claude", "codex", "gemini", "opencode", "aider", "scripted"])
+@pytest.mark.parametrize("tool", ["claude", "codex", "gemini", "opencode", "aider", "cursor", "scripted"])
 def test_each_tool_runs_detached_and_reads_back_ok_with_its_decision(world: dict[str, object], tool: str) -> None:
     handle = start(world, profile_for(world, tool), labels={"task": "T-1"})
     view = finish(world, handle.run_id)

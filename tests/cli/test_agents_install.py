@@ -97,7 +97,7 @@ def test_without_npm_it_exits_5_and_says_to_install_node(tmp_path: Path, env: di
 
 
 def test_an_unknown_tool_or_bad_version_exits_2(tmp_path: Path, env: dict[str, str]) -> None:
-    assert run_animus(["agents", "install", "opencode"], cwd=tmp_path, env=env).code == 2
+    assert run_animus(["agents", "install", "cursor"], cwd=tmp_path, env=env).code == 2
     assert run_animus(["agents", "install", "claude", "--version", "../x"], cwd=tmp_path, env=env).code == 2
     assert npm_calls(env) == []
 
@@ -128,3 +128,73 @@ def test_the_install_script_reads_the_same_pins(tmp_path: Path, env: dict[str, s
     target = Path(env["ANIMUS_CLI_CACHE"]) / f"codex-{pin.version}"
     assert proc.stdout.strip() == f"codex={target}/node_modules/.bin/codex"
     assert npm_calls(env)[0][-1] == f"{pin.package}@{pin.version}"
+
+
+# A real program standing in for a Python: `-m venv DIR` copies itself to DIR/bin/python; that copy's
+# `-m pip install aider-chat==V` logs its argv and links DIR/bin/aider to the fake agent (or fails).
+FAKE_PYTHON = """#!{python}
+import json, os, shutil, sys
+from pathlib import Path
+args = sys.argv[1:]
+with open(os.environ["FAKE_NPM_LOG"], "a") as log:
+    log.write(json.dumps(["python", *args]) + "\\n")
+if args[:2] == ["-m", "venv"]:
+    (Path(args[2]) / "bin").mkdir(parents=True)
+    shutil.copy(__file__, Path(args[2]) / "bin" / "python")
+elif args[:3] == ["-m", "pip", "install"]:
+    if os.environ.get("FAKE_PIP_FAIL"):
+        print("ERROR: No matching distribution found for " + args[-1], file=sys.stderr)
+        sys.exit(1)
+    (Path(__file__).parent / "aider").symlink_to({fake_agent!r})
+"""
+
+
+def test_aider_installs_into_a_venv_of_its_own_by_pip_and_is_found_off_path(tmp_path: Path, env: dict[str, str]) -> None:
+    fake_agent = shutil.which(CONSOLE_SCRIPT, path=str(Path(sys.executable).parent))
+    python = tmp_path / "fake-python"
+    _program(python, FAKE_PYTHON.format(python=sys.executable, fake_agent=fake_agent))
+    env = {**env, "ANIMUS_PYTHON": str(python)}
+    pin = pinned_clis()["aider"]
+    assert (pin.package, pin.binary_in(Path("d"))) == ("pypi:aider-chat", Path("d/venv/bin/aider"))
+
+    failed = run_animus(["agents", "install", "aider", "--json"], cwd=tmp_path, env={**env, "FAKE_PIP_FAIL": "1"})
+    assert failed.code == 5 and "No matching distribution" in failed.error()["message"]
+    assert not list(Path(env["ANIMUS_CLI_CACHE"]).glob("*/.animus-installed"))
+
+    result = run_animus(["agents", "install", "aider", "--json"], cwd=tmp_path, env=env)
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)["data"]
+    directory = Path(env["ANIMUS_CLI_CACHE"]) / f"aider-{pin.version}"
+    assert data["binary"] == str(directory / "venv" / "bin" / "aider") and data["fresh"] is True
+    assert (directory / ".animus-installed").read_text() == f"pypi:aider-chat@{pin.version}\n"
+    pip = [c for c in npm_calls(env) if c[1:4] == ["-m", "pip", "install"]]
+    assert pip[-1][-1] == f"aider-chat=={pin.version}"
+    assert not [c for c in npm_calls(env) if c[0] != "python"]  # never npm
+    again = run_animus(["agents", "install", "aider", "--json"], cwd=tmp_path, env=env)
+    assert again.code == 0 and json.loads(again.stdout)["data"]["fresh"] is False
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    run = run_animus(["agent", "run", "--tool", "aider", "--prompt", "hi"], cwd=repo,
+                     env={**env, "ANIMUS_HOME": str(tmp_path / "home")})
+    assert run.code == 0 and "outcome: ok" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_install_script_puts_aider_in_a_venv_of_its_own_without_npm(tmp_path: Path, env: dict[str, str]) -> None:
+    fake_agent = shutil.which(CONSOLE_SCRIPT, path=str(Path(sys.executable).parent))
+    python = tmp_path / "fake-python"
+    _program(python, FAKE_PYTHON.format(python=sys.executable, fake_agent=fake_agent))
+    tools = tmp_path / "shell-tools"
+    tools.mkdir()
+    for name in ("bash", "sed", "awk", "mkdir", "rm", "dirname"):
+        (tools / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    (Path(env["PATH"]) / "npm").unlink()  # aider needs no Node.js
+    env = {**env, "PATH": f"{env['PATH']}{os.pathsep}{tools}", "ANIMUS_PYTHON": str(python)}
+    proc = subprocess.run([str(REPO_ROOT / "scripts" / "install-agent-clis"), "aider"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    pin = pinned_clis()["aider"]
+    target = Path(env["ANIMUS_CLI_CACHE"]) / f"aider-{pin.version}"
+    assert proc.stdout.strip() == f"aider={target}/venv/bin/aider"
+    assert (target / ".animus-installed").read_text() == f"pypi:aider-chat@{pin.version}\n"
+    assert [c for c in npm_calls(env) if c[1:4] == ["-m", "pip", "install"]][-1][-1] == f"aider-chat=={pin.version}"

@@ -124,7 +124,7 @@ def test_multi_error_file_reports_every_error_sorted(tmp_path: Path, write_confi
     )
     found = problems_of(tmp_path)
     assert found == [
-        ".animus/workflows.yaml:2:13: invalid value 'claud' for tool of agent 'a' (allowed: claude, codex, gemini, opencode, aider, acp, command, scripted, plugin:<name>)",
+        ".animus/workflows.yaml:2:13: invalid value 'claud' for tool of agent 'a' (allowed: claude, codex, gemini, opencode, aider, acp, cursor, command, scripted, plugin:<name>)",
         ".animus/workflows.yaml:2:34: timeout_secs of agent 'a' must be > 0, got 0",
         ".animus/workflows.yaml:4:30: unknown agent 'b' in phase 'impl' (defined: a)",
         ".animus/workflows.yaml:5:3: phase 'tests' has mode 'command' but no 'command' section (command: {argv: [program, args…]})",

@@ -16,7 +16,8 @@ CAPTURED = Path(__file__).parent / "captured"
 def _outcome(name: str, exit_code: int | None, signal: int | None = None) -> tuple[Outcome, list[str]]:
     tool = name.split("-", 1)[0]
     adapter = get_adapter(tool)
-    lines = (CAPTURED / f"{name}.jsonl").read_bytes().splitlines(keepends=True)
+    path = CAPTURED / f"{name}.txt" if tool == "aider" else CAPTURED / f"{name}.jsonl"  # aider prints plain text
+    lines = path.read_bytes().splitlines(keepends=True)
     events = adapter.parse_lines(lines)
     kinds = [e.to_dict()["kind"] for e in events]
     return adapter.classify(events, exit_code, signal, exit_reason="exited" if signal is None else "stopped"), kinds
@@ -83,3 +84,21 @@ def test_real_turn_retried_after_a_cut_stream_still_yields_the_verdict(name: str
     # gemini keeps the partial text of the cut attempt in its stream ("Half a sent" + "Recovered.")
     outcome, _ = _outcome(name, 0)
     assert outcome.status == "ok" and outcome.decision.to_dict()["verdict"] == "advance", outcome
+
+
+@pytest.mark.parametrize(("name", "tokens"), [("opencode-write", (320, 70)), ("aider-write", (200, 40))])
+def test_real_opencode_and_aider_turns_parse_to_ok_with_tokens_and_verdict(name: str, tokens: tuple[int, int]) -> None:
+    outcome, kinds = _outcome(name, 0)
+    assert outcome.status == "ok", outcome
+    assert (outcome.input_tokens, outcome.output_tokens) == tokens
+    assert outcome.decision.to_dict()["verdict"] == "advance"
+    assert "raw" not in kinds
+    if name.startswith("opencode"):
+        assert outcome.session_id and "tool_call" in kinds and "tool_result" in kinds
+
+
+@pytest.mark.parametrize(("name", "exit_code"), [("opencode-429", 1), ("aider-429", 0)])
+def test_real_opencode_and_aider_429_output_is_rate_limited(name: str, exit_code: int) -> None:
+    # aider 0.86.2 exits 0 after giving up on its retries: its last lines are what says rate-limited
+    outcome, _ = _outcome(name, exit_code)
+    assert outcome.status == "rate_limited", outcome

@@ -1,4 +1,4 @@
-"""A scripted model endpoint (Anthropic, OpenAI Responses, Gemini) that real agent CLIs can talk to.
+"""A scripted model endpoint (Anthropic, OpenAI Responses, Gemini, OpenAI Chat Completions) that real agent CLIs can talk to.
 
 Usage::
 
@@ -31,11 +31,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from support import realcli_chat as chat
 from support import realcli_wire as wire
-from support.realcli_wire import ANTHROPIC, APIS, GEMINI, OPENAI, Fault, ToolCall, Turn, decision_json
+from support.realcli_wire import ANTHROPIC, APIS, CHAT, GEMINI, OPENAI, Fault, ToolCall, Turn, decision_json
 
 __all__ = [
     "ANTHROPIC",
+    "CHAT",
     "GEMINI",
     "OPENAI",
     "ModelEndpoint",
@@ -51,7 +53,10 @@ AUX_TEXT = {
     ANTHROPIC: "Scripted session",
     OPENAI: "ok",
     GEMINI: json.dumps({"reasoning": "The model finished its answer.", "next_speaker": "user"}),
+    CHAT: "Scripted session",
 }
+# opencode titles a new session with a tool-less request whose system prompt is its title generator.
+_CHAT_AUX_MARKERS = ("title generator", "generate a title", "short title")
 
 
 @dataclass
@@ -86,6 +91,12 @@ def _is_aux(api: str, path: str, body: Any) -> bool:
             or config.get("responseSchema")
             or config.get("responseMimeType") == "application/json"
         ) or not body.get("tools")
+    if api == CHAT:
+        # aider declares no tools at all (its edits are text), so a tool-less request is main unless it asks for a title.
+        system = " ".join(
+            str(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "system"
+        ).lower()
+        return not body.get("tools") and any(marker in system for marker in _CHAT_AUX_MARKERS)
     return not body.get("tools")
 
 
@@ -265,6 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
             return ANTHROPIC, "count_tokens"
         if method == "POST" and path.endswith("/messages"):
             return ANTHROPIC, "messages"
+        if method == "POST" and path.endswith("/chat/completions"):
+            return CHAT, "chat"
         if method == "POST" and path.endswith("/responses"):
             return OPENAI, "responses"
         if method == "POST" and "/models/" in path and ":" in path.rsplit("/", 1)[-1]:
@@ -308,6 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
             req.kind, req.answered_with = "aux", op
             ep._record(req)
             return self._send_json(200, {"input_tokens": 100} if api == ANTHROPIC else {"totalTokens": 100})
+
         if op == "models":
             req.kind, req.answered_with = "aux", "models"
             ep._record(req)
@@ -370,8 +384,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, api: str, fault: Fault) -> None:
         if fault.kind == "rate_limit":
             return self._send_json(429, wire.rate_limit_body(api, fault), fault.headers)
+        errors = {ANTHROPIC: wire.anthropic_error_body, OPENAI: wire.openai_error_body, GEMINI: wire.gemini_error_body,
+                  CHAT: chat.chat_error_body}
         body = (
-            {ANTHROPIC: wire.anthropic_error_body, OPENAI: wire.openai_error_body, GEMINI: wire.gemini_error_body}[api](
+            errors[api](
                 fault.status, fault.message
             )
             if fault.body is None
@@ -400,11 +416,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not streaming:
             if api == OPENAI:
                 return self._send_json(200, _openai_whole(turn, model, body), turn.headers)
+            if api == CHAT:
+                return self._send_json(200, chat.chat_completion(turn, model), turn.headers)
             payload = {ANTHROPIC: wire.anthropic_message, GEMINI: wire.gemini_response}[api]
             return self._send_json(200, payload(turn, model), turn.headers)
         self._start_stream(turn.headers)
         if api == OPENAI:
             return self._write_frames(wire.openai_stream(turn, model, body))
+        if api == CHAT:
+            return self._write_frames(chat.chat_stream(turn, model, body))
         frames = {ANTHROPIC: wire.anthropic_stream, GEMINI: wire.gemini_stream}[api]
         self._write_frames(frames(turn, model))
 
@@ -412,7 +432,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind in ("http", "rate_limit"):
             return self._send_error(api, fault)
         self._start_stream()
-        partial = {ANTHROPIC: wire.anthropic_partial, OPENAI: wire.openai_partial, GEMINI: wire.gemini_partial}[api]
+        partial = {ANTHROPIC: wire.anthropic_partial, OPENAI: wire.openai_partial, GEMINI: wire.gemini_partial,
+                   CHAT: chat.chat_partial}[api]
         self._write_frames(partial(fault.partial_text, model))
         if fault.kind == "hang":
             self.endpoint._stopping.wait()

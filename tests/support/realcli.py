@@ -19,7 +19,8 @@ PACKAGES = {tool: pin.package for tool, pin in pinned_clis().items()}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CAPTURED_DIR = REPO_ROOT / "tests" / "realcli" / "captured"
 # Models the CLIs know by name (Claude Code prices its own usage; codex/gemini only need a string).
-MODELS = {"claude": "claude-sonnet-4-5-20250929", "codex": "gpt-5.5", "gemini": "gemini-2.5-flash"}
+MODELS = {"claude": "claude-sonnet-4-5-20250929", "codex": "gpt-5.5", "gemini": "gemini-2.5-flash",
+          "opencode": "qwen3-coder", "aider": "openai/qwen3-coder"}
 
 
 def cache_dir() -> Path:
@@ -87,10 +88,10 @@ def scrub(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
-def save_capture(tool: str, case: str, stdout: str, replacements: dict[str, str]) -> Path:
-    """Write the CLI's real stdout lines to tests/realcli/captured/<tool>-<case>.jsonl (tmp paths scrubbed)."""
+def save_capture(tool: str, case: str, stdout: str, replacements: dict[str, str], *, suffix: str = ".jsonl") -> Path:
+    """Write the CLI's real stdout lines to tests/realcli/captured/<tool>-<case>.jsonl (tmp paths scrubbed; aider: .txt)."""
     CAPTURED_DIR.mkdir(parents=True, exist_ok=True)
-    target = CAPTURED_DIR / f"{tool}-{case}.jsonl"
+    target = CAPTURED_DIR / f"{tool}-{case}{suffix}"
     lines = [ln for ln in scrub(stdout, replacements).splitlines() if ln.strip()]
     target.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
     return target
@@ -187,7 +188,7 @@ def direct_invocation(
     raise ValueError(f"unknown tool {tool!r}")
 
 
-API_OF = {"claude": "anthropic", "codex": "openai", "gemini": "gemini"}
+API_OF = {"claude": "anthropic", "codex": "openai", "gemini": "gemini", "opencode": "chat", "aider": "chat"}
 
 
 class DirectRun:

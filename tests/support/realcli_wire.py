@@ -1,4 +1,4 @@
-"""Wire formats of the three model APIs the real agent CLIs speak: one scripted turn → response bytes."""
+"""Wire formats of the model APIs the real agent CLIs speak: one scripted turn → response bytes (Chat: realcli_chat)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
 GEMINI = "gemini"
-APIS = (ANTHROPIC, OPENAI, GEMINI)
+CHAT = "chat"  # OpenAI Chat Completions (/v1/chat/completions): opencode, aider
+APIS = (ANTHROPIC, OPENAI, GEMINI, CHAT)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,8 @@ def split_text(text: str, parts: int = 3) -> list[str]:
 
 
 def rate_limit_body(api: str, fault: Fault) -> dict[str, Any]:
+    if api == CHAT:
+        return {"error": {"message": fault.message, "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
     if api == OPENAI:
         # The shape codex turns into "You've hit your usage limit ... try again at <local time>".
         return {

@@ -14,6 +14,8 @@ _NUM = r"([\d.]+[kKmM]?)"
 _TOKENS_RE = re.compile(rf"^Tokens: {_NUM} sent(?:, {_NUM} cache write)?(?:, {_NUM} cache hit)?, {_NUM} received\.")
 _COST_RE = re.compile(r"Cost: \$([\d.]+) message, \$([\d.]+) session\.")
 _TEXT_CAP = 64 * 1024
+# What aider prints when it stops retrying a failed model call (it retries a RateLimitError with backoff first).
+_GIVE_UP_MARKS = ("RateLimitError", "The API provider has rate limited you")
 
 
 def _parse_count(token: str) -> int:
@@ -43,9 +45,16 @@ class _AiderAdapter(Adapter, tool="aider", binary="aider"):
             "--no-stream",
             "--analytics-disable",
             "--no-check-update",
+            # Verified with aider 0.86.2: without these it appends `.aider*` to the worktree's .gitignore (a
+            # change the phase did not ask for) and warns about every model litellm has no metadata for.
+            "--no-gitignore",
+            "--no-show-model-warnings",
+            "--no-show-release-notes",
         ]
         if profile.model:
             argv += ["--model", profile.model]
+        # litellm's own price-list fetch at import: use the bundled list (aider's separate download still runs).
+        env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         if profile.base_url:
             env["OPENAI_API_BASE"] = profile.base_url
         key = _api_key_value(profile, request.environ)
@@ -79,6 +88,10 @@ class _AiderAdapter(Adapter, tool="aider", binary="aider"):
         return [ev._text(text)]
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
+        # aider 0.86.2 gives up on a rate limit after ~60 s of retries and still exits 0: its last lines say so.
+        given_up = [t for t in tally.texts[-2:] if any(mark in t for mark in _GIVE_UP_MARKS)]
+        if given_up:
+            return "failed", f"gave up: {given_up[0][:300]}" + ("" if exit_code in (0, None) else f" (exit {exit_code})")
         if exit_code == 0:
             return "ok", "exited 0"
         # aider has no error events: the last lines usually say what went wrong (e.g. litellm.RateLimitError).

@@ -1,9 +1,11 @@
-"""The agent CLIs animus installs: their pinned npm packages, the cache off PATH, and finding a CLI's binary.
+"""The agent CLIs animus installs: their pinned npm/PyPI packages, the cache off PATH, and finding a CLI's binary.
 
 The pins live in ``pinned-clis.txt`` beside this module, the one copy that ``animus agents install``,
 ``scripts/install-agent-clis`` and the test suite all read. A cache entry
 ``<cache>/<tool>-<version>/`` counts only once its ``.animus-installed`` stamp exists (written after
-npm succeeded), so an interrupted install is never mistaken for a working one.
+npm or pip succeeded), so an interrupted install is never mistaken for a working one. An npm package
+installs into ``node_modules/`` there; a ``pypi:<name>`` package (aider) into its own venv, ``venv/``.
+
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -25,16 +28,32 @@ _PINS_FILE = Path(__file__).with_name("pinned-clis.txt")
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+-]*$")
 _NODE_MAJOR = 20
 _NPM_TIMEOUT_SECS = 900.0
+_PYPI = "pypi:"
 
 
 @dataclass(frozen=True)
 class PinnedCli:
-    """One installable agent CLI: the animus tool name, its npm package, the pinned version, its binary."""
+    """One installable agent CLI: the animus tool name, its package (npm, or ``pypi:<name>``), the pinned version, its binary."""
 
     tool: str
     package: str
     version: str
     binary: str
+
+    @property
+    def registry(self) -> Literal["npm", "pypi"]:
+        return "pypi" if self.package.startswith(_PYPI) else "npm"
+
+    @property
+    def package_name(self) -> str:
+        """The name the registry knows (``pypi:aider-chat`` → ``aider-chat``)."""
+        return self.package.removeprefix(_PYPI)
+
+    def binary_in(self, directory: Path) -> Path:
+        """Where the binary lies in a cache directory of this CLI."""
+        if self.registry == "pypi":
+            return directory / "venv" / "bin" / self.binary
+        return directory / "node_modules" / ".bin" / self.binary
 
 
 @dataclass(frozen=True)
@@ -85,13 +104,13 @@ def cached_cli(tool: str, version: str | None = None, *, environ: Mapping[str, s
         return None
     root = cli_cache_dir(environ)
     if version is not None:
-        return _installed_binary(root / f"{tool}-{version}", pin.binary)
-    found = _installed_binary(root / f"{tool}-{pin.version}", pin.binary)
+        return _installed_binary(root / f"{tool}-{version}", pin)
+    found = _installed_binary(root / f"{tool}-{pin.version}", pin)
     if found is not None:
         return found
     others = sorted(root.glob(f"{tool}-*"), key=lambda d: _version_key(d.name.removeprefix(f"{tool}-")), reverse=True)
     for directory in others:
-        found = _installed_binary(directory, pin.binary)
+        found = _installed_binary(directory, pin)
         if found is not None:
             return found
     return None
@@ -133,6 +152,7 @@ def install_hint(tool: str) -> str:
 _OTHER_HINTS = {
     "opencode": "install opencode (`npm install -g opencode-ai`) or set `binary:` on the agent",
     "aider": "install aider (`pipx install aider-chat`) or set `binary:` on the agent",
+    "cursor": "install the Cursor CLI (`curl https://cursor.com/install -fsS | bash`) or set `binary:` on the agent",
     "gh": "install the GitHub CLI (https://cli.github.com) and run `gh auth login`",
 }
 
@@ -144,8 +164,7 @@ def install_cli(
     environ: Mapping[str, str] | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> InstalledCli:
-    """Install ``tool``'s npm package (the pinned version unless ``version``) into the cache; idempotent."""
-    from animus import procs
+    """Install ``tool``'s package (the pinned version unless ``version``) into the cache; idempotent."""
 
     pin = pinned_clis().get(tool)
     if pin is None:
@@ -155,12 +174,27 @@ def install_cli(
         raise InvalidInput(f"invalid version {version!r}: expected e.g. {pin.version}")
     environ = os.environ if environ is None else environ
     directory = cli_cache_dir(environ) / f"{tool}-{version}"
-    result = InstalledCli(
-        tool, pin.package, version, str(directory / "node_modules" / ".bin" / pin.binary), str(directory), fresh=False
-    )
-    if _installed_binary(directory, pin.binary) is not None:
-        progress(f"{pin.package}@{version} is already installed in {directory}")
+    result = InstalledCli(tool, pin.package, version, str(pin.binary_in(directory)), str(directory), fresh=False)
+    if _installed_binary(directory, pin) is not None:
+        progress(f"{pin.package_name}@{version} is already installed in {directory}")
         return result
+    if pin.registry == "pypi":
+        _pip_install(pin, version, directory, environ, progress)
+    else:
+        _npm_install(pin, version, directory, environ, progress)
+    binary = pin.binary_in(directory)
+    if not _executable(binary):
+        raise Unavailable(f"{pin.package_name}@{version} installed, but {binary} is missing")
+    (directory / _STAMP).write_text(f"{pin.package}@{version}\n", encoding="utf-8")
+    progress(f"installed {tool} {version}: {binary}")
+    return InstalledCli(tool, pin.package, version, str(binary), str(directory), fresh=True)
+
+
+def _npm_install(
+    pin: PinnedCli, version: str, directory: Path, environ: Mapping[str, str], progress: Callable[[str], None]
+) -> None:
+    from animus import procs
+
     npm = shutil.which("npm", path=environ.get("PATH"))
     node = shutil.which("node", path=environ.get("PATH"))
     if npm is None or node is None:
@@ -196,16 +230,55 @@ def install_cli(
             f"npm install {pin.package}@{version} {why}" + (": " + " | ".join(tail) if tail else ""),
             hint="check the network and the npm registry (npm config get registry); nothing was stamped, rerun to retry",
         )
-    binary = directory / "node_modules" / ".bin" / pin.binary
-    if not _executable(binary):
-        raise Unavailable(f"{pin.package}@{version} installed, but {binary} is missing")
-    (directory / _STAMP).write_text(f"{pin.package}@{version}\n", encoding="utf-8")
-    progress(f"installed {tool} {version}: {binary}")
-    return InstalledCli(tool, pin.package, version, str(binary), str(directory), fresh=True)
 
 
-def _installed_binary(directory: Path, binary: str) -> Path | None:
-    target = directory / "node_modules" / ".bin" / binary
+def _pip_install(
+    pin: PinnedCli, version: str, directory: Path, environ: Mapping[str, str], progress: Callable[[str], None]
+) -> None:
+    """A venv of its own (aider pins dozens of libraries), made by this Python; pip from the configured index."""
+    from animus import procs
+
+    progress(f"installing {pin.package_name}=={version} into a venv in {directory} (pip; this can take a minute)")
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    venv = directory / "venv"
+    python = _venv_python(environ)
+    if python is None:
+        raise Unavailable(
+            f"{pin.package_name} needs Python 3.10 to 3.12 for its venv, and none was found",
+            hint="install python3.12 (or 3.11, 3.10) and put it on PATH, then retry",
+        )
+    steps = [
+        [python, "-m", "venv", str(venv)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+         f"{pin.package_name}=={version}"],
+    ]
+    for argv in steps:
+        run = procs.run_program(argv, env=environ, timeout=_NPM_TIMEOUT_SECS)
+        if not run.ok:
+            tail = (run.stderr or run.stdout).strip().splitlines()[-5:]
+            why = "timed out" if run.timed_out else f"exited {run.returncode}"
+            raise Unavailable(
+                f"{' '.join(argv[1:4])} for {pin.package_name}=={version} {why}" + (": " + " | ".join(tail) if tail else ""),
+                hint="check the network and the Python package index (pip config list); nothing was stamped, rerun to retry",
+            )
+
+
+def _venv_python(environ: Mapping[str, str]) -> str | None:
+    """A Python aider's pins accept (3.10-3.12): $ANIMUS_PYTHON, else this one if it is, else one on PATH."""
+    if environ.get("ANIMUS_PYTHON"):
+        return environ["ANIMUS_PYTHON"]
+    if (3, 10) <= sys.version_info[:2] <= (3, 12):
+        return sys.executable
+    for name in ("python3.12", "python3.11", "python3.10"):
+        found = shutil.which(name, path=environ.get("PATH"))
+        if found:
+            return found
+    return None
+
+
+def _installed_binary(directory: Path, pin: PinnedCli) -> Path | None:
+    target = pin.binary_in(directory)
     return target if (directory / _STAMP).is_file() and _executable(target) else None
 
 

@@ -18,6 +18,7 @@ from animus.agents._events import AgentEvent
 from animus.agents._outcome import Tally
 from animus.agents._profile import Invocation, SessionPlan, _LaunchRequest
 
+_HTTP_TOO_MANY_REQUESTS = 429
 # A read-only phase's bash: everything denied but git's reading commands (the later, more specific rules win).
 _READ_ONLY_BASH = {"*": "deny", "git diff*": "allow", "git log*": "allow", "git show*": "allow", "git status*": "allow"}
 
@@ -108,6 +109,10 @@ class _OpencodeAdapter(_JsonLinesAdapter, tool="opencode", binary="opencode", re
             out.append(ev._thinking(str(part.get("text") or "")))
         elif kind == "error":
             out.append(ev._error(_error_message(obj.get("error")), fatal=True))
+            data = _as_dict(_as_dict(obj.get("error")).get("data"))
+            if data.get("statusCode") == _HTTP_TOO_MANY_REQUESTS:
+                # opencode 1.18.33 retried the 429 five times (honouring retry-after) before this line.
+                out.append(ev._rate_limit("rejected", None))
         elif kind in ("step_start", "done"):
             pass
         else:

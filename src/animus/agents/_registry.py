@@ -8,6 +8,7 @@ from animus.agents._aider import _AiderAdapter
 from animus.agents._claude import _ClaudeAdapter
 from animus.agents._codex import _CodexAdapter
 from animus.agents._command import _CommandAdapter, _ScriptedAdapter
+from animus.agents._cursor import _CursorAdapter
 from animus.agents._gemini import _GeminiAdapter
 from animus.agents._opencode import _OpencodeAdapter
 from animus.agents._plugin import _PluginAdapter
@@ -23,6 +24,7 @@ _ADAPTERS: dict[str, Adapter] = {
         _OpencodeAdapter(),
         _AiderAdapter(),
         _AcpAdapter(),
+        _CursorAdapter(),
         _CommandAdapter(),
         _ScriptedAdapter(),
     )

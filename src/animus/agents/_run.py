@@ -53,7 +53,7 @@ def start_agent_run(
     if session is not None and session.resume and not adapter.resumable:
         raise InvalidInput(
             f"tool {profile.tool} cannot resume a session",
-            hint="start a new run without a session to resume; claude, codex, gemini and opencode can resume",
+            hint="start a new run without a session to resume; claude, codex, gemini, opencode and cursor can resume",
         )
     if session is None and profile.tool in _NEW_SESSION_TOOLS:
         session = SessionPlan.new()

@@ -55,7 +55,7 @@ def agent() -> None:
     "--resume",
     "resume_session",
     metavar="SESSION_ID",
-    help="Continue this agent session (claude, codex, gemini, opencode).",
+    help="Continue this agent session (claude, codex, gemini, opencode, cursor).",
 )
 @click.option("--base-url", help="Model endpoint (gateway, proxy, local server) for the CLI.")
 @click.option("--api-key-env", metavar="NAME", help="Name of the env var holding the API key for --base-url.")

@@ -13,7 +13,7 @@ from animus.cli.app import AppContext, common_options, console, example
 
 @click.group(epilog=example("animus agents install claude", "animus agents install codex --version 0.171.0 --json"))
 def agents() -> None:
-    """Install the agent CLIs animus drives (claude, codex, gemini) at their tested versions."""
+    """Install the agent CLIs animus drives (claude, codex, gemini, opencode, aider, claude-code-acp) at their tested versions."""
 
 
 @agents.command(
@@ -21,10 +21,10 @@ def agents() -> None:
     epilog=example("animus agents install claude", "animus agents install gemini --json"),
 )
 @click.argument("tool", type=click.Choice(list(pinned_clis())))
-@click.option("--version", "version", metavar="V", help="npm version to install (default: the pinned, tested one).")
+@click.option("--version", "version", metavar="V", help="version to install (default: the pinned, tested one).")
 @common_options
 def install_cmd(app: AppContext, tool: str, version: str | None) -> None:
-    """Install TOOL's npm package into the cache off PATH (needs Node.js 20+ and npm); idempotent."""
+    """Install TOOL's package into the cache off PATH (npm: Node.js 20+; aider: pip into its own venv); idempotent."""
 
     def progress(line: str) -> None:
         click.echo(f"agents install: {line}", err=True)  # stderr: --json keeps stdout to one line

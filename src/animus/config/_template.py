@@ -22,7 +22,7 @@ default_workflow: standard
 # Agent profiles: which coding-agent CLI runs, with which model and limits.
 agents:
   default:
-    tool: claude                 # claude | codex | gemini | opencode | aider | acp | command | scripted
+    tool: claude                 # claude | codex | gemini | opencode | aider | acp | cursor | command | scripted
     # model: claude-sonnet-4-6   # omit to use the CLI's own default
     timeout_secs: 3600           # hard limit per attempt
     idle_timeout_secs: 900       # no output for this long counts as hung

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-AgentTool = Literal["claude", "codex", "gemini", "opencode", "aider", "acp", "command", "scripted"]
+AgentTool = Literal["claude", "codex", "gemini", "opencode", "aider", "acp", "cursor", "command", "scripted"]
 
 # In this order everywhere a user sees the choices (error messages, `--tool` help, the JSON schema).
 AGENT_TOOLS: tuple[AgentTool, ...] = get_args(AgentTool)

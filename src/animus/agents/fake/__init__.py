@@ -1,4 +1,4 @@
-"""A fake agent CLI that impersonates claude/codex/gemini/opencode/aider, for tests and demos (stdlib only)."""
+"""A fake agent CLI that impersonates claude/codex/gemini/opencode/aider/cursor-agent, for tests and demos (stdlib only)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import shutil
 import sys
 from pathlib import Path
 
-from animus.agents.fake._cli import DEMO_SCRIPT, ENV_AS, ENV_LEDGER, ENV_SCRIPT, main
-from animus.agents.fake._personas import PERSONAS
+from animus.agents.fake._cli import DEMO_SCRIPT, ENV_AS, ENV_LEDGER, ENV_SCRIPT, PERSONAS, main
 
 CONSOLE_SCRIPT = "animus-fake-agent"
-FAKE_TOOLS: tuple[str, ...] = ("claude", "codex", "gemini", "opencode", "aider")
+FAKE_TOOLS: tuple[str, ...] = ("claude", "codex", "gemini", "opencode", "aider", "cursor")
+# The program each persona is installed as (the tool name unless the CLI is called otherwise).
+_BINARIES = {"cursor": "cursor-agent"}
 
 __all__ = [
     "CONSOLE_SCRIPT",
@@ -27,12 +28,12 @@ __all__ = [
 
 
 def install_fake_clis(bin_dir: Path) -> dict[str, Path]:
-    """Create executables named claude/codex/gemini/opencode/aider in ``bin_dir`` that run the fake."""
+    """Create executables named claude/codex/gemini/opencode/aider/cursor-agent in ``bin_dir`` that run the fake."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = shutil.which(CONSOLE_SCRIPT, path=str(Path(sys.executable).parent)) or shutil.which(CONSOLE_SCRIPT)
     made: dict[str, Path] = {}
     for tool in FAKE_TOOLS:
-        target = bin_dir / tool
+        target = bin_dir / _BINARIES.get(tool, tool)
         if target.is_symlink() or target.exists():
             target.unlink()
         if script:

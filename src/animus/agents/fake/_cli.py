@@ -11,7 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from animus.agents.fake._personas import _DEFAULT_MODELS, PERSONAS, _new_session_id
+from animus.agents.fake._cursor import _CursorPersona
+from animus.agents.fake._personas import _DEFAULT_MODELS, _new_session_id
+from animus.agents.fake._personas import PERSONAS as _FIRST_PERSONAS
+
+# Every CLI the fake can play, by tool name.
+PERSONAS = {**_FIRST_PERSONAS, _CursorPersona.tool: _CursorPersona}
 
 ENV_AS = "ANIMUS_FAKE_AS"
 ENV_SCRIPT = "ANIMUS_FAKE_SCRIPT"
@@ -99,6 +104,7 @@ _VALUE_FLAGS = {
         "--variant",
         "--command",
     },
+    "cursor": {"--output-format", "--model", "-m", "--resume", "--mode", "--api-key", "--workspace", "-H", "--header"},
     "aider": {
         "--message",
         "-m",
@@ -200,6 +206,9 @@ class _Invocation:
                 pos.pop(0)
             self.resume_id = self.flag("--session", "-s")
             self.prompt = " ".join(pos)
+        elif self.tool == "cursor":
+            self.resume_id = self.flag("--resume")
+            self.prompt = " ".join(pos)
         else:
             self.prompt = self.flag("--message", "-m", "--msg") or ""
 
@@ -225,6 +234,8 @@ def _persona_name(argv0: str, args: list[str]) -> tuple[str, list[str]]:
     if os.environ.get(ENV_AS):
         return os.environ[ENV_AS], args
     base = os.path.basename(argv0)
+    if base in ("cursor-agent", "agent"):  # the Cursor CLI's two program names
+        return "cursor", args
     for name in PERSONAS:
         if base == name or base.startswith(name + "."):
             return name, args

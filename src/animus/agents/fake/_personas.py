@@ -1,4 +1,4 @@
-"""The line shapes each impersonated CLI prints (Claude, Codex, Gemini, opencode, aider)."""
+"""The line shapes each impersonated CLI prints (Claude, Codex, Gemini, opencode, aider; Cursor in _cursor.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ _DEFAULT_MODELS = {
     "gemini": "gemini-2.5-pro",
     "opencode": "anthropic/claude-sonnet-4-5",
     "aider": "gpt-4o",
+    "cursor": "Claude 4.5 Sonnet",  # cursor's init line names the model by its display name
 }
 
 
@@ -419,6 +420,8 @@ class _OpencodePersona(_Persona):
         self.spent_in = self.spent_out = 0
 
     def _ev(self, kind: str, part: dict[str, Any]) -> dict[str, Any]:
+        # opencode 1.18.33 gives every part its own id and repeats the session id in it
+        part = {"id": _rid("prt_", 26), "sessionID": self.session_id, **part}
         return {"type": kind, "timestamp": int(time.time() * 1000), "sessionID": self.session_id, "part": part}
 
     def _step_start(self) -> dict[str, Any]:
@@ -477,6 +480,8 @@ class _OpencodePersona(_Persona):
             "time": {"start": now, "end": now},
         }
         state["output" if ok else "error"] = output
+        if ok:
+            state["metadata"], state["title"] = {}, str(args.get("filePath", name) if isinstance(args, dict) else name)
         part = {"type": "tool", "tool": name, "callID": call_id, "state": state, "messageID": self.message_id}
         return [self._ev("tool_use", part)]
 
@@ -498,7 +503,18 @@ class _OpencodePersona(_Persona):
         ]
 
     def rate_limit(self, resets_at: int) -> tuple[list[Any], int]:
-        return self.error("Rate limit exceeded: 429 Too Many Requests"), 1
+        # The real 1.18.33 line after its own five retries: the provider's message, its status and headers, exit 1.
+        retry_after = str(max(resets_at - int(time.time()), 0))
+        data = {
+            "message": "Rate limit exceeded",
+            "statusCode": 429,
+            "isRetryable": True,
+            "responseHeaders": {"content-type": "application/json", "retry-after": retry_after},
+            "responseBody": '{"error": {"message": "Rate limit exceeded", "code": "rate_limit_exceeded"}}',
+        }
+        line = {"type": "error", "timestamp": int(time.time() * 1000), "sessionID": self.session_id,
+                "error": {"name": "APIError", "data": data}}
+        return [line], 1
 
 
 class _AiderPersona(_Persona):
@@ -506,8 +522,8 @@ class _AiderPersona(_Persona):
 
     def start(self) -> list[Any]:
         return [
-            "Aider v0.86.1",
-            f"Main model: {self.model} with diff edit format",
+            "Aider v0.86.2",
+            f"Model: {self.model} with whole edit format",
             "Git repo: .git with 3 files",
             "Repo-map: using 1024 tokens, auto refresh",
             "",
@@ -541,7 +557,10 @@ class _AiderPersona(_Persona):
         return [message]
 
     def rate_limit(self, resets_at: int) -> tuple[list[Any], int]:
-        return ["litellm.RateLimitError: RateLimitError: 429 Too Many Requests"], 1
+        # aider 0.86.2: every try prints these lines on stdout; after the last it gives up and exits 0.
+        lines = ["litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit exceeded ",
+                 "The API provider has rate limited you. Try again later or check your quotas."]
+        return [*lines, "Retrying in 0.2 seconds...", *lines, "", ""], 0
 
 
 PERSONAS: dict[str, type[_Persona]] = {

@@ -123,6 +123,10 @@ class _Runner:
             return {"file_path": full, "old_string": arg.get("old", ""), "new_string": arg.get("new", "")}
         if isinstance(self.persona, _CodexPersona):
             return {"path": full}
+        if self.persona.tool == "cursor":
+            if step == "write":
+                return {"path": full, "fileText": arg.get("content", "")}
+            return {"path": full, "oldText": arg.get("old", ""), "newText": arg.get("new", "")}
         if step == "write":
             return {"filePath": full, "content": arg.get("content", ""), "path": str(path)}
         return {"filePath": full, "oldString": arg.get("old", ""), "newString": arg.get("new", ""), "path": str(path)}
