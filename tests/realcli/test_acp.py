@@ -243,3 +243,30 @@ def test_gemini_acp_survives_a_kill_of_the_executor_during_a_slow_model_turn_wit
     log = (project.state_dir / "runs" / runs[0] / "stdout.log").read_text()
     assert [json.loads(line)["acp"] for line in log.splitlines()].count("initialize") == 1
     assert git(project.repo, "show", "main:hello.txt").strip() == "hi"
+
+
+def test_claude_code_acp_through_a_workflow_writes_in_the_worktree_and_the_change_lands(
+    project: Project, tmp_path: Path, model_endpoint: ModelEndpoint
+) -> None:
+    require_cli("claude-code-acp")
+    config = CLAUDE_AGENT.format(url=model_endpoint.url, model=MODELS["claude"], home=tmp_path / "claude-home")
+    config = config.replace("  p: {mode: agent, agent: cc}", "  p: {mode: agent, agent: cc, directive: Create hello.txt containing hi.}")
+    config = "default_workflow: main\n" + config + "    post_success:\n      merge: {strategy: merge}\n"
+    (project.repo / ".animus" / "workflows.yaml").write_text(config)
+    git(project.repo, "add", ".animus")
+    git(project.repo, "commit", "-q", "-m", "claude-code-acp")
+    worktree_file = project.state_dir / "worktrees" / "TASK-1" / "hello.txt"
+    model_endpoint.script("anthropic", [_claude_write(worktree_file), Turn.final("advance", reason="wrote hello.txt")])
+    # IS_SANDBOX=yes (as on some CI machines) once made claude-code-acp's claude refuse every session as root
+    env = _env(tmp_path / "cli", **{**project.env, "ANTHROPIC_API_KEY": "test-key", "IS_SANDBOX": "yes"})
+    result = drive(project, env=env, timeout=240)
+    detail = f"{result.outputs}\nendpoint: {model_endpoint.summary()}"
+    assert result.exits == [0], detail
+    got = project.animus("workflow", "get", "TASK-1.main.1", "--json", env=env)
+    data: dict[str, Any] = json.loads(got.stdout)["data"]
+    assert data["status"] == "completed", detail
+    assert [(p["phase"], p["status"]) for p in data["phases"]] == [("p", "advanced")], detail
+    [log] = (project.state_dir / "runs").glob("*/stdout.log")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(x["acp"] == "fs" and x["op"] == "write" and x["ok"] for x in lines)  # written through animus
+    assert git(project.repo, "show", "main:hello.txt").strip() == "hi"  # and landed on main

@@ -72,6 +72,12 @@ class _AcpAdapter(Adapter, tool="acp", resumable=True):
         key = _api_key_value(profile, request.environ)
         if key is not None and profile.api_key_env:
             env[profile.api_key_env] = key
+        if "IS_SANDBOX" not in env and request.environ.get("IS_SANDBOX") not in (None, "", "1"):
+            # claude-code-acp offers Claude's bypass mode whenever IS_SANDBOX is set at all, and as root
+            # the claude it starts then refuses `--dangerously-skip-permissions` unless the value is
+            # exactly "1": an inherited IS_SANDBOX=yes fails every session. Blank it; an agent that
+            # really wants the sandbox flag sets it in its own `env:`.
+            env["IS_SANDBOX"] = ""
         path = env.get("PATH") or request.environ.get("PATH")
         command = [_program(profile.command[0], path), *profile.command[1:], *profile.extra_args]
         session = request.session
