@@ -270,3 +270,44 @@ def test_claude_code_acp_through_a_workflow_writes_in_the_worktree_and_the_chang
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(x["acp"] == "fs" and x["op"] == "write" and x["ok"] for x in lines)  # written through animus
     assert git(project.repo, "show", "main:hello.txt").strip() == "hi"  # and landed on main
+
+
+def test_gemini_acp_survives_a_kill_9_of_the_daemon_during_a_slow_model_turn_without_a_second_agent(
+    project: Project, tmp_path: Path, model_endpoint: ModelEndpoint
+) -> None:
+    from support.daemon import cleanup, kill, log_text, wait_for
+
+    workflow = WORKFLOW.replace("phases: [work, review]", "phases: [work]")
+    (project.repo / ".animus" / "workflows.yaml").write_text(workflow.format(agent=_agent(tmp_path, model_endpoint)))
+    git(project.repo, "add", ".animus")
+    git(project.repo, "commit", "-q", "-m", "gemini over ACP")
+    slow = dataclasses.replace(_write("hello.txt"), delay_secs=8.0)
+    model_endpoint.script("gemini", [slow, Turn.final("advance", reason="wrote hello.txt")])
+    env = _env(tmp_path / "cli", **project.env)
+
+    def run_status() -> str | None:
+        store = project.store()
+        try:
+            runs = store.list_runs(task_id="TASK-1")
+            return runs[0].status.value if runs else None
+        finally:
+            store.close()
+
+    try:
+        assert project.animus("queue", "enqueue", "TASK-1", env=env).code == 0
+        assert project.animus("daemon", "start", "--json", env=env, timeout=90).code == 0
+        # the agent is mid-turn: gemini's first model request is in, its answer 8 s away
+        wait_for(lambda: model_endpoint.main_requests("gemini"), 90, f"gemini's first request; {log_text(project)[-2000:]}")
+        kill(project)  # SIGKILL: the bridge and gemini, in their own session, live on
+        assert project.animus("daemon", "start", "--json", env=env, timeout=90).code == 0
+        wait_for(lambda: run_status() == "completed", 150,
+                 f"the run to complete; endpoint: {model_endpoint.summary()}; {log_text(project)[-2000:]}")
+    finally:
+        cleanup(project)
+    main = model_endpoint.main_requests("gemini")
+    assert len(main) == 2 and model_endpoint.exhausted == [], model_endpoint.summary()  # one agent: nothing asked twice
+    runs = sorted(p.name for p in (project.state_dir / "runs").iterdir())
+    assert runs == ["TASK-1.main.1-work-1"], runs
+    log = (project.state_dir / "runs" / runs[0] / "stdout.log").read_text()
+    assert [json.loads(line)["acp"] for line in log.splitlines()].count("initialize") == 1
+    assert git(project.repo, "show", "main:hello.txt").strip() == "hi"
