@@ -78,15 +78,7 @@ class _CursorAdapter(_JsonLinesAdapter, tool="cursor", binary="cursor-agent", re
 
     def verdict_of(self, tally: Tally, exit_code: int | None) -> tuple[str, str]:
         # `is_error: true` fails the run whatever the exit code; no result line (a crash mid-tool) fails it too.
-        if tally.result is not None and not tally.result.get("ok"):
-            return "failed", str(tally.result.get("reason")) + (
-                "" if exit_code in (0, None) else f" (exit {exit_code})"
-            )
-        if exit_code not in (0, None):
-            return "failed", f"exited with status {exit_code}"
-        if tally.result is None:
-            return "failed", "stream ended without a result event"
-        return "ok", str(tally.result.get("reason") or "success")
+        return tally.result_verdict(exit_code, ok_reason=str((tally.result or {}).get("reason") or "success"))
 
 
 def _tool_call_events(obj: dict[str, Any]) -> list[AgentEvent]:

@@ -180,15 +180,7 @@ class _GeminiAdapter(_JsonLinesAdapter, tool="gemini", binary="gemini", resumabl
         fatal = _first_error(tally)
         if fatal is not None:
             return "failed", f"error: {fatal}"
-        if tally.result is not None and not tally.result.get("ok"):
-            return "failed", str(tally.result.get("reason")) + (
-                "" if exit_code in (0, None) else f" (exit {exit_code})"
-            )
-        if exit_code not in (0, None):
-            return "failed", f"exited with status {exit_code}"
-        if tally.result is None:
-            return "failed", "stream ended without a result event"
-        return "ok", "success"
+        return tally.result_verdict(exit_code)
 
 
 def _settings(profile: AgentProfile, key: str | None) -> dict[str, Any]:

@@ -103,6 +103,17 @@ class Tally:
             )
         return self.step_input, self.step_output, self.step_cost
 
+    def result_verdict(self, exit_code: int | None, ok_reason: str = "success") -> tuple[str, str]:
+        """The verdict of a stream that ends in one result event: a failed result (with the exit code when
+        not 0), else a non-zero exit, else no result at all (a crash mid-stream) fails; otherwise ok."""
+        if self.result is not None and not self.result.get("ok"):
+            return "failed", str(self.result.get("reason")) + ("" if exit_code in (0, None) else f" (exit {exit_code})")
+        if exit_code not in (0, None):
+            return "failed", f"exited with status {exit_code}"
+        if self.result is None:
+            return "failed", "stream ended without a result event"
+        return "ok", ok_reason
+
 
 @dataclass(frozen=True)
 class Outcome:
